@@ -1,0 +1,152 @@
+/** @module In-memory storage adapter: for tests, scripts and as the reference for the adapter contract. */
+import { EdgegraphError } from '../src/errors.js'
+import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+
+export interface MemoryAdapterOptions {
+  /** Largest value per key in bytes (default 2 MiB, like Durable Object storage), so chunking is exercised. */
+  maxValueBytes?: number
+  /** Total bytes (keys + values, all threads) before commits fail with `QUOTA_EXCEEDED`. Default: no limit. */
+  quotaBytes?: number
+}
+
+/** The in-memory adapter, with byte counts for tests and benchmarks. */
+export interface MemoryAdapter extends StorageAdapter {
+  /** Bytes held (key lengths + value lengths), for one thread or all. */
+  bytes(thread?: string): number
+}
+
+interface ThreadData {
+  keys: string[] // sorted
+  values: Map<string, Uint8Array>
+  updatedAt: number
+  bytes: number
+}
+
+/**
+ * Creates an adapter that keeps everything in this process's memory.
+ *
+ * @example
+ * const graph = builder.compile({ checkpointer: createMemoryAdapter() })
+ */
+export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter {
+  const maxValueBytes = options.maxValueBytes ?? 2 * 1024 * 1024
+  const quota = options.quotaBytes ?? Number.POSITIVE_INFINITY
+  const threads = new Map<string, ThreadData>()
+  let total = 0
+
+  const fail = (code: 'VALUE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'CONFLICT' | 'INVALID_ARGUMENT', message: string, thread: string) =>
+    new EdgegraphError(code, `memory adapter, thread "${thread}": ${message}`, { context: { adapter: 'memory', threadId: thread } })
+
+  return {
+    name: 'memory',
+    limits: { maxValueBytes },
+
+    async get(thread, keys) {
+      const data = threads.get(thread)
+      return keys.map((key) => {
+        const value = data?.values.get(key)
+        return value === undefined ? undefined : value.slice()
+      })
+    },
+
+    async *scan(thread, range: ScanRange = {}) {
+      const data = threads.get(thread)
+      if (!data) return
+      // Take a copy of the matching keys first so a commit during iteration cannot shift positions.
+      const lo = range.from === undefined ? 0 : lowerBound(data.keys, range.from)
+      const hi = range.to === undefined ? data.keys.length : lowerBound(data.keys, range.to)
+      let keys = data.keys.slice(lo, Math.max(lo, hi))
+      if (range.reverse) keys.reverse()
+      if (range.limit !== undefined) keys = keys.slice(0, range.limit)
+      for (const key of keys) {
+        const value = data.values.get(key)
+        if (value !== undefined) yield [key, value.slice()]
+      }
+    },
+
+    async commit(thread, batch: Batch, guard?: Guard) {
+      const data = threads.get(thread)
+      if (guard && !sameBytes(data?.values.get(guard.key), guard.expect)) {
+        throw fail('CONFLICT', `key "${guard.key}" changed since it was read (another writer moved the thread). Nothing was written; reload and retry.`, thread)
+      }
+      // Validate everything before touching anything: the batch is all or nothing.
+      let delta = 0
+      const seen = new Map<string, Uint8Array | undefined>()
+      for (const key of batch.del ?? []) seen.set(key, undefined)
+      for (const entry of batch.put ?? []) {
+        const [key, value] = entry
+        if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
+          throw fail('INVALID_ARGUMENT', `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`, thread)
+        }
+        if (value.length > maxValueBytes) {
+          throw fail('VALUE_TOO_LARGE', `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit`, thread)
+        }
+        seen.set(key, value)
+      }
+      for (const [key, value] of seen) {
+        const old = data?.values.get(key)
+        delta += (value ? key.length + value.length : 0) - (old ? key.length + old.length : 0)
+      }
+      if (total + delta > quota) throw fail('QUOTA_EXCEEDED', `commit needs ${delta} more bytes but the quota of ${quota} bytes is used up. Delete threads to free space.`, thread)
+
+      const target = data ?? { keys: [], values: new Map(), updatedAt: 0, bytes: 0 }
+      for (const [key, value] of seen) {
+        const had = target.values.has(key)
+        if (value === undefined) {
+          if (had) {
+            target.values.delete(key)
+            target.keys.splice(lowerBound(target.keys, key), 1)
+          }
+          continue
+        }
+        target.values.set(key, value.slice())
+        if (!had) insertSorted(target.keys, key)
+      }
+      target.bytes += delta
+      total += delta
+      target.updatedAt = Date.now()
+      if (target.keys.length === 0) threads.delete(thread)
+      else threads.set(thread, target)
+    },
+
+    async deleteThread(thread) {
+      const data = threads.get(thread)
+      if (!data) return
+      total -= data.bytes
+      threads.delete(thread)
+    },
+
+    async *threads(opts = {}) {
+      const list: ThreadInfo[] = [...threads].map(([thread, d]) => ({ thread, updatedAt: d.updatedAt }))
+      list.sort((a, b) => a.updatedAt - b.updatedAt || (a.thread < b.thread ? -1 : 1))
+      let n = 0
+      for (const info of list) {
+        if (opts.updatedBefore !== undefined && info.updatedAt >= opts.updatedBefore) continue
+        if (opts.limit !== undefined && n++ >= opts.limit) return
+        yield info
+      }
+    },
+
+    bytes(thread) {
+      return thread === undefined ? total : (threads.get(thread)?.bytes ?? 0)
+    },
+  }
+}
+
+function lowerBound(keys: string[], key: string): number {
+  let lo = 0
+  let hi = keys.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((keys[mid] as string) < key) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function insertSorted(keys: string[], key: string): void {
+  // Checkpoint ids grow, so most inserts land at the end.
+  const last = keys[keys.length - 1]
+  if (last === undefined || last < key) keys.push(key)
+  else keys.splice(lowerBound(keys, key), 0, key)
+}

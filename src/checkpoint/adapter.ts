@@ -1,0 +1,71 @@
+/**
+ * @module The storage-adapter contract: every backend is an ordered key-value store per thread with an atomic
+ * multi-key commit guarded by a compare-and-set on one key. That is all the history layer needs.
+ */
+
+/** Platform limits an adapter declares; the history layer chunks values to respect them. */
+export interface StorageLimits {
+  /** Largest value the backend accepts for one key, in bytes. Larger records are split into chunks. */
+  maxValueBytes: number
+}
+
+/** A key range for {@link StorageAdapter.scan}. `from` is inclusive, `to` exclusive; keys compare as strings. */
+export interface ScanRange {
+  from?: string
+  to?: string
+  reverse?: boolean
+  limit?: number
+}
+
+/** The writes of one commit: applied all together or not at all. */
+export interface Batch {
+  put?: [key: string, value: Uint8Array][]
+  del?: string[]
+}
+
+/**
+ * Compare-and-set condition for a commit: the current value of `key` must equal `expect` byte for byte
+ * (`undefined` = the key must not exist), else the commit fails with a `CONFLICT` error and writes nothing.
+ */
+export interface Guard {
+  key: string
+  expect: Uint8Array | undefined
+}
+
+/** A thread an adapter holds, with the time (ms since epoch) of its last commit. */
+export interface ThreadInfo {
+  thread: string
+  updatedAt: number
+}
+
+/**
+ * What a storage backend must provide. Keys are printable ASCII and ordered by plain string comparison;
+ * values are bytes. Implementations must:
+ * - apply a commit's puts and deletes atomically, after checking the guard, or throw and change nothing;
+ * - throw `EdgegraphError` with code `CONFLICT` when the guard fails, `VALUE_TOO_LARGE` for a value above
+ *   `limits.maxValueBytes`, `QUOTA_EXCEEDED` when out of space, `STORAGE_FAILED` otherwise, naming the adapter;
+ * - return copies (or never-mutated views) of stored bytes.
+ * Adapters hold no graph knowledge. Run `test/conformance` against every new adapter.
+ */
+export interface StorageAdapter {
+  readonly name: string
+  readonly limits: StorageLimits
+  /** Values for `keys`, in order; `undefined` where a key is absent. */
+  get(thread: string, keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
+  /** Entries of a thread in key order (or reverse), within `range`. */
+  scan(thread: string, range?: ScanRange): AsyncIterable<[key: string, value: Uint8Array]>
+  /** Applies `batch` atomically if `guard` holds. */
+  commit(thread: string, batch: Batch, guard?: Guard): Promise<void>
+  /** Removes every key of a thread. */
+  deleteThread(thread: string): Promise<void>
+  /** Threads held, oldest update first; `updatedBefore` filters, `limit` caps. */
+  threads(options?: { updatedBefore?: number; limit?: number }): AsyncIterable<ThreadInfo>
+}
+
+/** Byte-wise equality, for guards. */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

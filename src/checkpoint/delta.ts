@@ -1,0 +1,145 @@
+/**
+ * @module The delta codec: how a channel's new value is stored against its value in the parent checkpoint.
+ * Arrays that grew store their appended tail, objects store their changed keys (recursively), and identity
+ * checks come first so unchanged sub-trees cost nothing to compare.
+ */
+import { decodeValue, encodeValue, type Encoded, type ValueLocation } from './serde.js'
+
+/**
+ * A stored change to one value.
+ * - `{ f }`: the full new value.
+ * - `{ a, t? }`: an array: keep the first `t` items of the old one (all of them when `t` is absent), then append `a`.
+ * - `{ o, r? }`: a plain object: apply the nested deltas in `o` to those keys, remove the keys in `r`.
+ */
+export type Delta =
+  | { f: Encoded }
+  | { a: Encoded[]; t?: number }
+  | { o: { [key: string]: Delta }; r?: string[] }
+
+/** Encodes `next` in full, validating it. */
+export function fullDelta(next: unknown, where: ValueLocation): Delta {
+  return { f: encodeValue(next, where) }
+}
+
+/**
+ * Returns the cheapest delta turning `prev` into `next`, or `undefined` when they are the same.
+ * Every new value it includes is validated by the serde (so an unserializable value is caught here,
+ * before anything is written).
+ */
+export function diff(prev: unknown, next: unknown, where: ValueLocation): Delta | undefined {
+  if (Object.is(prev, next)) return undefined
+  if (Array.isArray(prev) && Array.isArray(next)) return diffArray(prev, next, where)
+  if (isPlainObject(prev) && isPlainObject(next)) return diffObject(prev, next, where)
+  if (sameLeaf(prev, next)) return undefined
+  return fullDelta(next, where)
+}
+
+function diffArray(prev: unknown[], next: unknown[], where: ValueLocation): Delta | undefined {
+  const max = Math.min(prev.length, next.length)
+  let keep = 0
+  // Reducers like `(a, b) => [...a, ...b]` keep item identity, so this loop is usually all it takes.
+  while (keep < max && prev[keep] === next[keep]) keep++
+  while (keep < max && deepEqual(prev[keep], next[keep])) keep++
+  if (keep === prev.length && keep === next.length) return undefined
+  if (keep === 0) return fullDelta(next, where)
+  const tail: Encoded[] = new Array(next.length - keep)
+  for (let i = keep; i < next.length; i++) {
+    where.path.push(i)
+    tail[i - keep] = encodeValue(next[i], where)
+    where.path.pop()
+  }
+  return keep === prev.length ? { a: tail } : { a: tail, t: keep }
+}
+
+function diffObject(prev: Record<string, unknown>, next: Record<string, unknown>, where: ValueLocation): Delta | undefined {
+  const changed: { [key: string]: Delta } = {}
+  let removed: string[] | undefined
+  let count = 0
+  let allFull = true
+  const nextKeys = Object.keys(next)
+  for (const key of nextKeys) {
+    where.path.push(key)
+    const d = Object.hasOwn(prev, key) ? diff(prev[key], next[key], where) : fullDelta(next[key], where)
+    where.path.pop()
+    if (d === undefined) continue
+    changed[key] = d
+    count++
+    if (!('f' in d)) allFull = false
+  }
+  for (const key of Object.keys(prev)) {
+    if (!Object.hasOwn(next, key)) (removed ??= []).push(key)
+  }
+  if (count === 0 && removed === undefined) return undefined
+  // When every key changed, the full object is no bigger than the delta and simpler to read.
+  if (allFull && count === nextKeys.length) return fullDelta(next, where)
+  return removed === undefined ? { o: changed } : { o: changed, r: removed }
+}
+
+/** Applies a stored delta to the parent's value. Never mutates `prev`: history snapshots share structure. */
+export function applyDelta(prev: unknown, delta: Delta): unknown {
+  if ('f' in delta) return decodeValue(delta.f)
+  if ('a' in delta) {
+    if (!Array.isArray(prev)) throw new Error('array delta applied to a value that is not an array')
+    const keep = delta.t ?? prev.length
+    if (keep > prev.length) throw new Error('array delta keeps more items than the parent has')
+    const tail = decodeValue(delta.a) as unknown[]
+    const out = prev.slice(0, keep)
+    for (const item of tail) out.push(item)
+    return out
+  }
+  if ('o' in delta) {
+    if (!isPlainObject(prev)) throw new Error('object delta applied to a value that is not a plain object')
+    const out: Record<string, unknown> = { ...prev }
+    if (delta.r) for (const key of delta.r) delete out[key]
+    for (const key of Object.keys(delta.o)) out[key] = applyDelta(prev[key], delta.o[key] as Delta)
+    return out
+  }
+  throw new Error('unknown delta shape')
+}
+
+/** Structural equality over the values the serde supports. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  if (isPlainObject(a)) {
+    if (!isPlainObject(b)) return false
+    const keys = Object.keys(a)
+    if (keys.length !== Object.keys(b).length) return false
+    for (const key of keys) if (!Object.hasOwn(b, key) || !deepEqual(a[key], b[key])) return false
+    return true
+  }
+  return sameLeaf(a, b)
+}
+
+function sameLeaf(a: unknown, b: unknown): boolean {
+  if (a instanceof Date && b instanceof Date) return Object.is(a.getTime(), b.getTime())
+  if (a instanceof Uint8Array && b instanceof Uint8Array) {
+    if (a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+    return true
+  }
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false
+    const left = [...a]
+    const right = [...b]
+    return left.every(([k, v], i) => deepEqual(k, right[i]?.[0]) && deepEqual(v, right[i]?.[1]))
+  }
+  if (a instanceof Set && b instanceof Set) {
+    if (a.size !== b.size) return false
+    const right = [...b]
+    return [...a].every((v, i) => deepEqual(v, right[i]))
+  }
+  return false
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}

@@ -1,0 +1,438 @@
+/**
+ * @module The history layer: turns checkpoints into delta records on a storage adapter and back.
+ * Writing diffs each channel against the parent checkpoint and applies the cost-based snapshot policy;
+ * reading walks records once (newest to oldest to find what is needed, then oldest to newest to rebuild).
+ */
+import { EdgegraphError, isEdgegraphError } from '../errors.js'
+import type { StorageAdapter } from './adapter.js'
+import { applyDelta, diff, fullDelta, type Delta } from './delta.js'
+import {
+  CHECKPOINT_RANGE,
+  HEAD_KEY,
+  PENDING_RANGE,
+  checkpointKey,
+  decodePending,
+  decodeRecord,
+  encodePending,
+  encodeRecord,
+  idTime,
+  pendingKey,
+  pendingPrefix,
+  type CheckpointRecord,
+  type PendingTask,
+  type Source,
+  type StaticInterrupt,
+  type TaskRef,
+  type Usage,
+} from './record.js'
+import { encodeValue, type Encoded } from './serde.js'
+
+/** A checkpoint with its channel values rebuilt. */
+export interface Checkpoint {
+  threadId: string
+  id: string
+  parentId: string | undefined
+  step: number
+  createdAt: number
+  source: Source
+  next: TaskRef[]
+  values: Record<string, unknown>
+  writes: Record<string, string[]>
+  durationUs: number | undefined
+  usage: Usage | undefined
+  usageTotal: Usage | undefined
+  interrupts: StaticInterrupt[]
+  metadata: Record<string, unknown> | undefined
+  pending: PendingTask[]
+  /** Storage keys held by `pending` (including chunks), deleted once the step commits. */
+  pendingKeys: string[]
+  /** Snapshot-policy bookkeeping: bytes of records read to rebuild this checkpoint, and channel sizes. */
+  chainBytes: number
+  sizes: Record<string, number>
+}
+
+/** What the run layer hands over to store a new checkpoint. */
+export interface NewCheckpoint {
+  parent: Checkpoint | undefined
+  step: number
+  source: Source
+  next: TaskRef[]
+  values: Record<string, unknown>
+  writes: Record<string, string[]>
+  durationUs?: number
+  usage?: Usage
+  interrupts: StaticInterrupt[]
+  metadata?: Record<string, unknown>
+}
+
+export interface HistoryOptions {
+  /**
+   * Snapshot policy: store a full copy of the state once rebuilding it would read more than
+   * `snapshotFactor` × its size in records. An append-only list then never needs one; a value that is
+   * overwritten every step gets one soon. Default 2.
+   */
+  snapshotFactor?: number
+}
+
+export interface ListOptions {
+  limit?: number
+  /** Only checkpoints older than this checkpoint id. */
+  before?: string
+  /** Only checkpoints whose metadata has these values (`source`, `step`, or your own metadata keys). */
+  filter?: Record<string, unknown>
+}
+
+const utf8 = new TextEncoder()
+const utf8Strict = new TextDecoder('utf-8', { fatal: true })
+const CHUNK_MARK = 0x23 // '#'
+
+/** Checkpoint history of all threads on one adapter. */
+export class History {
+  readonly adapter: StorageAdapter
+  private readonly factor: number
+
+  constructor(adapter: StorageAdapter, options: HistoryOptions = {}) {
+    if (!adapter || typeof adapter.commit !== 'function' || typeof adapter.scan !== 'function') {
+      throw new EdgegraphError('INVALID_ARGUMENT', 'checkpointer must be a storage adapter such as createMemoryAdapter()')
+    }
+    this.adapter = adapter
+    this.factor = options.snapshotFactor ?? 2
+  }
+
+  /** Id of the newest checkpoint of a thread, or undefined for a thread with no checkpoints. */
+  async head(threadId: string): Promise<string | undefined> {
+    const [bytes] = await this.call(threadId, () => this.adapter.get(threadId, [HEAD_KEY]))
+    return bytes === undefined ? undefined : utf8Strict.decode(bytes)
+  }
+
+  /**
+   * Encodes a new checkpoint as the storage writes that create it. Synchronous, so the values are captured
+   * at the step boundary, and validating: an unserializable value throws here, before anything is written.
+   */
+  prepare(threadId: string, id: string, input: NewCheckpoint): { checkpoint: Checkpoint; put: [string, Uint8Array][] } {
+    const parent = input.parent
+    const sizes: Record<string, number> = { ...parent?.sizes }
+    const deltas: [string, string][] = []
+    for (const channel of Object.keys(input.values)) {
+      const next = input.values[channel]
+      const where = { channel, path: [] }
+      const d = parent && Object.hasOwn(parent.values, channel) ? diff(parent.values[channel], next, where) : fullDelta(next, where)
+      if (d === undefined) continue
+      const json = JSON.stringify(d)
+      deltas.push([channel, json])
+      sizes[channel] = estimateSize(sizes[channel], parent?.values[channel], d, json.length)
+    }
+    const usageTotal = addUsage(parent?.usageTotal, input.usage)
+    const metadata = input.metadata === undefined ? undefined : (encodeValue(input.metadata, { channel: 'metadata', path: [] }) as Encoded)
+    const fields = {
+      parentId: parent?.id,
+      step: input.step,
+      source: input.source,
+      next: input.next,
+      writes: input.writes,
+      durationUs: input.durationUs,
+      usage: input.usage,
+      interrupts: input.interrupts,
+      metadata,
+    }
+    let text = encodeRecord({ ...fields, base: parent === undefined, deltas, usageTotal: input.usage ? usageTotal : undefined })
+    let chainBytes = (parent?.chainBytes ?? 0) + text.length
+    const stateBytes = Object.values(sizes).reduce((a, b) => a + b, 0)
+    if (parent && chainBytes > this.factor * stateBytes) {
+      // Rebuilding this checkpoint would read too much: store it in full, and the chain starts over here.
+      const full: [string, string][] = []
+      for (const channel of Object.keys(input.values)) {
+        const json = JSON.stringify(fullDelta(input.values[channel], { channel, path: [] }))
+        full.push([channel, json])
+        sizes[channel] = json.length - 6
+      }
+      text = encodeRecord({ ...fields, base: true, deltas: full, usageTotal })
+      chainBytes = text.length
+    }
+    const checkpoint: Checkpoint = {
+      threadId,
+      id,
+      parentId: parent?.id,
+      step: input.step,
+      createdAt: idTime(id),
+      source: input.source,
+      next: input.next,
+      values: input.values,
+      writes: input.writes,
+      durationUs: input.durationUs,
+      usage: input.usage,
+      usageTotal,
+      interrupts: input.interrupts,
+      metadata: input.metadata,
+      pending: [],
+      pendingKeys: [],
+      chainBytes,
+      sizes,
+    }
+    return { checkpoint, put: this.toPuts(checkpointKey(id), text) }
+  }
+
+  /** Encodes pending writes of one task of the step after `checkpointId`. Validates values. */
+  preparePending(checkpointId: string, task: PendingTask): [string, Uint8Array][] {
+    return this.toPuts(pendingKey(checkpointId, task.index), encodePending(task))
+  }
+
+  /**
+   * Commits writes atomically, guarded by the thread's head: `expectHead` must still be the newest
+   * checkpoint (undefined for a new thread), else `CONFLICT` and nothing is written.
+   */
+  async commit(threadId: string, put: [string, Uint8Array][], del: string[], expectHead: string | undefined, newHead?: string): Promise<void> {
+    const puts = newHead === undefined ? put : [...put, [HEAD_KEY, utf8.encode(newHead)] as [string, Uint8Array]]
+    const guard = { key: HEAD_KEY, expect: expectHead === undefined ? undefined : utf8.encode(expectHead) }
+    await this.call(threadId, () => this.adapter.commit(threadId, del.length > 0 ? { put: puts, del } : { put: puts }, guard))
+  }
+
+  /** Loads a checkpoint (the newest when `checkpointId` is absent); undefined when the thread has none. */
+  async load(threadId: string, checkpointId?: string): Promise<Checkpoint | undefined> {
+    const id = checkpointId ?? (await this.head(threadId))
+    if (id === undefined) return undefined
+    const records = await this.collect(threadId, { targets: [id] })
+    const [checkpoint] = this.rebuild(threadId, records, [id])
+    if (!checkpoint) throw notFound(threadId, id)
+    await this.attachPending(threadId, [checkpoint], { from: pendingPrefix(id), to: `${pendingPrefix(id)}~` })
+    return checkpoint
+  }
+
+  /** Checkpoints of a thread, newest first. */
+  async list(threadId: string, options: ListOptions = {}): Promise<Checkpoint[]> {
+    const records = await this.collect(threadId, { list: options })
+    const targets = [...records.values()].filter((r) => r.target).map((r) => r.rec.id)
+    const checkpoints = this.rebuild(threadId, records, targets)
+    await this.attachPending(threadId, checkpoints, PENDING_RANGE)
+    return checkpoints
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    await this.call(threadId, () => this.adapter.deleteThread(threadId))
+  }
+
+  // ---- reading -------------------------------------------------------------------------------------
+
+  /**
+   * One reverse scan over the thread's checkpoint records: picks the targets (given, or by list options)
+   * and every ancestor needed to rebuild them, stopping at the first full snapshot of each chain.
+   */
+  private async collect(threadId: string, what: { targets?: string[]; list?: ListOptions }): Promise<Map<string, { rec: CheckpointRecord; target: boolean }>> {
+    const found = new Map<string, { rec: CheckpointRecord; target: boolean }>()
+    const needed = new Set<string>(what.targets)
+    const list = what.list
+    let listed = 0
+    const top = what.targets ? what.targets.reduce((a, b) => (a > b ? a : b)) : list?.before
+    const range = { ...CHECKPOINT_RANGE, reverse: true, ...(top === undefined ? {} : { to: what.targets ? `${checkpointKey(top)}~` : checkpointKey(top) }) }
+    const wantMore = () => list !== undefined && (list.limit === undefined || listed < list.limit)
+
+    for await (const [key, raw] of this.scan(threadId, range)) {
+      const id = key.slice(2)
+      const isNeeded = needed.has(id)
+      if (!isNeeded && !wantMore()) {
+        if (needed.size === 0) break
+        continue
+      }
+      const rec = decodeRecord_(threadId, id, await this.resolve(threadId, key, raw))
+      const isTarget = what.targets ? isNeeded : wantMore() && matches(rec, list?.filter)
+      if (isTarget) listed++
+      if (!isTarget && !isNeeded) continue
+      found.set(id, { rec, target: isTarget })
+      needed.delete(id)
+      if (!rec.base && rec.parentId !== undefined && !found.has(rec.parentId)) needed.add(rec.parentId)
+      if (needed.size === 0 && !wantMore()) break
+    }
+    for (const id of needed) {
+      if (what.targets?.includes(id)) throw notFound(threadId, id)
+      throw corruptRecord(threadId, id, 'a checkpoint this one depends on is missing')
+    }
+    return found
+  }
+
+  /** Rebuilds values oldest to newest, each from its parent: linear in the bytes read. */
+  private rebuild(threadId: string, records: Map<string, { rec: CheckpointRecord; target: boolean }>, targets: string[]): Checkpoint[] {
+    const ids = [...records.keys()].sort()
+    const built = new Map<string, Checkpoint>()
+    for (const id of ids) {
+      const { rec } = records.get(id) as { rec: CheckpointRecord }
+      const parent = rec.base ? undefined : built.get(rec.parentId as string)
+      if (!rec.base && !parent) throw corruptRecord(threadId, id, 'its parent could not be rebuilt')
+      const values: Record<string, unknown> = parent ? { ...parent.values } : {}
+      const sizes: Record<string, number> = parent ? { ...parent.sizes } : {}
+      for (const channel of Object.keys(rec.deltas)) {
+        const d = rec.deltas[channel] as Delta
+        const prev = values[channel]
+        try {
+          values[channel] = applyDelta(prev, d)
+        } catch (err) {
+          throw corruptRecord(threadId, id, `channel "${channel}": ${(err as Error).message}`, err)
+        }
+        sizes[channel] = estimateSize(sizes[channel], prev, d, rec.deltaBytes[channel] ?? 0)
+      }
+      built.set(id, {
+        threadId,
+        id,
+        parentId: rec.parentId,
+        step: rec.step,
+        createdAt: idTime(id),
+        source: rec.source,
+        next: rec.next,
+        values,
+        writes: rec.writes,
+        durationUs: rec.durationUs,
+        usage: rec.usage,
+        usageTotal: rec.usageTotal ?? parent?.usageTotal,
+        interrupts: rec.interrupts,
+        metadata: rec.metadata,
+        pending: [],
+        pendingKeys: [],
+        chainBytes: (parent?.chainBytes ?? 0) + rec.bytes,
+        sizes,
+      })
+    }
+    return targets.map((id) => built.get(id)).filter((c): c is Checkpoint => c !== undefined)
+  }
+
+  private async attachPending(threadId: string, checkpoints: Checkpoint[], range: { from: string; to: string }): Promise<void> {
+    if (checkpoints.length === 0) return
+    const byId = new Map(checkpoints.map((c) => [c.id, c]))
+    for await (const [key, raw] of this.scan(threadId, range)) {
+      const [, id, task] = key.split('/')
+      const checkpoint = byId.get(id as string)
+      if (!checkpoint) continue
+      const chunks = chunkCount(raw)
+      let task_: PendingTask
+      try {
+        task_ = decodePending(Number(task), await this.resolve(threadId, key, raw))
+      } catch (err) {
+        throw isEdgegraphError(err) ? err : corruptRecord(threadId, checkpoint.id, `pending write ${key}: ${(err as Error).message}`, err)
+      }
+      checkpoint.pending.push(task_)
+      checkpoint.pendingKeys.push(key, ...chunkKeys(key, chunks))
+    }
+  }
+
+  // ---- bytes and chunks ----------------------------------------------------------------------------
+
+  private toPuts(key: string, text: string): [string, Uint8Array][] {
+    const bytes = utf8.encode(text)
+    const max = this.adapter.limits.maxValueBytes
+    if (bytes.length <= max) return [[key, bytes]]
+    const count = Math.ceil(bytes.length / max)
+    const puts: [string, Uint8Array][] = [[key, utf8.encode(`#${count}`)]]
+    chunkKeys(key, count).forEach((k, i) => puts.push([k, bytes.subarray(i * max, (i + 1) * max)]))
+    return puts
+  }
+
+  private async resolve(threadId: string, key: string, raw: Uint8Array): Promise<string> {
+    const count = chunkCount(raw)
+    let bytes = raw
+    if (count > 0) {
+      const parts = await this.call(threadId, () => this.adapter.get(threadId, chunkKeys(key, count)))
+      const size = parts.reduce((n, p) => n + (p?.length ?? 0), 0)
+      bytes = new Uint8Array(size)
+      let at = 0
+      for (const [i, part] of parts.entries()) {
+        if (!part) throw corruptRecord(threadId, idOfKey(key), `chunk ${i + 1} of ${count} is missing`)
+        bytes.set(part, at)
+        at += part.length
+      }
+    }
+    try {
+      return utf8Strict.decode(bytes)
+    } catch (err) {
+      throw corruptRecord(threadId, idOfKey(key), 'not valid UTF-8', err)
+    }
+  }
+
+  private async *scan(threadId: string, range: Parameters<StorageAdapter['scan']>[1]): AsyncIterable<[string, Uint8Array]> {
+    try {
+      yield* this.adapter.scan(threadId, range)
+    } catch (err) {
+      throw this.wrap(threadId, err)
+    }
+  }
+
+  /** Runs an adapter call, turning foreign errors into `STORAGE_FAILED` that names the adapter. */
+  private async call<T>(threadId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw this.wrap(threadId, err)
+    }
+  }
+
+  private wrap(threadId: string, err: unknown): unknown {
+    if (isEdgegraphError(err)) return err
+    return new EdgegraphError(
+      'STORAGE_FAILED',
+      `The ${this.adapter.name} adapter failed for thread "${threadId}": ${(err as Error)?.message ?? String(err)}. Nothing was changed by the failed call.`,
+      { cause: err, context: { threadId, adapter: this.adapter.name } },
+    )
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------------------------------
+
+function decodeRecord_(threadId: string, id: string, text: string): CheckpointRecord {
+  try {
+    return decodeRecord(id, text)
+  } catch (err) {
+    throw corruptRecord(threadId, id, (err as Error).message, err)
+  }
+}
+
+function chunkCount(raw: Uint8Array): number {
+  if (raw[0] !== CHUNK_MARK) return 0
+  return Number(new TextDecoder().decode(raw.subarray(1)))
+}
+
+function chunkKeys(key: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `k/${key}/${String(i).padStart(4, '0')}`)
+}
+
+function idOfKey(key: string): string {
+  return key.split('/')[1] ?? key
+}
+
+function matches(rec: CheckpointRecord, filter: Record<string, unknown> | undefined): boolean {
+  if (!filter) return true
+  const meta: Record<string, unknown> = { ...rec.metadata, source: rec.source, step: rec.step }
+  return Object.entries(filter).every(([k, v]) => meta[k] === v)
+}
+
+/**
+ * Estimated stored size of a channel's full value after a delta. Estimates err low for object deltas
+ * (a changed key may replace an old value of the same size), which only makes snapshots come sooner.
+ */
+function estimateSize(prevSize: number | undefined, prev: unknown, d: Delta, jsonLength: number): number {
+  if ('f' in d) return Math.max(0, jsonLength - 6)
+  if ('a' in d) {
+    const kept = d.t === undefined || !Array.isArray(prev) || prev.length === 0 ? (prevSize ?? 0) : ((prevSize ?? 0) * d.t) / prev.length
+    return kept + jsonLength
+  }
+  return prevSize ?? jsonLength
+}
+
+export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!a) return b
+  if (!b) return a
+  return { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens, costUsd: a.costUsd + b.costUsd }
+}
+
+function notFound(threadId: string, id: string): EdgegraphError {
+  return new EdgegraphError(
+    'CHECKPOINT_NOT_FOUND',
+    `Checkpoint "${id}" does not exist in thread "${threadId}". List the thread's checkpoints with getStateHistory({ threadId }).`,
+    { context: { threadId, checkpointId: id } },
+  )
+}
+
+export function corruptRecord(threadId: string, checkpointId: string, what: string, cause?: unknown): EdgegraphError {
+  return new EdgegraphError(
+    'CORRUPT_RECORD',
+    `The stored record of checkpoint "${checkpointId}" in thread "${threadId}" is corrupt (${what}). ` +
+      'Checkpoints that do not depend on it stay readable: fork from an earlier one with updateState, or delete the thread.',
+    { cause, context: { threadId, checkpointId } },
+  )
+}

@@ -1,0 +1,72 @@
+/** @module The one error family of edgegraph: a stable `code` to switch on, context, and the original `cause`. */
+
+/**
+ * Stable error codes. Switch on `err.code`, never on the message text.
+ *
+ * - `INVALID_GRAPH`: the graph definition is wrong (unknown node, duplicate name, END unreachable...).
+ * - `INVALID_ARGUMENT`: an API was called with a value it cannot accept.
+ * - `INVALID_UPDATE`: a node or `updateState` wrote something the state cannot take
+ *   (unknown channel, two writers to a channel without a reducer, schema validation failure).
+ * - `UNSERIALIZABLE`: a state value cannot be stored (function, class instance, symbol, cycle...).
+ * - `UNKNOWN_NODE`: a `Command.goto` or `Send` or edge function named a node the graph does not have.
+ * - `THREAD_NOT_FOUND` / `CHECKPOINT_NOT_FOUND`: nothing stored under that thread or checkpoint id.
+ * - `NO_PENDING_INTERRUPT`: a resume value was given but the checkpoint is not waiting for one.
+ * - `NODE_FAILED`: a node threw; `cause` is what it threw. Resume with `invoke(null, { threadId })`.
+ * - `RECURSION_LIMIT`: a run took more steps than `recursionLimit`.
+ * - `ABORTED`: the run's `signal` was aborted; the last checkpoint is intact.
+ * - `CONFLICT`: another writer moved the thread since this run read it; nothing was written.
+ * - `CORRUPT_RECORD`: a stored record could not be decoded; other checkpoints stay readable.
+ * - `VALUE_TOO_LARGE`: an adapter was handed a value above its `limits.maxValueBytes`.
+ * - `QUOTA_EXCEEDED`: the storage backend is out of space; the last good checkpoint is intact.
+ * - `STORAGE_FAILED`: the storage backend failed for another reason; see `cause`.
+ */
+export type ErrorCode =
+  | 'INVALID_GRAPH'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_UPDATE'
+  | 'UNSERIALIZABLE'
+  | 'UNKNOWN_NODE'
+  | 'THREAD_NOT_FOUND'
+  | 'CHECKPOINT_NOT_FOUND'
+  | 'NO_PENDING_INTERRUPT'
+  | 'NODE_FAILED'
+  | 'RECURSION_LIMIT'
+  | 'ABORTED'
+  | 'CONFLICT'
+  | 'CORRUPT_RECORD'
+  | 'VALUE_TOO_LARGE'
+  | 'QUOTA_EXCEEDED'
+  | 'STORAGE_FAILED'
+
+/** What an error is about. Every field that is known is filled in, so logs can be searched by it. */
+export interface ErrorContext {
+  threadId?: string
+  checkpointId?: string
+  node?: string
+  channel?: string
+  adapter?: string
+}
+
+/**
+ * The error every edgegraph API throws.
+ *
+ * @example
+ * try { await graph.invoke(null, { threadId }) }
+ * catch (err) { if (isEdgegraphError(err, 'CONFLICT')) retryLater() ; else throw err }
+ */
+export class EdgegraphError extends Error {
+  override readonly name = 'EdgegraphError'
+  readonly code: ErrorCode
+  readonly context: ErrorContext
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; context?: ErrorContext } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.context = options.context ?? {}
+  }
+}
+
+/** True when `err` is an {@link EdgegraphError}, optionally with the given code. */
+export function isEdgegraphError(err: unknown, code?: ErrorCode): err is EdgegraphError {
+  return err instanceof EdgegraphError && (code === undefined || err.code === code)
+}

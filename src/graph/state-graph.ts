@@ -1,0 +1,176 @@
+/** @module The graph builder: declare channels, add nodes and edges, compile to a runnable graph. */
+import { EdgegraphError } from '../errors.js'
+import type { StorageAdapter } from '../checkpoint/adapter.js'
+import type { HistoryOptions } from '../checkpoint/history.js'
+import { CompiledGraph, type Durability } from '../run/compiled.js'
+import type { BranchSpec, GraphSpec, NodeContext, NodeSpec } from '../run/spec.js'
+import { isStandardSchema, type ChannelSpec, type StateDefinition, type StateOf, type UpdateOf } from './channels.js'
+import { END, START, type Command, type Send } from './command.js'
+
+type MaybePromise<T> = T | Promise<T>
+
+/** What a node may return: a state update, a `Command`, or nothing. */
+export type NodeResult<D extends StateDefinition> = MaybePromise<UpdateOf<D> | Command<UpdateOf<D>> | undefined | void>
+/** A node function: gets the state (or its `Send` argument) and the run context. */
+export type NodeFunction<D extends StateDefinition> = (state: StateOf<D>, ctx: NodeContext) => NodeResult<D>
+
+/** Where a conditional edge may lead: a node name, END, a `Send`, or a list of them. */
+export type Route<N extends string> = N | typeof END | Send | (N | typeof END | Send)[]
+
+export interface CompileOptions<N extends string> {
+  /** Where checkpoints go: a storage adapter, or one with history options. Without it runs keep no history. */
+  checkpointer?: StorageAdapter | ({ adapter: StorageAdapter } & HistoryOptions)
+  /** Stop before these nodes run; continue with `invoke(null, { threadId })`. */
+  interruptBefore?: N[]
+  /** Stop after these nodes ran; continue with `invoke(null, { threadId })`. */
+  interruptAfter?: N[]
+  /** Default durability for runs (see {@link Durability}); a run's config can override it. Default `sync`. */
+  durability?: Durability
+  /** Store a checkpoint only every N steps (plus at the end, on an interrupt and on an error). */
+  checkpointEvery?: number
+}
+
+/**
+ * Builds a graph of nodes over shared state channels, LangGraph style.
+ *
+ * @example
+ * const graph = new StateGraph({ count: { default: () => 0 } })
+ *   .addNode('increment', (s) => ({ count: s.count + 1 }))
+ *   .addEdge(START, 'increment')
+ *   .addConditionalEdges('increment', (s) => (s.count >= 5 ? END : 'increment'))
+ *   .compile({ checkpointer: createMemoryAdapter() })
+ */
+export class StateGraph<D extends StateDefinition, N extends string = never> {
+  private readonly spec: GraphSpec
+  private readonly problems: string[] = []
+
+  constructor(definition: D) {
+    const channels = new Map<string, ChannelSpec>()
+    let schema
+    if (isStandardSchema(definition)) schema = definition
+    else if (definition && typeof definition === 'object') {
+      for (const [name, ch] of Object.entries(definition)) {
+        if (!ch || typeof ch !== 'object') this.problems.push(`channel "${name}" must be an object like { default, reducer }`)
+        channels.set(name, ch ?? {})
+      }
+    } else throw new EdgegraphError('INVALID_GRAPH', 'new StateGraph(...) needs channel definitions (an object) or a Standard Schema such as a zod object')
+    this.spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map() }
+  }
+
+  /** Adds a node: a function, or a compiled graph (a subgraph, run as one step of this graph). */
+  addNode<K extends string>(
+    name: K,
+    node: NodeFunction<D> | CompiledGraph<StateDefinition, string>,
+    options: { ends?: (N | K | typeof END)[] } = {},
+  ): StateGraph<D, N | K> {
+    if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.problems.push(`node name ${JSON.stringify(name)} is empty or reserved (names starting with "__" are reserved)`)
+    else if (this.spec.nodes.has(name)) this.problems.push(`node "${name}" is added twice`)
+    else if (this.spec.channels.has(name)) this.problems.push(`node "${name}" has the same name as a state channel`)
+    let run: NodeSpec['run']
+    if (node instanceof CompiledGraph) run = (input, ctx) => node.runAsNode(input as Record<string, unknown>, ctx)
+    else if (typeof node === 'function') run = node as NodeSpec['run']
+    else {
+      this.problems.push(`node "${name}" must be a function or a compiled graph`)
+      run = () => undefined
+    }
+    this.spec.nodes.set(name, { name, run, ends: options.ends })
+    return this as unknown as StateGraph<D, N | K>
+  }
+
+  /** Adds an edge: after `from` runs, `to` runs in the next step. */
+  addEdge(from: N | typeof START, to: N | typeof END): this {
+    const list = this.spec.edges.get(from) ?? []
+    list.push(to)
+    this.spec.edges.set(from, list)
+    return this
+  }
+
+  /**
+   * Adds a conditional edge: after `from` runs, `path(state)` picks where to go (a node, END, `Send`s or a list).
+   * With `pathMap`, `path` returns keys of the map (or an array of allowed targets), which also tells
+   * `compile` where the edge can lead.
+   */
+  addConditionalEdges<R extends string | Send | typeof END | (string | Send | typeof END)[]>(
+    from: N | typeof START,
+    path: (state: StateOf<D>) => MaybePromise<R>,
+    pathMap?: Record<string, N | typeof END> | (N | typeof END)[],
+  ): this {
+    if (typeof path !== 'function') this.problems.push(`the conditional edge from "${from}" needs a function`)
+    const map = Array.isArray(pathMap) ? Object.fromEntries(pathMap.map((t) => [t, t])) : pathMap
+    const list = this.spec.branches.get(from) ?? []
+    list.push({ path: path as BranchSpec['path'], pathMap: map })
+    this.spec.branches.set(from, list)
+    return this
+  }
+
+  /** Checks the graph and returns a runnable one. Throws `INVALID_GRAPH` listing every problem found. */
+  compile(options: CompileOptions<N> = {}): CompiledGraph<D, N> {
+    const problems = [...this.problems, ...validate(this.spec, options)]
+    if (problems.length > 0) {
+      throw new EdgegraphError('INVALID_GRAPH', `The graph cannot be compiled:\n- ${problems.join('\n- ')}`)
+    }
+    return new CompiledGraph<D, N>(this.spec, options)
+  }
+}
+
+function validate(spec: GraphSpec, options: CompileOptions<string>): string[] {
+  const problems: string[] = []
+  const known = (name: string) => spec.nodes.has(name)
+  for (const [from, targets] of spec.edges) {
+    if (from !== START && !known(from)) problems.push(`an edge starts at unknown node "${from}"`)
+    if (from === END) problems.push('an edge cannot start at END')
+    for (const to of targets) {
+      if (to === START) problems.push(`an edge from "${from}" goes to START, which cannot be a target`)
+      else if (to !== END && !known(to)) problems.push(`an edge from "${from}" goes to unknown node "${to}"`)
+    }
+  }
+  for (const [from, branches] of spec.branches) {
+    if (from !== START && !known(from)) problems.push(`a conditional edge starts at unknown node "${from}"`)
+    for (const b of branches) {
+      for (const to of Object.values(b.pathMap ?? {})) {
+        if (to !== END && !known(to)) problems.push(`the conditional edge from "${from}" maps to unknown node "${to}"`)
+      }
+    }
+  }
+  for (const node of spec.nodes.values()) {
+    for (const to of node.ends ?? []) if (to !== END && !known(to)) problems.push(`node "${node.name}" declares it may go to unknown node "${to}"`)
+  }
+  for (const [key, names] of [['interruptBefore', options.interruptBefore], ['interruptAfter', options.interruptAfter]] as const) {
+    for (const name of names ?? []) if (!known(name)) problems.push(`${key} names unknown node "${name}"`)
+  }
+  if (!spec.edges.has(START) && !spec.branches.has(START)) problems.push('nothing starts the graph: add an edge from START, e.g. addEdge(START, "first")')
+  if (problems.length > 0) return problems
+
+  // Reachability. Where routing is decided at run time without a declared set of targets (a conditional
+  // edge without a path map, a node without edges that may return Command.goto), anything is reachable.
+  const targets = (from: string): string[] | 'any' => {
+    const out = [...(spec.edges.get(from) ?? [])]
+    for (const b of spec.branches.get(from) ?? []) {
+      if (!b.pathMap) return 'any'
+      out.push(...Object.values(b.pathMap))
+    }
+    const ends = spec.nodes.get(from)?.ends
+    if (ends) out.push(...ends)
+    else if (from !== START && out.length === 0) return 'any'
+    return out
+  }
+  const seen = new Set<string>()
+  const queue = [START]
+  let endReachable = false
+  while (queue.length > 0) {
+    const from = queue.pop() as string
+    const next = targets(from)
+    const list = next === 'any' ? [...spec.nodes.keys(), END] : next
+    for (const to of list) {
+      if (to === END) endReachable = true
+      else if (!seen.has(to)) {
+        seen.add(to)
+        queue.push(to)
+      }
+    }
+  }
+  if (!endReachable) problems.push('END is unreachable: every path loops forever. Add an edge or a conditional edge to END')
+  for (const name of spec.nodes.keys()) if (!seen.has(name)) problems.push(`node "${name}" is unreachable from START`)
+  return problems
+}
+

@@ -1,0 +1,292 @@
+/** @module A compiled graph: run it (invoke/stream), inspect and edit its threads (getState, history, updateState, diff). */
+import { EdgegraphError } from '../errors.js'
+import { History, type Checkpoint, type ListOptions } from '../checkpoint/history.js'
+import type { Source, Usage } from '../checkpoint/record.js'
+import { jsonPatch, type JsonPatchOperation } from '../checkpoint/patch.js'
+import { encodeValue, type Encoded } from '../checkpoint/serde.js'
+import type { StateDefinition, StateOf, UpdateOf } from '../graph/channels.js'
+import type { Command } from '../graph/command.js'
+import type { CompileOptions } from '../graph/state-graph.js'
+import { Run, interruptId, type Durability, type Interrupt, type RunConfig, type RunEvent } from './loop.js'
+import type { GraphSpec, NodeContext } from './spec.js'
+
+export type { Durability, Interrupt, RunConfig }
+
+/** Identifies a thread, and optionally one of its checkpoints. */
+export interface ThreadConfig {
+  threadId: string
+  checkpointId?: string
+}
+
+/** What is stored about a checkpoint besides its values. */
+export interface CheckpointMetadata {
+  source: Source
+  step: number
+  parentId: string | undefined
+  /** Which node wrote which channels in the step that made this checkpoint. */
+  writes: Record<string, string[]>
+  /** Time spent running the step(s) this checkpoint records, in milliseconds. */
+  durationMs: number | undefined
+  /** Usage reported by nodes in this step. */
+  usage: Usage | undefined
+  /** Usage summed over this checkpoint's branch, from the thread's start. */
+  usageTotal: Usage | undefined
+  /** Your metadata from the run config. */
+  [key: string]: unknown
+}
+
+/** A task of the step after a checkpoint: what runs next, and what it left behind if the step was attempted. */
+export interface TaskInfo {
+  id: string
+  name: string
+  interrupts: Interrupt[]
+  /** The task finished and its writes are kept (a sibling failed or interrupted). */
+  result?: Record<string, unknown>
+  error?: { name: string; message: string }
+}
+
+/** A checkpoint as `getState` / `getStateHistory` show it. */
+export interface StateSnapshot<S> {
+  values: S
+  /** Nodes the next step runs (empty when the run is done). */
+  next: string[]
+  tasks: TaskInfo[]
+  /** Interrupts waiting for `invoke(null)` (before/after) or `invoke(new Command({ resume }))` (during). */
+  interrupts: Interrupt[]
+  metadata: CheckpointMetadata
+  config: Required<ThreadConfig>
+  parentConfig: Required<ThreadConfig> | undefined
+  /** ISO time the checkpoint was created. */
+  createdAt: string
+}
+
+/** `stream()` modes: full state after each step, each node's update, or checkpoint and task events. */
+export type StreamMode = 'values' | 'updates' | 'debug'
+
+export type DebugEvent =
+  | { type: 'checkpoint'; step: number; timestamp: string; payload: { threadId: string; checkpointId: string; parentId: string | undefined; next: string[]; metadata: CheckpointMetadata } }
+  | { type: 'task_result'; step: number; timestamp: string; payload: { name: string; status: 'done' | 'failed' | 'interrupted'; durationMs: number; error?: string } }
+
+type StreamChunk<D extends StateDefinition, M extends StreamMode> = M extends 'values'
+  ? StateOf<D>
+  : M extends 'updates'
+    ? Record<string, UpdateOf<D>> | { __interrupt__: Interrupt[] }
+    : DebugEvent
+
+/** The result of `invoke`: the state, plus `__interrupt__` when the run stopped for a human. */
+export type InvokeResult<S> = S & { __interrupt__?: Interrupt[] }
+
+/** A runnable graph. Create it with `new StateGraph(...).compile(...)`. */
+export class CompiledGraph<D extends StateDefinition, N extends string = string> {
+  private readonly history: History | undefined
+  private readonly options: { interruptBefore: Set<string>; interruptAfter: Set<string>; durability: Durability; checkpointEvery: number | undefined }
+
+  constructor(
+    private readonly spec: GraphSpec,
+    options: CompileOptions<N>,
+  ) {
+    const cp = options.checkpointer
+    this.history = cp === undefined ? undefined : 'adapter' in cp ? new History(cp.adapter, cp) : new History(cp)
+    const every = options.checkpointEvery
+    if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new EdgegraphError('INVALID_ARGUMENT', `checkpointEvery must be a whole number of steps ≥ 1, got ${every}`)
+    this.options = {
+      interruptBefore: new Set(options.interruptBefore),
+      interruptAfter: new Set(options.interruptAfter),
+      durability: options.durability ?? 'sync',
+      checkpointEvery: every,
+    }
+  }
+
+  /**
+   * Runs the graph until it ends or is interrupted, and returns the final state.
+   * `input` starts a new turn on the thread; `null` continues it from its last checkpoint (or `checkpointId`);
+   * `new Command({ resume })` answers a pending `interrupt()`.
+   */
+  async invoke(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig = {}): Promise<InvokeResult<StateOf<D>>> {
+    const result = await this.run(config).execute(input)
+    const values = { ...result.values }
+    if (result.interrupts.length > 0) Object.defineProperty(values, '__interrupt__', { value: result.interrupts, enumerable: false })
+    return values as InvokeResult<StateOf<D>>
+  }
+
+  /**
+   * Runs the graph and yields as it goes. With one mode, yields that mode's chunks; with several
+   * (`streamMode: ['values', 'updates']`), yields `[mode, chunk]` pairs. Breaking out of the loop stops the
+   * run at the next step boundary.
+   */
+  stream<M extends StreamMode>(
+    input: UpdateOf<D> | Command<UpdateOf<D>> | null,
+    config: RunConfig & { streamMode?: M | M[] } = {},
+  ): AsyncIterable<StreamChunk<D, M>> & AsyncIterable<unknown> {
+    const modes = config.streamMode === undefined ? ['values'] : Array.isArray(config.streamMode) ? config.streamMode : [config.streamMode]
+    const single = !Array.isArray(config.streamMode)
+    const graph = this
+    return {
+      async *[Symbol.asyncIterator]() {
+        const queue: unknown[] = []
+        let wake: (() => void) | undefined
+        let done = false
+        let failure: unknown
+        const stopper = new AbortController()
+        const signal = config.signal ? anySignal([config.signal, stopper.signal]) : stopper.signal
+        const push = (mode: StreamMode, chunk: unknown) => {
+          if (!modes.includes(mode as M)) return
+          queue.push(single ? chunk : [mode, chunk])
+          wake?.()
+        }
+        const onEvent = (e: RunEvent) => {
+          if (e.type === 'values') push('values', e.values)
+          else if (e.type === 'update') push('updates', { [e.node]: e.update })
+          else if (e.type === 'interrupt') push('updates', { __interrupt__: e.interrupts })
+          else if (e.type === 'checkpoint') push('debug', { type: 'checkpoint', step: e.checkpoint.step, timestamp: new Date(e.checkpoint.createdAt).toISOString(), payload: { threadId: e.checkpoint.threadId, checkpointId: e.checkpoint.id, parentId: e.checkpoint.parentId, next: e.checkpoint.next.map((t) => t.node), metadata: metadataOf(e.checkpoint) } })
+          else push('debug', { type: 'task_result', step: e.step, timestamp: new Date().toISOString(), payload: { name: e.node, status: e.status, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}) } })
+        }
+        const running = graph
+          .run({ ...config, signal }, onEvent)
+          .execute(input)
+          .then(
+            () => undefined,
+            (err) => {
+              failure = err
+            },
+          )
+          .finally(() => {
+            done = true
+            wake?.()
+          })
+        try {
+          for (;;) {
+            while (queue.length > 0) yield queue.shift() as StreamChunk<D, M>
+            if (done) break
+            await new Promise<void>((resolve) => (wake = resolve))
+            wake = undefined
+          }
+          if (failure !== undefined) throw failure
+        } finally {
+          if (!done) {
+            stopper.abort(new EdgegraphError('ABORTED', 'the stream consumer stopped reading'))
+            await running
+          }
+        }
+      },
+    }
+  }
+
+  /** The state of a thread at its newest checkpoint, or at `checkpointId`. */
+  async getState(config: ThreadConfig): Promise<StateSnapshot<StateOf<D>>> {
+    const history = this.requireHistory('getState', config)
+    const checkpoint = await history.load(config.threadId, config.checkpointId)
+    if (!checkpoint) throw threadNotFound(config.threadId)
+    return snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
+  }
+
+  /**
+   * A thread's checkpoints, newest first. `before` pages back from a checkpoint id; `filter` matches metadata
+   * (`{ source: 'input' }`, `{ step: 3 }`, or your own keys).
+   */
+  async *getStateHistory(config: ThreadConfig, options: ListOptions = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
+    const history = this.requireHistory('getStateHistory', config)
+    for (const checkpoint of await history.list(config.threadId, options)) {
+      yield snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
+    }
+  }
+
+  /**
+   * Writes a new checkpoint with `values` applied (through reducers), as if `asNode` returned them.
+   * Given an older `checkpointId`, this forks a new branch; the old one stays readable.
+   * Returns the new checkpoint's config, to continue with `invoke(null, config)`.
+   */
+  async updateState(config: ThreadConfig, values: UpdateOf<D>, asNode?: N): Promise<Required<ThreadConfig>> {
+    this.requireHistory('updateState', config)
+    const checkpoint = await this.run(config).update(values, asNode)
+    return { threadId: config.threadId, checkpointId: checkpoint.id }
+  }
+
+  /**
+   * The RFC 6902 JSON Patch from one checkpoint's state to another's (same thread, any branches).
+   * Values that are not plain JSON (Date, Map, ...) appear in their stored tagged form.
+   */
+  async diff(from: ThreadConfig, to: ThreadConfig): Promise<JsonPatchOperation[]> {
+    const history = this.requireHistory('diff', from)
+    const [a, b] = await Promise.all([history.load(from.threadId, from.checkpointId), history.load(to.threadId, to.checkpointId)])
+    if (!a) throw threadNotFound(from.threadId)
+    if (!b) throw threadNotFound(to.threadId)
+    const encode = (values: Record<string, unknown>) => encodeValue(values, { channel: 'state', path: [] }) as Encoded
+    return jsonPatch(encode(a.values), encode(b.values))
+  }
+
+  /** Deletes every checkpoint of a thread. */
+  async deleteThread(threadId: string): Promise<void> {
+    await this.requireHistory('deleteThread', { threadId }).deleteThread(threadId)
+  }
+
+  /** @internal Runs this graph as one node of a parent graph, without its own history. */
+  async runAsNode(input: Record<string, unknown>, ctx: NodeContext): Promise<Record<string, unknown>> {
+    const shared = this.spec.schema ? Object.keys(input) : Object.keys(input).filter((k) => this.spec.channels.has(k))
+    const start = Object.fromEntries(shared.map((k) => [k, input[k]]))
+    const run = new Run(this.spec, this.options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, undefined, ctx)
+    const { values } = await run.execute(start)
+    // Only shared channels the subgraph changed flow back into the parent.
+    return Object.fromEntries(shared.filter((k) => values[k] !== input[k]).map((k) => [k, values[k]]))
+  }
+
+  private run(config: RunConfig, emit?: (e: RunEvent) => void): Run {
+    return new Run(this.spec, this.options, this.history, config, emit)
+  }
+
+  private requireHistory(what: string, config: { threadId?: unknown }): History {
+    if (!this.history) throw new EdgegraphError('INVALID_ARGUMENT', `${what} needs a checkpointer: compile({ checkpointer: createMemoryAdapter() })`)
+    if (typeof config?.threadId !== 'string' || config.threadId === '') throw new EdgegraphError('INVALID_ARGUMENT', `${what} needs a threadId: ${what}({ threadId: "..." })`)
+    return this.history
+  }
+}
+
+function metadataOf(c: Checkpoint): CheckpointMetadata {
+  return {
+    ...c.metadata,
+    source: c.source,
+    step: c.step,
+    parentId: c.parentId,
+    writes: c.writes,
+    durationMs: c.durationUs === undefined ? undefined : c.durationUs / 1000,
+    usage: c.usage,
+    usageTotal: c.usageTotal,
+  }
+}
+
+function snapshotOf(c: Checkpoint): StateSnapshot<Record<string, unknown>> {
+  const tasks: TaskInfo[] = c.next.map((t, index) => {
+    const p = c.pending.find((x) => x.index === index)
+    const interrupts: Interrupt[] = p?.interrupts?.length ? [{ id: interruptId(c.id, p), node: t.node, when: 'during', value: p.interrupts[0] }] : []
+    const info: TaskInfo = { id: `${c.id}:${index}`, name: t.node, interrupts }
+    if (p?.writes) info.result = Object.fromEntries(p.writes)
+    if (p?.error) info.error = p.error
+    return info
+  })
+  const statics: Interrupt[] = c.pending.length > 0 ? [] : c.interrupts.map((x) => ({ id: `${c.id}:${x.when}:${x.node}`, node: x.node, when: x.when, value: undefined }))
+  return {
+    values: c.values,
+    next: c.next.map((t) => t.node),
+    tasks,
+    interrupts: [...statics, ...tasks.flatMap((t) => t.interrupts)],
+    metadata: metadataOf(c),
+    config: { threadId: c.threadId, checkpointId: c.id },
+    parentConfig: c.parentId === undefined ? undefined : { threadId: c.threadId, checkpointId: c.parentId },
+    createdAt: new Date(c.createdAt).toISOString(),
+  }
+}
+
+function threadNotFound(threadId: string): EdgegraphError {
+  return new EdgegraphError('THREAD_NOT_FOUND', `Thread "${threadId}" has no checkpoints. Start it with invoke(input, { threadId }).`, { context: { threadId } })
+}
+
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  const any = (AbortSignal as { any?: (s: AbortSignal[]) => AbortSignal }).any
+  if (any) return any(signals)
+  const controller = new AbortController()
+  for (const s of signals) {
+    if (s.aborted) controller.abort(s.reason)
+    else s.addEventListener('abort', () => controller.abort(s.reason), { once: true })
+  }
+  return controller.signal
+}
