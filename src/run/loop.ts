@@ -236,9 +236,10 @@ export class Run {
     const started = now()
     const cur = this.cur
     const outcomes = await Promise.all(cur.next.map((task, i) => this.runTask(task, i, cur)))
-    if (this.config.signal?.aborted) throw await this.fail(this.aborted())
-
     const failedAt = outcomes.findIndex((o) => o.status === 'failed')
+    // A step whose tasks all finished is kept even if the signal fired meanwhile; the run stops at the
+    // boundary. A step broken by the abort is dropped: the last checkpoint stays as it was.
+    if (failedAt >= 0 && this.config.signal?.aborted) throw await this.fail(this.aborted())
     const interrupted = outcomes.some((o) => o.status === 'interrupted')
     if (failedAt >= 0 || interrupted) {
       const pending: PendingTask[] = []

@@ -1,0 +1,40 @@
+/** Shared graph builders for the engine tests. */
+import { END, START, StateGraph, type CompileOptions } from '../src/index.js'
+import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
+
+export const appendList = { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] }
+
+/** The README's counter: increment until `count >= until`. */
+export function counter(store: MemoryAdapter = createMemoryAdapter(), until = 5, options: Omit<CompileOptions<'increment'>, 'checkpointer'> = {}) {
+  return new StateGraph({ count: { default: () => 0 } })
+    .addNode('increment', (s) => ({ count: s.count + 1 }))
+    .addEdge(START, 'increment')
+    .addConditionalEdges('increment', (s) => (s.count >= until ? END : 'increment'))
+    .compile({ checkpointer: store, ...options })
+}
+
+/** Collects an async iterable into an array. */
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of iterable) out.push(item)
+  return out
+}
+
+/** Expects a promise to reject with an EdgegraphError of `code`; returns the error. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error & { code: string; context: Record<string, string> }> {
+  try {
+    await promise
+  } catch (err) {
+    const e = err as Error & { code: string; context: Record<string, string> }
+    if (e.name !== 'EdgegraphError' || e.code !== code) throw new Error(`expected EdgegraphError ${code}, got ${e.name} ${e.code ?? ''}: ${e.message}`)
+    return e
+  }
+  throw new Error(`expected EdgegraphError ${code}, but it resolved`)
+}
+
+/** A deferred promise a test can resolve later. */
+export function deferred<T = void>() {
+  let resolve!: (v: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}

@@ -1,0 +1,231 @@
+/** Runs: supersteps, fan-out, Command, subgraphs, failures with pending writes, streaming, abort, limits. */
+import { describe, expect, it } from 'vitest'
+import { Command, END, START, Send, StateGraph, isEdgegraphError } from '../src/index.js'
+import { createMemoryAdapter } from '../adapters/memory.js'
+import { appendList, collect, counter, deferred, rejectsWith } from './helpers.js'
+
+describe('supersteps', () => {
+  it('runs triggered nodes concurrently on one snapshot and applies writes in node order', async () => {
+    const seen: Record<string, unknown> = {}
+    const gate = deferred()
+    const g = new StateGraph({ log: appendList, n: { default: () => 0 } })
+      .addNode('slow', async (s) => {
+        seen.slow = s.log.length
+        await gate.promise
+        return { log: ['slow'] }
+      })
+      .addNode('fast', (s) => {
+        seen.fast = s.log.length
+        gate.resolve()
+        return { log: ['fast'] }
+      })
+      .addNode('join', (s) => ({ log: [`join saw ${s.log.join('+')}`] }))
+      .addEdge(START, 'slow')
+      .addEdge(START, 'fast')
+      .addEdge('slow', 'join')
+      .addEdge('fast', 'join')
+      .addEdge('join', END)
+      .compile({ checkpointer: createMemoryAdapter() })
+    const out = await g.invoke({}, { threadId: 't' })
+    // Both saw the same snapshot; 'slow' finished last but its write comes first (edge order), join ran once.
+    expect(seen).toEqual({ slow: 0, fast: 0 })
+    expect(out.log).toEqual(['slow', 'fast', 'join saw slow+fast'])
+    const history = await collect(g.getStateHistory({ threadId: 't' }))
+    expect(history.map((h) => h.next)).toEqual([[], ['join'], ['slow', 'fast']])
+    expect(history[1]?.metadata.writes).toEqual({ slow: ['log'], fast: ['log'] })
+  })
+
+  it('fans out with Send and gathers with a reducer', async () => {
+    const g = new StateGraph({ topics: { default: (): string[] => [] }, drafts: appendList })
+      .addNode('write', (arg) => ({ drafts: [`draft about ${(arg as unknown as { topic: string }).topic}`] }))
+      .addConditionalEdges(START, (s) => s.topics.map((topic) => new Send('write', { topic })))
+      .addEdge('write', END)
+      .compile({ checkpointer: createMemoryAdapter() })
+    const out = await g.invoke({ topics: ['cats', 'dogs', 'owls'] }, { threadId: 'fan' })
+    expect(out.drafts).toEqual(['draft about cats', 'draft about dogs', 'draft about owls'])
+  })
+
+  it('routes with Command({ update, goto }) from a node', async () => {
+    const g = new StateGraph({ route: { default: () => '' } })
+      .addNode('decide', () => new Command({ update: { route: 'left' }, goto: 'left' }), { ends: ['left', 'right'] })
+      .addNode('left', (s) => ({ route: `${s.route}!` }))
+      .addNode('right', () => ({ route: 'wrong' }))
+      .addEdge(START, 'decide')
+      .compile()
+    expect(await g.invoke({})).toEqual({ route: 'left!' })
+  })
+
+  it('runs a compiled graph as a node (subgraph), sharing channels', async () => {
+    const inner = new StateGraph({ count: { default: () => 0 }, scratch: { default: () => 'private' } })
+      .addNode('double', (s) => ({ count: s.count * 2, scratch: 'changed' }))
+      .addEdge(START, 'double')
+      .compile()
+    const outer = new StateGraph({ count: { default: () => 0 } })
+      .addNode('inc', (s) => ({ count: s.count + 1 }))
+      .addNode('sub', inner)
+      .addEdge(START, 'inc')
+      .addEdge('inc', 'sub')
+      .addEdge('sub', END)
+      .compile({ checkpointer: createMemoryAdapter() })
+    expect(await outer.invoke({ count: 2 }, { threadId: 's' })).toEqual({ count: 6 })
+  })
+
+  it('lets interrupt() inside a subgraph pause the parent and resume it', async () => {
+    const inner = new StateGraph({ answer: { default: () => '' } })
+      .addNode('ask', (_s, ctx) => ({ answer: ctx.interrupt<string>('name?') }))
+      .addEdge(START, 'ask')
+      .compile()
+    const outer = new StateGraph({ answer: { default: () => '' } })
+      .addNode('sub', inner)
+      .addEdge(START, 'sub')
+      .compile({ checkpointer: createMemoryAdapter() })
+    const first = await outer.invoke({}, { threadId: 'si' })
+    expect(first.__interrupt__?.[0]?.value).toBe('name?')
+    expect(await outer.invoke(new Command({ resume: 'Ada' }), { threadId: 'si' })).toEqual({ answer: 'Ada' })
+  })
+})
+
+describe('failures', () => {
+  function flaky(store = createMemoryAdapter()) {
+    const calls = { ok: 0, bad: 0 }
+    let broken = true
+    const g = new StateGraph({ log: appendList })
+      .addNode('ok', () => {
+        calls.ok++
+        return { log: ['ok'] }
+      })
+      .addNode('bad', () => {
+        calls.bad++
+        if (broken) throw new Error('upstream timeout')
+        return { log: ['bad'] }
+      })
+      .addEdge(START, 'ok')
+      .addEdge(START, 'bad')
+      .addEdge('ok', END)
+      .addEdge('bad', END)
+      .compile({ checkpointer: store })
+    return { g, calls, fix: () => (broken = false), store }
+  }
+
+  it('keeps finished sibling writes as pending writes and re-runs only the failed node', async () => {
+    const { g, calls, fix } = flaky()
+    const err = await rejectsWith(g.invoke({}, { threadId: 'f' }), 'NODE_FAILED')
+    expect(err.message).toContain('Node "bad" failed')
+    expect(err.message).toContain('upstream timeout')
+    expect(err.context).toMatchObject({ threadId: 'f', node: 'bad' })
+    expect((err as Error).cause).toBeInstanceOf(Error)
+
+    const state = await g.getState({ threadId: 'f' })
+    expect(state.next).toEqual(['ok', 'bad'])
+    expect(state.tasks.map((t) => [t.name, t.result, t.error?.message])).toEqual([
+      ['ok', { log: ['ok'] }, undefined],
+      ['bad', undefined, 'upstream timeout'],
+    ])
+    fix()
+    expect(await g.invoke(null, { threadId: 'f' })).toEqual({ log: ['ok', 'bad'] })
+    expect(calls).toEqual({ ok: 1, bad: 2 })
+  })
+
+  it('deletes folded pending writes from storage', async () => {
+    const { g, fix, store } = flaky()
+    await g.invoke({}, { threadId: 'f' }).catch(() => {})
+    const before = (await collect(store.scan('f'))).map(([k]) => k)
+    expect(before.filter((k) => k.startsWith('w/'))).toHaveLength(2)
+    fix()
+    await g.invoke(null, { threadId: 'f' })
+    const after = (await collect(store.scan('f'))).map(([k]) => k)
+    expect(after.filter((k) => k.startsWith('w/'))).toHaveLength(0)
+  })
+
+  it('stops runaway loops with RECURSION_LIMIT and keeps the last checkpoint resumable', async () => {
+    const store = createMemoryAdapter()
+    const g = counter(store, 100)
+    const err = await rejectsWith(g.invoke({ count: 0 }, { threadId: 'r', recursionLimit: 10 }), 'RECURSION_LIMIT')
+    expect(err.message).toContain('took 10 steps')
+    expect((await g.getState({ threadId: 'r' })).values).toEqual({ count: 10 })
+    expect(await g.invoke(null, { threadId: 'r', recursionLimit: 200 })).toEqual({ count: 100 })
+  })
+
+  it('aborts cleanly at a step boundary with the last checkpoint intact', async () => {
+    const store = createMemoryAdapter()
+    const controller = new AbortController()
+    const g = new StateGraph({ count: { default: () => 0 } })
+      .addNode('increment', (s) => {
+        if (s.count === 3) controller.abort()
+        return { count: s.count + 1 }
+      })
+      .addEdge(START, 'increment')
+      .addConditionalEdges('increment', (s) => (s.count >= 10 ? END : 'increment'))
+      .compile({ checkpointer: store })
+    await rejectsWith(g.invoke({ count: 0 }, { threadId: 'a', signal: controller.signal }), 'ABORTED')
+    const state = await g.getState({ threadId: 'a' })
+    expect(state.values.count).toBe(4)
+    const history = await collect(g.getStateHistory({ threadId: 'a' }))
+    expect(history.map((h) => h.values.count)).toEqual([4, 3, 2, 1, 0])
+    expect(await g.invoke(null, { threadId: 'a' })).toEqual({ count: 10 })
+  })
+})
+
+describe('stream', () => {
+  it('streams values, updates and debug checkpoint events', async () => {
+    const g = counter(createMemoryAdapter(), 2)
+    const values = await collect(g.stream({ count: 0 }, { threadId: 'v' }))
+    expect(values).toEqual([{ count: 0 }, { count: 1 }, { count: 2 }])
+    const updates = await collect(g.stream({ count: 0 }, { threadId: 'u', streamMode: 'updates' }))
+    expect(updates).toEqual([{ increment: { count: 1 } }, { increment: { count: 2 } }])
+    const both = await collect(g.stream({ count: 0 }, { threadId: 'd', streamMode: ['debug', 'values'] }))
+    const checkpoints = both.filter(([mode, e]) => mode === 'debug' && (e as { type: string }).type === 'checkpoint')
+    expect(checkpoints).toHaveLength(3)
+    const stored = await collect(g.getStateHistory({ threadId: 'd' }))
+    expect(checkpoints.map(([, e]) => (e as { payload: { checkpointId: string } }).payload.checkpointId)).toEqual(stored.map((s) => s.config.checkpointId).reverse())
+  })
+
+  it('stops the run when the consumer breaks out, keeping what was stored', async () => {
+    const g = counter(createMemoryAdapter(), 50)
+    for await (const v of g.stream({ count: 0 }, { threadId: 'b', recursionLimit: 100 })) {
+      if ((v as { count: number }).count === 3) break
+    }
+    const state = await g.getState({ threadId: 'b' })
+    expect(state.values.count).toBeLessThan(50)
+    expect(await g.invoke(null, { threadId: 'b', recursionLimit: 100 })).toEqual({ count: 50 })
+  })
+
+  it('reports interrupts in updates mode and errors to the consumer', async () => {
+    const g = new StateGraph({ a: { default: () => '' } })
+      .addNode('ask', (_s, ctx) => ({ a: ctx.interrupt<string>('?') }))
+      .addEdge(START, 'ask')
+      .compile({ checkpointer: createMemoryAdapter() })
+    const chunks = await collect(g.stream({}, { threadId: 'i', streamMode: 'updates' }))
+    expect(chunks).toEqual([{ __interrupt__: [expect.objectContaining({ value: '?', node: 'ask', when: 'during' })] }])
+    const broken = new StateGraph({ a: { default: () => '' } })
+      .addNode('boom', () => {
+        throw new Error('nope')
+      })
+      .addEdge(START, 'boom')
+      .compile()
+    await expect(collect(broken.stream({}))).rejects.toSatisfy((e) => isEdgegraphError(e, 'NODE_FAILED'))
+  })
+})
+
+describe('usage and metadata', () => {
+  it('records usage per step and sums it per branch', async () => {
+    const g = new StateGraph({ n: { default: () => 0 } })
+      .addNode('llm', (s, ctx) => {
+        ctx.reportUsage({ inputTokens: 100, outputTokens: 20, costUsd: 0.001 })
+        return { n: s.n + 1 }
+      })
+      .addEdge(START, 'llm')
+      .addConditionalEdges('llm', (s) => (s.n >= 3 ? END : 'llm'))
+      .compile({ checkpointer: createMemoryAdapter() })
+    await g.invoke({}, { threadId: 'u', metadata: { user: 'ada' } })
+    const state = await g.getState({ threadId: 'u' })
+    expect(state.metadata.usage).toEqual({ inputTokens: 100, outputTokens: 20, costUsd: 0.001 })
+    expect(state.metadata.usageTotal?.inputTokens).toBe(300)
+    expect(state.metadata.usageTotal?.costUsd).toBeCloseTo(0.003)
+    expect(state.metadata.user).toBe('ada')
+    expect(state.metadata.durationMs).toBeGreaterThanOrEqual(0)
+    const loops = await collect(g.getStateHistory({ threadId: 'u' }, { filter: { source: 'loop' } }))
+    expect(loops).toHaveLength(3)
+    expect(loops.every((s) => s.metadata.writes.llm?.includes('n'))).toBe(true)
+  })
+})
