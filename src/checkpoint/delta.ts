@@ -3,7 +3,7 @@
  * Arrays that grew store their appended tail, objects store their changed keys (recursively), and identity
  * checks come first so unchanged sub-trees cost nothing to compare.
  */
-import { decodeValue, encodeValue, type Encoded, type ValueLocation } from './serde.js'
+import { decodeValue, encodeValue, setOwn, type Encoded, type ValueLocation } from './serde.js'
 
 /**
  * A stored change to one value.
@@ -62,7 +62,7 @@ function diffObject(prev: Record<string, unknown>, next: Record<string, unknown>
     const d = Object.hasOwn(prev, key) ? diff(prev[key], next[key], where) : fullDelta(next[key], where)
     where.path.pop()
     if (d === undefined) continue
-    changed[key] = d
+    setOwn(changed, key, d)
     count++
     if (!('f' in d)) allFull = false
   }
@@ -91,7 +91,7 @@ export function applyDelta(prev: unknown, delta: Delta): unknown {
     if (!isPlainObject(prev)) throw new Error('object delta applied to a value that is not a plain object')
     const out: Record<string, unknown> = { ...prev }
     if (delta.r) for (const key of delta.r) delete out[key]
-    for (const key of Object.keys(delta.o)) out[key] = applyDelta(prev[key], delta.o[key] as Delta)
+    for (const key of Object.keys(delta.o)) setOwn(out, key, applyDelta(Object.hasOwn(prev, key) ? prev[key] : undefined, delta.o[key] as Delta))
     return out
   }
   throw new Error('unknown delta shape')

@@ -25,7 +25,7 @@ import {
   type TaskRef,
   type Usage,
 } from './record.js'
-import { encodeValue, type Encoded } from './serde.js'
+import { encodeValue, setOwn, type Encoded } from './serde.js'
 
 /** A checkpoint with its channel values rebuilt. */
 export interface Checkpoint {
@@ -263,7 +263,7 @@ export class History {
         const d = rec.deltas[channel] as Delta
         const prev = values[channel]
         try {
-          values[channel] = applyDelta(prev, d)
+          setOwn(values, channel, applyDelta(prev, d))
         } catch (err) {
           throw corruptRecord(threadId, id, `channel "${channel}": ${(err as Error).message}`, err)
         }

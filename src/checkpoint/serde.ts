@@ -92,7 +92,7 @@ function encodePlain(value: Record<string, unknown>, where: ValueLocation, ances
   const out: { [key: string]: Encoded } = {}
   for (const key of Object.keys(value)) {
     where.path.push(key)
-    out[key] = encode(value[key], where, ancestors)
+    setOwn(out, key, encode(value[key], where, ancestors))
     where.path.pop()
   }
   // A plain object that happens to use our tag key is wrapped so it cannot be mistaken for a tagged value.
@@ -117,7 +117,7 @@ export function decodeValue(tree: unknown): unknown {
   if (tag === undefined) {
     for (const key in obj) {
       const item = obj[key]
-      if (item !== null && typeof item === 'object') obj[key] = decodeValue(item)
+      if (item !== null && typeof item === 'object') setOwn(obj, key, decodeValue(item))
     }
     return obj
   }
@@ -139,12 +139,21 @@ export function decodeValue(tree: unknown): unknown {
       return new Set((v as unknown[]).map(decodeValue))
     case 'o': {
       const inner = v as Record<string, unknown>
-      for (const key in inner) inner[key] = decodeValue(inner[key])
+      for (const key in inner) setOwn(inner, key, decodeValue(inner[key]))
       return inner
     }
     default:
       throw new Error(`unknown value tag ${JSON.stringify(tag)}`)
   }
+}
+
+/**
+ * Sets an own property, even one named `__proto__` (which plain assignment would turn into a prototype
+ * change: state must round-trip exactly, and stored data must never reach a prototype).
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true })
+  else target[key] = value
 }
 
 /** Formats a path like `messages[3].content` for error messages. */

@@ -35,8 +35,15 @@ export interface ChannelSpec<T = unknown, U = T> {
   schema?: StandardSchemaV1<unknown, T>
 }
 
-/** Declares a channel with explicit types when they cannot be inferred, e.g. `channel<string | null>()`. */
-export function channel<T, U = T>(spec: ChannelSpec<T, U> = {}): ChannelSpec<T, U> {
+/**
+ * Declares a channel with explicit types when they cannot be inferred.
+ *
+ * @example
+ * const channels = { note: channel<string | null>({ default: () => null }), seen: channel<Set<string>, string>({ reducer: (s, id) => new Set(s).add(id) }) }
+ */
+export function channel<T, U = T>(spec: ChannelSpec<T, U> & { reducer: (current: T, update: U) => T }): ChannelSpec<T, U> & { reducer: (current: T, update: U) => T }
+export function channel<T>(spec?: ChannelSpec<T, T>): ChannelSpec<T, T>
+export function channel(spec: ChannelSpec = {}): ChannelSpec {
   return spec
 }
 
@@ -53,8 +60,12 @@ type ValueOfChannel<C> = C extends { reducer: (current: infer T, update: never) 
     ? T
     : C extends { schema: StandardSchemaV1<unknown, infer T> }
       ? T
-      : unknown
-type UpdateOfChannel<C> = C extends { reducer: (current: never, update: infer U) => unknown } ? U : ValueOfChannel<C>
+      : C extends ChannelSpec<infer T, infer _U>
+        ? T
+        : unknown
+type UpdateOfChannel<C> = C extends { reducer: (current: never, update: infer U) => unknown }
+  ? U
+  : ValueOfChannel<C>
 
 /** The state type nodes see. */
 export type StateOf<D> = D extends StandardSchemaV1<unknown, infer O> ? O : { [K in keyof D]: ValueOfChannel<D[K]> }

@@ -114,10 +114,9 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * (`streamMode: ['values', 'updates']`), yields `[mode, chunk]` pairs. Breaking out of the loop stops the
    * run at the next step boundary.
    */
-  stream<M extends StreamMode>(
-    input: UpdateOf<D> | Command<UpdateOf<D>> | null,
-    config: RunConfig & { streamMode?: M | M[] } = {},
-  ): AsyncIterable<StreamChunk<D, M>> & AsyncIterable<unknown> {
+  stream<M extends StreamMode = 'values'>(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config?: RunConfig & { streamMode?: M }): AsyncIterable<StreamChunk<D, M>>
+  stream<M extends StreamMode>(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig & { streamMode: M[] }): AsyncIterable<{ [K in M]: [K, StreamChunk<D, K>] }[M]>
+  stream<M extends StreamMode>(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig & { streamMode?: M | M[] } = {}): AsyncIterable<unknown> {
     const modes = config.streamMode === undefined ? ['values'] : Array.isArray(config.streamMode) ? config.streamMode : [config.streamMode]
     const single = !Array.isArray(config.streamMode)
     const graph = this
@@ -156,7 +155,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
           })
         try {
           for (;;) {
-            while (queue.length > 0) yield queue.shift() as StreamChunk<D, M>
+            while (queue.length > 0) yield queue.shift()
             if (done) break
             await new Promise<void>((resolve) => (wake = resolve))
             wake = undefined

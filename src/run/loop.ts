@@ -372,7 +372,7 @@ export class Run {
     for (const { node, writes } of tasks) {
       for (const [channel, update] of writes) {
         const spec = channels.get(channel)
-        if (!spec && !schema) {
+        if ((!spec && !schema) || channel === '__proto__') {
           throw new EdgegraphError(
             'INVALID_UPDATE',
             `${node === START ? 'The input' : `Node "${node}"`} wrote unknown channel "${channel}" in ${this.where()}. Channels: ${[...channels.keys()].join(', ') || '(none)'}.`,

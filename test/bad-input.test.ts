@@ -1,0 +1,121 @@
+/** Bad input gets a typed error that says what was wrong, and stored history is left exactly as it was. */
+import { describe, expect, it } from 'vitest'
+import { Command, END, START, Send, StateGraph, isEdgegraphError } from '../src/index.js'
+import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
+import { collect, counter, rejectsWith } from './helpers.js'
+
+/** Everything stored for a thread, as text, to prove nothing changed. */
+async function dump(store: MemoryAdapter, thread: string): Promise<string> {
+  const rows = await collect(store.scan(thread))
+  return rows.map(([k, v]) => `${k}=${new TextDecoder().decode(v)}`).join('\n')
+}
+
+describe('bad input leaves history intact', () => {
+  it('rejects unserializable state before writing anything, naming channel and path', async () => {
+    const store = createMemoryAdapter()
+    const g = new StateGraph({ items: { default: (): unknown[] => [], reducer: (a: unknown[], b: unknown[]) => [...a, ...b] } })
+      .addNode('add', (s) => ({ items: s.items.length === 0 ? [{ ok: 1 }] : [{ callback: () => 'no' }] }))
+      .addEdge(START, 'add')
+      .addConditionalEdges('add', (s) => (s.items.length >= 2 ? END : 'add'))
+      .compile({ checkpointer: store })
+    const err = await rejectsWith(g.invoke({}, { threadId: 'u' }), 'UNSERIALIZABLE')
+    expect(err.message).toContain('items[1].callback')
+    expect(err.message).toContain('a function')
+    const state = await g.getState({ threadId: 'u' })
+    expect(state.values).toEqual({ items: [{ ok: 1 }] })
+    expect((await collect(g.getStateHistory({ threadId: 'u' }))).length).toBe(2)
+  })
+
+  it('rejects unserializable input without creating the thread', async () => {
+    const store = createMemoryAdapter()
+    const g = counter(store)
+    await rejectsWith(g.invoke({ count: new (class Counter {})() as unknown as number }, { threadId: 'cls' }), 'UNSERIALIZABLE')
+    expect(await dump(store, 'cls')).toBe('')
+  })
+
+  it('rejects an unknown node in Command.goto, naming it', async () => {
+    const store = createMemoryAdapter()
+    const g = new StateGraph({ n: { default: () => 0 } })
+      .addNode('a', (s) => (s.n > 0 ? new Command({ goto: 'nowhere' }) : { n: 1 }), { ends: [END] })
+      .addEdge(START, 'a')
+      .addConditionalEdges('a', (s) => (s.n > 0 ? 'a' : END))
+      .compile({ checkpointer: store })
+    const err = await rejectsWith(g.invoke({}, { threadId: 'g' }), 'UNKNOWN_NODE')
+    expect(err.message).toContain('"nowhere"')
+    expect(err.context.node).toBe('a')
+    expect((await g.getState({ threadId: 'g' })).values).toEqual({ n: 1 })
+  })
+
+  it('rejects a Send or a conditional edge to an unknown node', async () => {
+    const send = new StateGraph({ n: { default: () => 0 } })
+      .addNode('a', () => ({}))
+      .addConditionalEdges(START, () => [new Send('ghost', {})])
+      .compile()
+    expect((await rejectsWith(send.invoke({}), 'UNKNOWN_NODE')).message).toContain('"ghost"')
+    const mapped = new StateGraph({ n: { default: () => 0 } })
+      .addNode('a', () => ({}))
+      .addEdge(START, 'a')
+      .addConditionalEdges('a', () => 'maybe' as 'yes', { yes: END })
+      .compile()
+    expect((await rejectsWith(mapped.invoke({}), 'UNKNOWN_NODE')).message).toContain('not in its path map')
+  })
+
+  it('rejects resume of an unknown thread or checkpoint, and resume without a pending interrupt', async () => {
+    const store = createMemoryAdapter()
+    const g = counter(store)
+    await rejectsWith(g.invoke(null, { threadId: 'ghost' }), 'THREAD_NOT_FOUND')
+    await rejectsWith(g.invoke(new Command({ resume: 1 }), { threadId: 'ghost' }), 'THREAD_NOT_FOUND')
+    await g.invoke({ count: 0 }, { threadId: 't' })
+    const before = await dump(store, 't')
+    await rejectsWith(g.invoke(null, { threadId: 't', checkpointId: 'aaaaaaaaaaa' }), 'CHECKPOINT_NOT_FOUND')
+    await rejectsWith(g.invoke(new Command({ resume: 'x' }), { threadId: 't' }), 'NO_PENDING_INTERRUPT')
+    expect(await dump(store, 't')).toBe(before)
+  })
+
+  it('rejects malformed calls with INVALID_ARGUMENT', async () => {
+    const g = counter()
+    await rejectsWith(g.invoke({ count: 0 }), 'INVALID_ARGUMENT')
+    await rejectsWith(g.invoke([1] as never, { threadId: 't' }), 'INVALID_ARGUMENT')
+    await rejectsWith(g.getState({} as never), 'INVALID_ARGUMENT')
+    await rejectsWith(g.updateState({ threadId: 't' }, 'x' as never), 'INVALID_ARGUMENT')
+    expect(() => counter(createMemoryAdapter(), 5, { checkpointEvery: 0 })).toThrow(/checkpointEvery/)
+    expect(() => new StateGraph({ n: {} }).addNode('a', () => ({})).addEdge(START, 'a').compile({ checkpointer: {} as never })).toThrow(/storage adapter/)
+  })
+
+  it('reports a corrupted record naming the checkpoint; checkpoints before it stay readable', async () => {
+    const store = createMemoryAdapter()
+    const g = counter(store, 3)
+    await g.invoke({ count: 0 }, { threadId: 'c' })
+    const history = await collect(g.getStateHistory({ threadId: 'c' }))
+    const victim = history[1]?.config.checkpointId as string
+    await store.commit('c', { put: [[`c/${victim}`, new TextEncoder().encode('{"s":2,"n":[tru')]] })
+    const err = await rejectsWith(g.getState({ threadId: 'c', checkpointId: victim }), 'CORRUPT_RECORD')
+    expect(err.message).toContain(victim)
+    expect(err.context.checkpointId).toBe(victim)
+    for (const s of history.slice(2)) expect((await g.getState(s.config)).values).toEqual(s.values)
+    await rejectsWith(collect(g.getStateHistory({ threadId: 'c' })), 'CORRUPT_RECORD')
+    // Recovery path: fork from a good checkpoint.
+    const fork = await g.updateState(history[2]?.config as never, { count: 1 })
+    expect(await g.invoke(null, fork)).toEqual({ count: 3 })
+  })
+
+  it('reports quota exhaustion as a typed error; the thread resumes once space is freed', async () => {
+    // Size a quota so that a filler thread plus part of the real run fit, but not the whole run.
+    const probe = createMemoryAdapter()
+    await counter(probe, 5).invoke({ count: 0 }, { threadId: 'filler' })
+    const fillerBytes = probe.bytes()
+    const store = createMemoryAdapter({ quotaBytes: fillerBytes + 500 })
+    await counter(store, 5).invoke({ count: 0 }, { threadId: 'filler' })
+    const g = counter(store, 8)
+    const err = await g.invoke({ count: 0 }, { threadId: 'q' }).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'QUOTA_EXCEEDED')).toBe(true)
+    expect((err as Error).message).toContain('thread "q"')
+    const stuck = await g.getState({ threadId: 'q' })
+    expect(stuck.values.count).toBeGreaterThan(0)
+    expect(stuck.values.count).toBeLessThan(8)
+    const counts = (await collect(g.getStateHistory({ threadId: 'q' }))).map((s) => s.values.count)
+    expect(counts).toEqual(Array.from({ length: stuck.values.count + 1 }, (_, i) => stuck.values.count - i))
+    await g.deleteThread('filler')
+    expect(await g.invoke(null, { threadId: 'q' })).toEqual({ count: 8 })
+  })
+})

@@ -1,0 +1,129 @@
+/** The delta codec and serde: property-based round trips, size behaviour, and what is rejected. */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { applyDelta, deepEqual, diff } from '../src/checkpoint/delta.js'
+import { decodeValue, encodeValue } from '../src/checkpoint/serde.js'
+import { isEdgegraphError } from '../src/index.js'
+
+const where = () => ({ channel: 'ch', path: [] as (string | number)[] })
+/** Encode to JSON text and back, as storage does. */
+const roundTrip = (v: unknown) => decodeValue(JSON.parse(JSON.stringify(encodeValue(v, where()))))
+
+// Values the serde promises to round-trip.
+const leaf = fc.oneof(
+  fc.string(),
+  fc.double(),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.bigInt(),
+  fc.date(),
+  fc.uint8Array({ maxLength: 8 }),
+)
+const { value } = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('array'), tie('object'), tie('map'), tie('set')),
+  array: fc.array(tie('value'), { maxLength: 5 }),
+  object: fc.dictionary(fc.oneof(fc.string(), fc.constant('$t'), fc.constant('__proto__')), tie('value'), { maxKeys: 5 }),
+  map: fc.array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie('value')), { maxLength: 3 }).map((e) => new Map(e)),
+  set: fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 3 }).map((e) => new Set(e)),
+}))
+
+describe('serde', () => {
+  it('round-trips JSON plus Date, Map, Set, BigInt, Uint8Array, undefined, NaN and -0', () => {
+    fc.assert(fc.property(value, (v) => deepEqual(roundTrip(v), v)), { numRuns: 500 })
+    const sample = { d: new Date(5), m: new Map([[1, { u: undefined }]]), s: new Set(['a']), b: 10n ** 30n, y: new Uint8Array([0, 255]), n: Number.NaN, z: -0, inf: -Infinity, $t: 'tag-like key' }
+    const back = roundTrip(sample) as typeof sample
+    expect(back).toEqual(sample)
+    expect(Object.hasOwn(back.m.get(1) as object, 'u')).toBe(true)
+    expect(Object.is(back.z, -0)).toBe(true)
+  })
+
+  it.each([
+    ['a function', { tools: [{ run: () => 1 }] }, 'ch.tools[0].run'],
+    ['a class instance', { at: { when: new (class Clock {})() } }, 'ch.at.when'],
+    ['a symbol', { kind: Symbol('x') }, 'ch.kind'],
+    ['a cycle', (() => { const o: Record<string, unknown> = { a: {} }; (o.a as Record<string, unknown>).back = o; return o })(), 'ch.a.back'],
+    ['symbol keys', { nested: { [Symbol('k')]: 1 } }, 'ch.nested'],
+    ['a typed array other than Uint8Array', { buf: new Float32Array(2) }, 'ch.buf'],
+  ])('rejects %s, naming channel and path', (_what, bad, path) => {
+    try {
+      encodeValue(bad, where())
+      throw new Error('accepted')
+    } catch (err) {
+      expect(isEdgegraphError(err, 'UNSERIALIZABLE')).toBe(true)
+      expect((err as Error).message).toContain(path)
+      expect((err as Error).message).toContain('"ch"')
+    }
+  })
+
+  it('accepts shared references that are not cycles', () => {
+    const shared = { x: 1 }
+    expect(roundTrip({ a: shared, b: [shared] })).toEqual({ a: { x: 1 }, b: [{ x: 1 }] })
+  })
+})
+
+describe('delta codec', () => {
+  const applyStored = (prev: unknown, d: ReturnType<typeof diff>) => (d === undefined ? prev : applyDelta(prev, JSON.parse(JSON.stringify(d))))
+
+  it('rebuilds any value from any previous one (random histories)', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 6 }), (history) => {
+        let stored: unknown = roundTrip(history[0])
+        for (const next of history.slice(1)) {
+          stored = applyStored(stored, diff(stored, next, where()))
+          expect(deepEqual(stored, next)).toBe(true)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('rebuilds evolving structures: appends, truncations, nested edits, removed keys', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('push' as const), v: value }),
+      fc.record({ kind: fc.constant('pop' as const) }),
+      fc.record({ kind: fc.constant('set' as const), k: fc.constantFrom('a', 'b', 'c'), v: value }),
+      fc.record({ kind: fc.constant('del' as const), k: fc.constantFrom('a', 'b', 'c') }),
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 20 }), (ops) => {
+        let cur: { list: unknown[]; obj: Record<string, unknown> } = { list: [], obj: {} }
+        let stored: unknown = roundTrip(cur)
+        for (const o of ops) {
+          if (o.kind === 'push') cur = { ...cur, list: [...cur.list, o.v] }
+          else if (o.kind === 'pop') cur = { ...cur, list: cur.list.slice(0, -1) }
+          else if (o.kind === 'set') cur = { ...cur, obj: { ...cur.obj, [o.k]: o.v } }
+          else {
+            const { [o.k]: _gone, ...rest } = cur.obj
+            cur = { ...cur, obj: rest }
+          }
+          stored = applyStored(stored, diff(stored, cur, where()))
+          expect(deepEqual(stored, cur)).toBe(true)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('stores an appended array as its tail and an edited object as its changed keys', () => {
+    const messages = Array.from({ length: 100 }, (_, i) => ({ role: 'user', content: `message ${i}` }))
+    const grown = [...messages, { role: 'ai', content: 'new' }]
+    expect(diff(messages, grown, where())).toEqual({ a: [{ role: 'ai', content: 'new' }] })
+    const big = { title: 'x', body: 'y'.repeat(1000), tags: ['a'] }
+    expect(diff(big, { ...big, title: 'z' }, where())).toEqual({ o: { title: { f: 'z' } } })
+    expect(diff(big, { ...big }, where())).toBeUndefined()
+    expect(diff(grown, grown.slice(0, 50), where())).toEqual({ a: [], t: 50 })
+  })
+
+  it('validates only what changed, so an unserializable new value is caught with its path', () => {
+    const prev = { items: [1, 2] }
+    try {
+      diff(prev, { items: [1, 2, () => 3] }, where())
+      throw new Error('accepted')
+    } catch (err) {
+      expect(isEdgegraphError(err, 'UNSERIALIZABLE')).toBe(true)
+      expect((err as Error).message).toContain('ch.items[2]')
+    }
+  })
+})

@@ -1,0 +1,92 @@
+/** Durability modes and checkpoint frequency: what gets committed, when, and that runs still resume. */
+import { describe, expect, it } from 'vitest'
+import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
+import { createMemoryAdapter } from '../adapters/memory.js'
+import { collect, counter, deferred, rejectsWith } from './helpers.js'
+
+/** Wraps an adapter to log commits and optionally hold them until released. */
+function recording(inner = createMemoryAdapter()) {
+  const log: string[] = []
+  let hold: Promise<void> | undefined
+  const adapter: StorageAdapter = {
+    ...inner,
+    name: inner.name,
+    limits: inner.limits,
+    get: inner.get,
+    scan: inner.scan,
+    deleteThread: inner.deleteThread,
+    threads: inner.threads,
+    async commit(thread, batch, guard) {
+      log.push(`commit:start`)
+      if (hold) await hold
+      await inner.commit(thread, batch, guard)
+      log.push(`commit:end`)
+    },
+  }
+  return { adapter, log, inner, holdCommits: (p: Promise<void> | undefined) => (hold = p) }
+}
+
+function loggingCounter(adapter: StorageAdapter, log: string[], until = 3, fail?: number) {
+  return new StateGraph({ count: { default: () => 0 } })
+    .addNode('increment', (s) => {
+      log.push(`node:${s.count}`)
+      if (s.count === fail) throw new Error('boom')
+      return { count: s.count + 1 }
+    })
+    .addEdge(START, 'increment')
+    .addConditionalEdges('increment', (s) => (s.count >= until ? END : 'increment'))
+    .compile({ checkpointer: adapter })
+}
+
+describe('durability', () => {
+  it('sync: each step returns only after its commit', async () => {
+    const { adapter, log } = recording()
+    await loggingCounter(adapter, log).invoke({}, { threadId: 's', durability: 'sync' })
+    expect(log).toEqual(['commit:start', 'commit:end', 'node:0', 'commit:start', 'commit:end', 'node:1', 'commit:start', 'commit:end', 'node:2', 'commit:start', 'commit:end'])
+  })
+
+  it('async: commits overlap the next step, stay in order, and all land before invoke returns', async () => {
+    const { adapter, log, holdCommits } = recording()
+    const gate = deferred()
+    holdCommits(gate.promise)
+    const run = loggingCounter(adapter, log).invoke({}, { threadId: 'a', durability: 'async' })
+    await new Promise((r) => setTimeout(r, 20))
+    // The input checkpoint's commit is held, yet steps went on.
+    expect(log.filter((l) => l.startsWith('node:')).length).toBeGreaterThan(0)
+    gate.resolve()
+    expect(await run).toEqual({ count: 3 })
+    expect(log.filter((l) => l === 'commit:end')).toHaveLength(4)
+    const history = await collect(loggingCounter(adapter, []).getStateHistory({ threadId: 'a' }))
+    expect(history.map((h) => h.values.count)).toEqual([3, 2, 1, 0])
+  })
+
+  it('exit: commits once at the end, and the result resumes like any other', async () => {
+    const { adapter, log } = recording()
+    await loggingCounter(adapter, log).invoke({ count: 0 }, { threadId: 'e', durability: 'exit' })
+    expect(log.filter((l) => l === 'commit:end')).toHaveLength(1)
+    const g = loggingCounter(adapter, [])
+    const history = await collect(g.getStateHistory({ threadId: 'e' }))
+    expect(history).toHaveLength(1)
+    expect(history[0]?.values).toEqual({ count: 3 })
+    expect(history[0]?.metadata.writes).toEqual({ __start__: ['count'], increment: ['count'] })
+  })
+
+  it('exit: an error stores the last good state and the failed step as pending, so resume works', async () => {
+    const { adapter, log } = recording()
+    await rejectsWith(loggingCounter(adapter, log, 5, 3).invoke({}, { threadId: 'x', durability: 'exit' }), 'NODE_FAILED')
+    const g = loggingCounter(adapter, [], 5)
+    const state = await g.getState({ threadId: 'x' })
+    expect(state.values).toEqual({ count: 3 })
+    expect(state.tasks[0]?.error?.message).toBe('boom')
+    expect(await g.invoke(null, { threadId: 'x' })).toEqual({ count: 5 })
+  })
+
+  it('checkpointEvery: stores every N steps plus the final one', async () => {
+    const store = createMemoryAdapter()
+    const g = counter(store, 10, { checkpointEvery: 4 })
+    await g.invoke({ count: 0 }, { threadId: 'n' })
+    const steps = (await collect(g.getStateHistory({ threadId: 'n' }))).map((h) => h.metadata.step)
+    expect(steps).toEqual([10, 7, 3])
+    expect((await g.getState({ threadId: 'n' })).values).toEqual({ count: 10 })
+  })
+})
