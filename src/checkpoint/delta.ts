@@ -75,23 +75,29 @@ function diffObject(prev: Record<string, unknown>, next: Record<string, unknown>
   return removed === undefined ? { o: changed } : { o: changed, r: removed }
 }
 
-/** Applies a stored delta to the parent's value. Never mutates `prev`: history snapshots share structure. */
-export function applyDelta(prev: unknown, delta: Delta): unknown {
+/**
+ * Applies a stored delta to the parent's value. Never mutates `prev` (history snapshots share structure)
+ * unless `inPlace` says the caller owns it and no one else will see the old value.
+ */
+export function applyDelta(prev: unknown, delta: Delta, inPlace = false): unknown {
   if ('f' in delta) return decodeValue(delta.f)
   if ('a' in delta) {
     if (!Array.isArray(prev)) throw new Error('array delta applied to a value that is not an array')
     const keep = delta.t ?? prev.length
     if (keep > prev.length) throw new Error('array delta keeps more items than the parent has')
     const tail = decodeValue(delta.a) as unknown[]
-    const out = prev.slice(0, keep)
-    for (const item of tail) out.push(item)
-    return out
+    if (inPlace) {
+      prev.length = keep
+      for (const item of tail) prev.push(item)
+      return prev
+    }
+    return (keep === prev.length ? prev : prev.slice(0, keep)).concat(tail)
   }
   if ('o' in delta) {
     if (!isPlainObject(prev)) throw new Error('object delta applied to a value that is not a plain object')
-    const out: Record<string, unknown> = { ...prev }
+    const out: Record<string, unknown> = inPlace ? prev : { ...prev }
     if (delta.r) for (const key of delta.r) delete out[key]
-    for (const key of Object.keys(delta.o)) setOwn(out, key, applyDelta(Object.hasOwn(prev, key) ? prev[key] : undefined, delta.o[key] as Delta))
+    for (const key of Object.keys(delta.o)) setOwn(out, key, applyDelta(Object.hasOwn(prev, key) ? prev[key] : undefined, delta.o[key] as Delta, inPlace))
     return out
   }
   throw new Error('unknown delta shape')
