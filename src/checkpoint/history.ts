@@ -83,6 +83,8 @@ export interface ListOptions {
 }
 
 const utf8 = new TextEncoder()
+/** Rough size of a record's fields besides its channel values, for the snapshot decision. */
+const HEADER_ESTIMATE = 64
 const utf8Strict = new TextDecoder('utf-8', { fatal: true })
 const CHUNK_MARK = 0x23 // '#'
 
@@ -112,43 +114,49 @@ export class History {
   prepare(threadId: string, id: string, input: NewCheckpoint): { checkpoint: Checkpoint; put: [string, Uint8Array][] } {
     const parent = input.parent
     const sizes: Record<string, number> = { ...parent?.sizes }
-    const deltas: [string, string][] = []
+    const deltas: [channel: string, json: string, full: boolean][] = []
+    let deltaBytes = 0
     for (const channel of Object.keys(input.values)) {
       const next = input.values[channel]
       const where = { channel, path: [] }
       const d = parent && Object.hasOwn(parent.values, channel) ? diff(parent.values[channel], next, where) : fullDelta(next, where)
       if (d === undefined) continue
       const json = JSON.stringify(d)
-      deltas.push([channel, json])
+      deltas.push([channel, json, 'f' in d])
+      deltaBytes += json.length
       sizes[channel] = estimateSize(sizes[channel], parent?.values[channel], d, json.length)
     }
+    let stateBytes = 0
+    for (const channel in sizes) stateBytes += sizes[channel] as number
+    // Snapshot policy, decided before encoding so each record is encoded once: when rebuilding this
+    // checkpoint would read more than `factor` × its size, store it in full and start the chain over.
+    const base = !parent || parent.chainBytes + deltaBytes + HEADER_ESTIMATE > this.factor * stateBytes
+    let stored: [string, string][] = deltas.map(([channel, json]) => [channel, json])
+    if (base && parent) {
+      const byChannel = new Map(deltas.map(([channel, json, full]) => [channel, full ? json : undefined]))
+      stored = Object.keys(input.values).map((channel) => {
+        const json = byChannel.get(channel) ?? JSON.stringify(fullDelta(input.values[channel], { channel, path: [] }))
+        sizes[channel] = json.length - 6
+        return [channel, json]
+      })
+    }
     const usageTotal = addUsage(parent?.usageTotal, input.usage)
-    const metadata = input.metadata === undefined ? undefined : (encodeValue(input.metadata, { channel: 'metadata', path: [] }) as Encoded)
-    const fields = {
+    const text = encodeRecord({
       parentId: parent?.id,
       step: input.step,
+      base,
       source: input.source,
       next: input.next,
+      deltas: stored,
       writes: input.writes,
       durationUs: input.durationUs,
       usage: input.usage,
+      // The branch total is stored where it changes, and on snapshots so a rebuild never walks past one.
+      usageTotal: input.usage || base ? usageTotal : undefined,
       interrupts: input.interrupts,
-      metadata,
-    }
-    let text = encodeRecord({ ...fields, base: parent === undefined, deltas, usageTotal: input.usage ? usageTotal : undefined })
-    let chainBytes = (parent?.chainBytes ?? 0) + text.length
-    const stateBytes = Object.values(sizes).reduce((a, b) => a + b, 0)
-    if (parent && chainBytes > this.factor * stateBytes) {
-      // Rebuilding this checkpoint would read too much: store it in full, and the chain starts over here.
-      const full: [string, string][] = []
-      for (const channel of Object.keys(input.values)) {
-        const json = JSON.stringify(fullDelta(input.values[channel], { channel, path: [] }))
-        full.push([channel, json])
-        sizes[channel] = json.length - 6
-      }
-      text = encodeRecord({ ...fields, base: true, deltas: full, usageTotal })
-      chainBytes = text.length
-    }
+      metadata: input.metadata === undefined ? undefined : (encodeValue(input.metadata, { channel: 'metadata', path: [] }) as Encoded),
+    })
+    const chainBytes = (base ? 0 : (parent?.chainBytes ?? 0)) + text.length
     const checkpoint: Checkpoint = {
       threadId,
       id,
