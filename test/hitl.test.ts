@@ -81,6 +81,16 @@ describe('interrupt() inside a node', () => {
     expect(done.answers).toEqual(['a:1', 'b:2'])
   })
 
+  it('a new input abandons a pending interrupt but keeps it in the old checkpoint for audit', async () => {
+    const { g } = approval()
+    await g.invoke({}, { threadId: 'h' })
+    const paused = await g.getState({ threadId: 'h' })
+    await g.invoke({ log: ['new turn'] }, { threadId: 'h' })
+    const head = await g.getState({ threadId: 'h' })
+    expect(head.values.log).toEqual(['drafted', 'new turn', 'drafted'])
+    expect((await g.getState(paused.config)).interrupts).toEqual(paused.interrupts)
+  })
+
   it('rejects a resume value when nothing is waiting, leaving history intact', async () => {
     const store = createMemoryAdapter()
     const g = counter(store)

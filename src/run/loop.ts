@@ -170,7 +170,6 @@ export class Run {
       loaded = await this.history.load(this.threadId, this.config.checkpointId)
       this.headId = this.config.checkpointId === undefined ? loaded?.id : await this.history.head(this.threadId)
       this.stored = loaded
-      this.foldKeys = loaded ? [...loaded.pendingKeys] : []
     }
     const command = input instanceof Command ? input : undefined
     if (input === null || input === undefined || command?.hasResume) {
@@ -180,6 +179,8 @@ export class Run {
           : new EdgegraphError('INVALID_ARGUMENT', 'invoke(null) resumes a thread, which needs a checkpointer in compile({ checkpointer }) and a threadId')
       }
       this.cur = { id: loaded.id, values: loaded.values, next: loaded.next, step: loaded.step, source: loaded.source, interrupts: loaded.interrupts, pending: loaded.pending }
+      // This run finishes the step those pending writes belong to; once it commits they are folded in.
+      this.foldKeys = [...loaded.pendingKeys]
       if (command) {
         if (command.update !== undefined || command.goto !== undefined) {
           throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot also carry update or goto; resume first, or use updateState')
