@@ -1,0 +1,71 @@
+/** One benchmark measurement in this process: `--engine edgegraph|langgraph --workload counter|chat --n N` → one JSON line. */
+import { parseArgs } from 'node:util'
+import type { Subject, SubjectOptions } from './engines/subject.js'
+import { ENGINES, median, round, type CaseResult, type Engine } from './common.js'
+import { checkFinal, checkHistory, makeMessages, payloadBytes, WORKLOADS, type Workload } from './workloads.js'
+
+const WARMUP_STEPS = 20
+
+async function runCase(engine: Engine, workload: Workload, n: number): Promise<CaseResult> {
+  // Load only the engine measured, so the other one's code adds nothing to this process's memory or GC.
+  const make: (o: SubjectOptions) => Subject =
+    engine === 'edgegraph' ? (await import('./engines/edgegraph.js')).edgegraphSubject : (await import('./engines/langgraph.js')).langgraphSubject
+  const messages = workload === 'chat' ? makeMessages(Math.max(n, WARMUP_STEPS)) : []
+
+  // Warm-up: the same graph for 20 steps on its own store and thread, read paths included, so the timed
+  // run and reads below measure JIT-compiled code rather than first-call costs.
+  const warm = make({ workload, n: WARMUP_STEPS, messages, onStep: () => {} })
+  checkFinal(workload, WARMUP_STEPS, messages, await warm.run('warmup'), `${engine} warm-up`)
+  await warm.getState('warmup')
+  await warm.history('warmup')
+
+  const stamps: number[] = []
+  const subject = make({ workload, n, messages, onStep: () => stamps.push(performance.now()) })
+  const thread = 'bench'
+  const t0 = performance.now()
+  const final = await subject.run(thread)
+  const runMs = performance.now() - t0
+  checkFinal(workload, n, messages, final, `${engine} invoke`)
+  if (stamps.length !== n) throw new Error(`${engine}: node ran ${stamps.length} times, expected ${n}`)
+
+  const t1 = performance.now()
+  const state = await subject.getState(thread)
+  const getStateMs = performance.now() - t1
+  checkFinal(workload, n, messages, state, `${engine} getState`)
+
+  const t2 = performance.now()
+  const seen = await subject.history(thread)
+  const historyMs = performance.now() - t2
+  checkHistory(n, seen, `${engine} getStateHistory`)
+
+  const gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
+  return {
+    engine,
+    store: subject.store,
+    workload,
+    n,
+    usPerStep: round(median(gaps)),
+    usPerStepMean: round(gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length)),
+    runMs: round(runMs),
+    bytesStored: subject.bytesStored(),
+    payloadBytes: payloadBytes(workload, n),
+    getStateMs: round(getStateMs, 3),
+    historyMs: round(historyMs, 3),
+    checkpoints: seen.length,
+    peakRssMb: round(process.resourceUsage().maxRSS / 1024),
+  }
+}
+
+function parseCli(): { engine: Engine; workload: Workload; n: number } {
+  const { values } = parseArgs({ options: { engine: { type: 'string' }, workload: { type: 'string' }, n: { type: 'string' } } })
+  const engine = ENGINES.find((e) => e === values.engine)
+  const workload = WORKLOADS.find((w) => w === values.workload)
+  const n = Number(values.n)
+  if (!engine || !workload || !Number.isInteger(n) || n < 2) {
+    throw new Error('usage: tsx bench/case.ts --engine edgegraph|langgraph --workload counter|chat --n N (N ≥ 2)')
+  }
+  return { engine, workload, n }
+}
+
+const { engine, workload, n } = parseCli()
+process.stdout.write(JSON.stringify(await runCase(engine, workload, n)) + '\n')

@@ -1,0 +1,95 @@
+/** Formats bench results: the side-by-side table and the target checks (figures to read, not assertions). */
+import type { CaseResult } from './common.js'
+import { kb, BUDGET_BYTES, type SizeReport } from './size.js'
+
+export interface Target {
+  name: string
+  /** null when the case needed was not run (quick mode) or failed. */
+  pass: boolean | null
+  detail: string
+}
+
+type Row = [CaseResult | undefined, CaseResult | undefined]
+
+function pairs(cases: CaseResult[]): Map<string, Row> {
+  const rows = new Map<string, Row>()
+  for (const c of cases) {
+    const key = `${c.workload} ${c.n}`
+    const row = rows.get(key) ?? [undefined, undefined]
+    row[c.engine === 'edgegraph' ? 0 : 1] = c
+    rows.set(key, row)
+  }
+  return rows
+}
+
+const fmt = (x: number | undefined, digits = 1) => (x === undefined || Number.isNaN(x) ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(digits))
+const ratio = (lg: number | undefined, eg: number | undefined) => (lg === undefined || eg === undefined || eg === 0 ? '-' : `${fmt(lg / eg)}x`)
+function bytes(b: number | undefined): string {
+  if (b === undefined) return '-'
+  if (b < 1024) return `${b} B`
+  if (b < 1024 ** 2) return `${(b / 1024).toFixed(1)} KB`
+  return `${(b / 1024 ** 2).toFixed(b < 100 * 1024 ** 2 ? 2 : 0)} MB`
+}
+
+/** One row per (workload, n); "eg" = edgegraph + memory adapter, "lg" = LangGraph.js + MemorySaver, "lg/eg" = how many times more. */
+export function formatTable(cases: CaseResult[]): string {
+  const header = ['workload', 'n', 'us/step eg', 'us/step lg', 'lg/eg', 'stored eg', 'stored lg', 'lg/eg', 'B/payload eg', 'B/payload lg', 'getState ms eg', 'getState ms lg', 'history ms eg', 'history ms lg', 'peak RSS MB eg', 'peak RSS MB lg']
+  const lines: string[][] = [header]
+  for (const [key, [eg, lg]] of pairs(cases)) {
+    const [workload, n] = key.split(' ') as [string, string]
+    const perPayload = (c: CaseResult | undefined) => (c && workload === 'chat' ? `${(c.bytesStored / c.payloadBytes).toFixed(2)}x` : '-')
+    lines.push([
+      workload,
+      n,
+      fmt(eg?.usPerStep),
+      fmt(lg?.usPerStep),
+      ratio(lg?.usPerStep, eg?.usPerStep),
+      bytes(eg?.bytesStored),
+      bytes(lg?.bytesStored),
+      ratio(lg?.bytesStored, eg?.bytesStored),
+      perPayload(eg),
+      perPayload(lg),
+      fmt(eg?.getStateMs, 2),
+      fmt(lg?.getStateMs, 2),
+      fmt(eg?.historyMs),
+      fmt(lg?.historyMs),
+      fmt(eg?.peakRssMb, 0),
+      fmt(lg?.peakRssMb, 0),
+    ])
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length)))
+  const render = (l: string[]) => l.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')
+  const legend = [
+    'eg = edgegraph + memory adapter, lg = LangGraph.js + MemorySaver; lg/eg = how many times more LangGraph takes or stores.',
+    'us/step = median gap between consecutive node calls (checkpointing included); stored = keys + values held by the store;',
+    'B/payload = stored / raw message bytes; getState = newest state on a fresh graph; history = every checkpoint, values rebuilt. KB/MB are 1024-based.',
+  ]
+  return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(render), '', ...legend].join('\n')
+}
+
+export function checkTargets(cases: CaseResult[], size: SizeReport): Target[] {
+  const find = (engine: string, workload: string, n: number) => cases.find((c) => c.engine === engine && c.workload === workload && c.n === n)
+  const chat = find('edgegraph', 'chat', 2000)
+  const targets: Target[] = [
+    chat
+      ? { name: 'chat n=2000: edgegraph bytes stored <= 1.3 x payload', pass: chat.bytesStored <= 1.3 * chat.payloadBytes, detail: `${bytes(chat.bytesStored)} = ${(chat.bytesStored / chat.payloadBytes).toFixed(3)} x payload` }
+      : { name: 'chat n=2000: edgegraph bytes stored <= 1.3 x payload', pass: null, detail: 'not run' },
+  ]
+  for (const [key, [eg, lg]] of pairs(cases)) {
+    const name = `${key.replace(' ', ' n=')}: per-step time >= 20x lower than LangGraph`
+    if (!eg || !lg) targets.push({ name, pass: null, detail: 'a side did not run' })
+    else targets.push({ name, pass: lg.usPerStep >= 20 * eg.usPerStep, detail: `${fmt(eg.usPerStep)} vs ${fmt(lg.usPerStep)} us = ${fmt(lg.usPerStep / eg.usPerStep)}x` })
+  }
+  targets.push(
+    chat
+      ? { name: 'chat n=2000: edgegraph full history read <= 100 ms', pass: chat.historyMs <= 100, detail: `${fmt(chat.historyMs)} ms for ${chat.checkpoints} checkpoints` }
+      : { name: 'chat n=2000: edgegraph full history read <= 100 ms', pass: null, detail: 'not run' },
+    { name: `bundle size <= ${BUDGET_BYTES / 1024} KB min+gz`, pass: size.edgegraph.ok ? size.withinBudget : null, detail: size.edgegraph.ok ? `${kb(size.edgegraph.gzipBytes)} KB` : `bundling failed: ${size.edgegraph.error}` },
+  )
+  return targets
+}
+
+export function formatTargets(targets: Target[]): string {
+  const width = Math.max(...targets.map((t) => t.name.length))
+  return targets.map((t) => `${t.pass === null ? 'N/A ' : t.pass ? 'PASS' : 'MISS'}  ${t.name.padEnd(width)}  ${t.detail}`).join('\n')
+}
