@@ -91,19 +91,19 @@ const CHUNK_MARK = 0x23 // '#'
 /** Checkpoint history of all threads on one adapter. */
 export class History {
   readonly adapter: StorageAdapter
-  private readonly factor: number
+  #factor: number
 
   constructor(adapter: StorageAdapter, options: HistoryOptions = {}) {
     if (!adapter || typeof adapter.commit !== 'function' || typeof adapter.scan !== 'function') {
       throw new EdgegraphError('INVALID_ARGUMENT', 'checkpointer must be a storage adapter such as createMemoryAdapter()')
     }
     this.adapter = adapter
-    this.factor = options.snapshotFactor ?? 2
+    this.#factor = options.snapshotFactor ?? 2
   }
 
   /** Id of the newest checkpoint of a thread, or undefined for a thread with no checkpoints. */
   async head(threadId: string): Promise<string | undefined> {
-    const [bytes] = await this.call(threadId, () => this.adapter.get(threadId, [HEAD_KEY]))
+    const [bytes] = await this.#call(threadId, () => this.adapter.get(threadId, [HEAD_KEY]))
     return bytes === undefined ? undefined : utf8Strict.decode(bytes)
   }
 
@@ -130,7 +130,7 @@ export class History {
     for (const channel in sizes) stateBytes += sizes[channel] as number
     // Snapshot policy, decided before encoding so each record is encoded once: when rebuilding this
     // checkpoint would read more than `factor` × its size, store it in full and start the chain over.
-    const base = !parent || parent.chainBytes + deltaBytes + HEADER_ESTIMATE > this.factor * stateBytes
+    const base = !parent || parent.chainBytes + deltaBytes + HEADER_ESTIMATE > this.#factor * stateBytes
     let stored: [string, string][] = deltas.map(([channel, json]) => [channel, json])
     if (base && parent) {
       const byChannel = new Map(deltas.map(([channel, json, full]) => [channel, full ? json : undefined]))
@@ -177,12 +177,12 @@ export class History {
       chainBytes,
       sizes,
     }
-    return { checkpoint, put: this.toPuts(checkpointKey(id), text) }
+    return { checkpoint, put: this.#toPuts(checkpointKey(id), text) }
   }
 
   /** Encodes pending writes of one task of the step after `checkpointId`. Validates values. */
   preparePending(checkpointId: string, task: PendingTask): [string, Uint8Array][] {
-    return this.toPuts(pendingKey(checkpointId, task.index), encodePending(task))
+    return this.#toPuts(pendingKey(checkpointId, task.index), encodePending(task))
   }
 
   /**
@@ -192,31 +192,31 @@ export class History {
   async commit(threadId: string, put: [string, Uint8Array][], del: string[], expectHead: string | undefined, newHead?: string): Promise<void> {
     const puts = newHead === undefined ? put : [...put, [HEAD_KEY, utf8.encode(newHead)] as [string, Uint8Array]]
     const guard = { key: HEAD_KEY, expect: expectHead === undefined ? undefined : utf8.encode(expectHead) }
-    await this.call(threadId, () => this.adapter.commit(threadId, del.length > 0 ? { put: puts, del } : { put: puts }, guard))
+    await this.#call(threadId, () => this.adapter.commit(threadId, del.length > 0 ? { put: puts, del } : { put: puts }, guard))
   }
 
   /** Loads a checkpoint (the newest when `checkpointId` is absent); undefined when the thread has none. */
   async load(threadId: string, checkpointId?: string): Promise<Checkpoint | undefined> {
     const id = checkpointId ?? (await this.head(threadId))
     if (id === undefined) return undefined
-    const records = await this.collect(threadId, { targets: [id] })
-    const [checkpoint] = this.rebuild(threadId, records, [id])
+    const records = await this.#collect(threadId, { targets: [id] })
+    const [checkpoint] = this.#rebuild(threadId, records, [id])
     if (!checkpoint) throw notFound(threadId, id)
-    await this.attachPending(threadId, [checkpoint], { from: pendingPrefix(id), to: `${pendingPrefix(id)}~` })
+    await this.#attachPending(threadId, [checkpoint], { from: pendingPrefix(id), to: `${pendingPrefix(id)}~` })
     return checkpoint
   }
 
   /** Checkpoints of a thread, newest first. */
   async list(threadId: string, options: ListOptions = {}): Promise<Checkpoint[]> {
-    const records = await this.collect(threadId, { list: options })
+    const records = await this.#collect(threadId, { list: options })
     const targets = [...records.values()].filter((r) => r.target).map((r) => r.rec.id)
-    const checkpoints = this.rebuild(threadId, records, targets)
-    await this.attachPending(threadId, checkpoints, PENDING_RANGE)
+    const checkpoints = this.#rebuild(threadId, records, targets)
+    await this.#attachPending(threadId, checkpoints, PENDING_RANGE)
     return checkpoints
   }
 
   async deleteThread(threadId: string): Promise<void> {
-    await this.call(threadId, () => this.adapter.deleteThread(threadId))
+    await this.#call(threadId, () => this.adapter.deleteThread(threadId))
   }
 
   // ---- reading -------------------------------------------------------------------------------------
@@ -225,7 +225,7 @@ export class History {
    * One reverse scan over the thread's checkpoint records: picks the targets (given, or by list options)
    * and every ancestor needed to rebuild them, stopping at the first full snapshot of each chain.
    */
-  private async collect(threadId: string, what: { targets?: string[]; list?: ListOptions }): Promise<Map<string, { rec: CheckpointRecord; target: boolean }>> {
+  async #collect(threadId: string, what: { targets?: string[]; list?: ListOptions }): Promise<Map<string, { rec: CheckpointRecord; target: boolean }>> {
     const found = new Map<string, { rec: CheckpointRecord; target: boolean }>()
     const needed = new Set<string>(what.targets)
     const list = what.list
@@ -234,14 +234,14 @@ export class History {
     const range = { ...CHECKPOINT_RANGE, reverse: true, ...(top === undefined ? {} : { to: what.targets ? `${checkpointKey(top)}~` : checkpointKey(top) }) }
     const wantMore = () => list !== undefined && (list.limit === undefined || listed < list.limit)
 
-    for await (const [key, raw] of this.scan(threadId, range)) {
+    for await (const [key, raw] of this.#scan(threadId, range)) {
       const id = key.slice(2)
       const isNeeded = needed.has(id)
       if (!isNeeded && !wantMore()) {
         if (needed.size === 0) break
         continue
       }
-      const rec = decodeRecord_(threadId, id, await this.resolve(threadId, key, raw))
+      const rec = decodeRecord_(threadId, id, await this.#resolve(threadId, key, raw))
       const isTarget = what.targets ? isNeeded : wantMore() && matches(rec, list?.filter)
       if (isTarget) listed++
       if (!isTarget && !isNeeded) continue
@@ -258,7 +258,7 @@ export class History {
   }
 
   /** Rebuilds values oldest to newest, each from its parent: linear in the bytes read. */
-  private rebuild(threadId: string, records: Map<string, { rec: CheckpointRecord; target: boolean }>, targets: string[]): Checkpoint[] {
+  #rebuild(threadId: string, records: Map<string, { rec: CheckpointRecord; target: boolean }>, targets: string[]): Checkpoint[] {
     const ids = [...records.keys()].sort()
     const wanted = new Set(targets)
     const children = new Map<string, number>()
@@ -309,17 +309,17 @@ export class History {
     return targets.map((id) => built.get(id)).filter((c): c is Checkpoint => c !== undefined)
   }
 
-  private async attachPending(threadId: string, checkpoints: Checkpoint[], range: { from: string; to: string }): Promise<void> {
+  async #attachPending(threadId: string, checkpoints: Checkpoint[], range: { from: string; to: string }): Promise<void> {
     if (checkpoints.length === 0) return
     const byId = new Map(checkpoints.map((c) => [c.id, c]))
-    for await (const [key, raw] of this.scan(threadId, range)) {
+    for await (const [key, raw] of this.#scan(threadId, range)) {
       const [, id, task] = key.split('/')
       const checkpoint = byId.get(id as string)
       if (!checkpoint) continue
       const chunks = chunkCount(raw)
       let task_: PendingTask
       try {
-        task_ = decodePending(Number(task), await this.resolve(threadId, key, raw))
+        task_ = decodePending(Number(task), await this.#resolve(threadId, key, raw))
       } catch (err) {
         throw isEdgegraphError(err) ? err : corruptRecord(threadId, checkpoint.id, `pending write ${key}: ${(err as Error).message}`, err)
       }
@@ -330,7 +330,7 @@ export class History {
 
   // ---- bytes and chunks ----------------------------------------------------------------------------
 
-  private toPuts(key: string, text: string): [string, Uint8Array][] {
+  #toPuts(key: string, text: string): [string, Uint8Array][] {
     const bytes = utf8.encode(text)
     const max = this.adapter.limits.maxValueBytes
     if (bytes.length <= max) return [[key, bytes]]
@@ -340,11 +340,11 @@ export class History {
     return puts
   }
 
-  private async resolve(threadId: string, key: string, raw: Uint8Array): Promise<string> {
+  async #resolve(threadId: string, key: string, raw: Uint8Array): Promise<string> {
     const count = chunkCount(raw)
     let bytes = raw
     if (count > 0) {
-      const parts = await this.call(threadId, () => this.adapter.get(threadId, chunkKeys(key, count)))
+      const parts = await this.#call(threadId, () => this.adapter.get(threadId, chunkKeys(key, count)))
       const size = parts.reduce((n, p) => n + (p?.length ?? 0), 0)
       bytes = new Uint8Array(size)
       let at = 0
@@ -361,24 +361,24 @@ export class History {
     }
   }
 
-  private async *scan(threadId: string, range: Parameters<StorageAdapter['scan']>[1]): AsyncIterable<[string, Uint8Array]> {
+  async *#scan(threadId: string, range: Parameters<StorageAdapter['scan']>[1]): AsyncIterable<[string, Uint8Array]> {
     try {
       yield* this.adapter.scan(threadId, range)
     } catch (err) {
-      throw this.wrap(threadId, err)
+      throw this.#wrap(threadId, err)
     }
   }
 
   /** Runs an adapter call, turning foreign errors into `STORAGE_FAILED` that names the adapter. */
-  private async call<T>(threadId: string, fn: () => Promise<T>): Promise<T> {
+  async #call<T>(threadId: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
-      throw this.wrap(threadId, err)
+      throw this.#wrap(threadId, err)
     }
   }
 
-  private wrap(threadId: string, err: unknown): unknown {
+  #wrap(threadId: string, err: unknown): unknown {
     if (isEdgegraphError(err)) return err
     return new EdgegraphError(
       'STORAGE_FAILED',
@@ -447,8 +447,8 @@ function notFound(threadId: string, id: string): EdgegraphError {
 export function corruptRecord(threadId: string, checkpointId: string, what: string, cause?: unknown): EdgegraphError {
   return new EdgegraphError(
     'CORRUPT_RECORD',
-    `The stored record of checkpoint "${checkpointId}" in thread "${threadId}" is corrupt (${what}). ` +
-      'Checkpoints that do not depend on it stay readable: fork from an earlier one with updateState, or delete the thread.',
+    `Checkpoint "${checkpointId}" of thread "${threadId}" is corrupt (${what}). Checkpoints not built on it stay readable: ` +
+      'fork from an earlier one with updateState, or delete the thread.',
     { cause, context: { threadId, checkpointId } },
   )
 }

@@ -41,8 +41,8 @@ export interface CompileOptions<N extends string> {
  *   .compile({ checkpointer: createMemoryAdapter() })
  */
 export class StateGraph<D extends StateDefinition, N extends string = never> {
-  private readonly spec: GraphSpec
-  private readonly problems: string[] = []
+  #spec: GraphSpec
+  #problems: string[] = []
 
   constructor(definition: D) {
     const channels = new Map<string, ChannelSpec>()
@@ -50,11 +50,11 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     if (isStandardSchema(definition)) schema = definition
     else if (definition && typeof definition === 'object') {
       for (const [name, ch] of Object.entries(definition)) {
-        if (!ch || typeof ch !== 'object') this.problems.push(`channel "${name}" must be an object like { default, reducer }`)
+        if (!ch || typeof ch !== 'object') this.#problems.push(`channel "${name}" must be an object like { default, reducer }`)
         channels.set(name, ch ?? {})
       }
     } else throw new EdgegraphError('INVALID_GRAPH', 'new StateGraph(...) needs channel definitions (an object) or a Standard Schema such as a zod object')
-    this.spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map() }
+    this.#spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map() }
   }
 
   /** Adds a node: a function, or a compiled graph (a subgraph, run as one step of this graph). */
@@ -63,25 +63,25 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     node: NodeFunction<D> | CompiledGraph<StateDefinition, string>,
     options: { ends?: (N | K | typeof END)[] } = {},
   ): StateGraph<D, N | K> {
-    if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.problems.push(`node name ${JSON.stringify(name)} is empty or reserved (names starting with "__" are reserved)`)
-    else if (this.spec.nodes.has(name)) this.problems.push(`node "${name}" is added twice`)
-    else if (this.spec.channels.has(name)) this.problems.push(`node "${name}" has the same name as a state channel`)
+    if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or reserved (names starting with "__" are reserved)`)
+    else if (this.#spec.nodes.has(name)) this.#problems.push(`node "${name}" is added twice`)
+    else if (this.#spec.channels.has(name)) this.#problems.push(`node "${name}" has the same name as a state channel`)
     let run: NodeSpec['run']
     if (node instanceof CompiledGraph) run = (input, ctx) => node.runAsNode(input as Record<string, unknown>, ctx)
     else if (typeof node === 'function') run = node as NodeSpec['run']
     else {
-      this.problems.push(`node "${name}" must be a function or a compiled graph`)
+      this.#problems.push(`node "${name}" must be a function or a compiled graph`)
       run = () => undefined
     }
-    this.spec.nodes.set(name, { name, run, ends: options.ends })
+    this.#spec.nodes.set(name, { name, run, ends: options.ends })
     return this as unknown as StateGraph<D, N | K>
   }
 
   /** Adds an edge: after `from` runs, `to` runs in the next step. */
   addEdge(from: N | typeof START, to: N | typeof END): this {
-    const list = this.spec.edges.get(from) ?? []
+    const list = this.#spec.edges.get(from) ?? []
     list.push(to)
-    this.spec.edges.set(from, list)
+    this.#spec.edges.set(from, list)
     return this
   }
 
@@ -95,21 +95,21 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     path: (state: StateOf<D>) => MaybePromise<R>,
     pathMap?: Record<string, N | typeof END> | (N | typeof END)[],
   ): this {
-    if (typeof path !== 'function') this.problems.push(`the conditional edge from "${from}" needs a function`)
+    if (typeof path !== 'function') this.#problems.push(`the conditional edge from "${from}" needs a function`)
     const map = Array.isArray(pathMap) ? Object.fromEntries(pathMap.map((t) => [t, t])) : pathMap
-    const list = this.spec.branches.get(from) ?? []
+    const list = this.#spec.branches.get(from) ?? []
     list.push({ path: path as BranchSpec['path'], pathMap: map })
-    this.spec.branches.set(from, list)
+    this.#spec.branches.set(from, list)
     return this
   }
 
   /** Checks the graph and returns a runnable one. Throws `INVALID_GRAPH` listing every problem found. */
   compile(options: CompileOptions<N> = {}): CompiledGraph<D, N> {
-    const problems = [...this.problems, ...validate(this.spec, options)]
+    const problems = [...this.#problems, ...validate(this.#spec, options)]
     if (problems.length > 0) {
       throw new EdgegraphError('INVALID_GRAPH', `The graph cannot be compiled:\n- ${problems.join('\n- ')}`)
     }
-    return new CompiledGraph<D, N>(this.spec, options)
+    return new CompiledGraph<D, N>(this.#spec, options)
   }
 }
 

@@ -7,7 +7,7 @@ import { encodeValue, type Encoded } from '../checkpoint/serde.js'
 import type { StateDefinition, StateOf, UpdateOf } from '../graph/channels.js'
 import type { Command } from '../graph/command.js'
 import type { CompileOptions } from '../graph/state-graph.js'
-import { Run, interruptId, type Durability, type Interrupt, type RunConfig, type RunEvent } from './loop.js'
+import { Run, interruptId, needsCheckpointer, threadNotFound, type Durability, type Interrupt, type RunConfig, type RunEvent } from './loop.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 
 export type { Durability, Interrupt, RunConfig }
@@ -60,12 +60,16 @@ export interface StateSnapshot<S> {
   createdAt: string
 }
 
-/** `stream()` modes: full state after each step, each node's update, or checkpoint and task events. */
+/** `stream()` modes: full state after each step, each node's update, or a debug event per stored checkpoint. */
 export type StreamMode = 'values' | 'updates' | 'debug'
 
-export type DebugEvent =
-  | { type: 'checkpoint'; step: number; timestamp: string; payload: { threadId: string; checkpointId: string; parentId: string | undefined; next: string[]; metadata: CheckpointMetadata } }
-  | { type: 'task_result'; step: number; timestamp: string; payload: { name: string; status: 'done' | 'failed' | 'interrupted'; durationMs: number; error?: string } }
+/** A `debug` stream event: one per stored checkpoint. */
+export interface DebugEvent {
+  type: 'checkpoint'
+  step: number
+  timestamp: string
+  payload: { threadId: string; checkpointId: string; parentId: string | undefined; next: string[]; metadata: CheckpointMetadata }
+}
 
 type StreamChunk<D extends StateDefinition, M extends StreamMode> = M extends 'values'
   ? StateOf<D>
@@ -78,18 +82,18 @@ export type InvokeResult<S> = S & { __interrupt__?: Interrupt[] }
 
 /** A runnable graph. Create it with `new StateGraph(...).compile(...)`. */
 export class CompiledGraph<D extends StateDefinition, N extends string = string> {
-  private readonly history: History | undefined
-  private readonly options: { interruptBefore: Set<string>; interruptAfter: Set<string>; durability: Durability; checkpointEvery: number | undefined }
+  #history: History | undefined
+  #options: { interruptBefore: Set<string>; interruptAfter: Set<string>; durability: Durability; checkpointEvery: number | undefined }
 
-  constructor(
-    private readonly spec: GraphSpec,
-    options: CompileOptions<N>,
-  ) {
+  readonly #spec: GraphSpec
+
+  constructor(spec: GraphSpec, options: CompileOptions<N>) {
+    this.#spec = spec
     const cp = options.checkpointer
-    this.history = cp === undefined ? undefined : 'adapter' in cp ? new History(cp.adapter, cp) : new History(cp)
+    this.#history = cp === undefined ? undefined : 'adapter' in cp ? new History(cp.adapter, cp) : new History(cp)
     const every = options.checkpointEvery
     if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new EdgegraphError('INVALID_ARGUMENT', `checkpointEvery must be a whole number of steps ≥ 1, got ${every}`)
-    this.options = {
+    this.#options = {
       interruptBefore: new Set(options.interruptBefore),
       interruptAfter: new Set(options.interruptAfter),
       durability: options.durability ?? 'sync',
@@ -103,7 +107,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * `new Command({ resume })` answers a pending `interrupt()`.
    */
   async invoke(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig = {}): Promise<InvokeResult<StateOf<D>>> {
-    const result = await this.run(config).execute(input)
+    const result = await this.#run(config).execute(input)
     const values = { ...result.values }
     if (result.interrupts.length > 0) Object.defineProperty(values, '__interrupt__', { value: result.interrupts, enumerable: false })
     return values as InvokeResult<StateOf<D>>
@@ -137,11 +141,10 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
           if (e.type === 'values') push('values', e.values)
           else if (e.type === 'update') push('updates', { [e.node]: e.update })
           else if (e.type === 'interrupt') push('updates', { __interrupt__: e.interrupts })
-          else if (e.type === 'checkpoint') push('debug', { type: 'checkpoint', step: e.checkpoint.step, timestamp: new Date(e.checkpoint.createdAt).toISOString(), payload: { threadId: e.checkpoint.threadId, checkpointId: e.checkpoint.id, parentId: e.checkpoint.parentId, next: e.checkpoint.next.map((t) => t.node), metadata: metadataOf(e.checkpoint) } })
-          else push('debug', { type: 'task_result', step: e.step, timestamp: new Date().toISOString(), payload: { name: e.node, status: e.status, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}) } })
+          else push('debug', { type: 'checkpoint', step: e.checkpoint.step, timestamp: new Date(e.checkpoint.createdAt).toISOString(), payload: { threadId: e.checkpoint.threadId, checkpointId: e.checkpoint.id, parentId: e.checkpoint.parentId, next: e.checkpoint.next.map((t) => t.node), metadata: metadataOf(e.checkpoint) } })
         }
         const running = graph
-          .run({ ...config, signal }, onEvent)
+          .#run({ ...config, signal }, onEvent)
           .execute(input)
           .then(
             () => undefined,
@@ -173,7 +176,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   /** The state of a thread at its newest checkpoint, or at `checkpointId`. */
   async getState(config: ThreadConfig): Promise<StateSnapshot<StateOf<D>>> {
-    const history = this.requireHistory('getState', config)
+    const history = this.#requireHistory('getState', config)
     const checkpoint = await history.load(config.threadId, config.checkpointId)
     if (!checkpoint) throw threadNotFound(config.threadId)
     return snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
@@ -184,7 +187,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * (`{ source: 'input' }`, `{ step: 3 }`, or your own keys).
    */
   async *getStateHistory(config: ThreadConfig, options: ListOptions = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
-    const history = this.requireHistory('getStateHistory', config)
+    const history = this.#requireHistory('getStateHistory', config)
     for (const checkpoint of await history.list(config.threadId, options)) {
       yield snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
     }
@@ -196,8 +199,8 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * Returns the new checkpoint's config, to continue with `invoke(null, config)`.
    */
   async updateState(config: ThreadConfig, values: UpdateOf<D>, asNode?: N): Promise<Required<ThreadConfig>> {
-    this.requireHistory('updateState', config)
-    const checkpoint = await this.run(config).update(values, asNode)
+    this.#requireHistory('updateState', config)
+    const checkpoint = await this.#run(config).update(values, asNode)
     return { threadId: config.threadId, checkpointId: checkpoint.id }
   }
 
@@ -206,7 +209,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * Values that are not plain JSON (Date, Map, ...) appear in their stored tagged form.
    */
   async diff(from: ThreadConfig, to: ThreadConfig): Promise<JsonPatchOperation[]> {
-    const history = this.requireHistory('diff', from)
+    const history = this.#requireHistory('diff', from)
     const [a, b] = await Promise.all([history.load(from.threadId, from.checkpointId), history.load(to.threadId, to.checkpointId)])
     if (!a) throw threadNotFound(from.threadId)
     if (!b) throw threadNotFound(to.threadId)
@@ -216,27 +219,26 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   /** Deletes every checkpoint of a thread. */
   async deleteThread(threadId: string): Promise<void> {
-    await this.requireHistory('deleteThread', { threadId }).deleteThread(threadId)
+    await this.#requireHistory('deleteThread', { threadId }).deleteThread(threadId)
   }
 
   /** @internal Runs this graph as one node of a parent graph, without its own history. */
   async runAsNode(input: Record<string, unknown>, ctx: NodeContext): Promise<Record<string, unknown>> {
-    const shared = this.spec.schema ? Object.keys(input) : Object.keys(input).filter((k) => this.spec.channels.has(k))
+    const shared = this.#spec.schema ? Object.keys(input) : Object.keys(input).filter((k) => this.#spec.channels.has(k))
     const start = Object.fromEntries(shared.map((k) => [k, input[k]]))
-    const run = new Run(this.spec, this.options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, undefined, ctx)
+    const run = new Run(this.#spec, this.#options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, undefined, ctx)
     const { values } = await run.execute(start)
     // Only shared channels the subgraph changed flow back into the parent.
     return Object.fromEntries(shared.filter((k) => values[k] !== input[k]).map((k) => [k, values[k]]))
   }
 
-  private run(config: RunConfig, emit?: (e: RunEvent) => void): Run {
-    return new Run(this.spec, this.options, this.history, config, emit)
+  #run(config: RunConfig, emit?: (e: RunEvent) => void): Run {
+    return new Run(this.#spec, this.#options, this.#history, config, emit)
   }
 
-  private requireHistory(what: string, config: { threadId?: unknown }): History {
-    if (!this.history) throw new EdgegraphError('INVALID_ARGUMENT', `${what} needs a checkpointer: compile({ checkpointer: createMemoryAdapter() })`)
-    if (typeof config?.threadId !== 'string' || config.threadId === '') throw new EdgegraphError('INVALID_ARGUMENT', `${what} needs a threadId: ${what}({ threadId: "..." })`)
-    return this.history
+  #requireHistory(what: string, config: { threadId?: unknown }): History {
+    if (!this.#history || typeof config?.threadId !== 'string' || config.threadId === '') throw needsCheckpointer(what)
+    return this.#history
   }
 }
 
@@ -273,10 +275,6 @@ function snapshotOf(c: Checkpoint): StateSnapshot<Record<string, unknown>> {
     parentConfig: c.parentId === undefined ? undefined : { threadId: c.threadId, checkpointId: c.parentId },
     createdAt: new Date(c.createdAt).toISOString(),
   }
-}
-
-function threadNotFound(threadId: string): EdgegraphError {
-  return new EdgegraphError('THREAD_NOT_FOUND', `Thread "${threadId}" has no checkpoints. Start it with invoke(input, { threadId }).`, { context: { threadId } })
 }
 
 function anySignal(signals: AbortSignal[]): AbortSignal {
