@@ -228,6 +228,7 @@ export class History {
   async #collect(threadId: string, what: { targets?: string[]; list?: ListOptions }): Promise<Map<string, { rec: CheckpointRecord; target: boolean }>> {
     const found = new Map<string, { rec: CheckpointRecord; target: boolean }>()
     const needed = new Set<string>(what.targets)
+    const neededBy = new Map<string, string>()
     const list = what.list
     let listed = 0
     const top = what.targets ? what.targets.reduce((a, b) => (a > b ? a : b)) : list?.before
@@ -247,12 +248,15 @@ export class History {
       if (!isTarget && !isNeeded) continue
       found.set(id, { rec, target: isTarget })
       needed.delete(id)
-      if (!rec.base && rec.parentId !== undefined && !found.has(rec.parentId)) needed.add(rec.parentId)
+      if (!rec.base && rec.parentId !== undefined && !found.has(rec.parentId)) {
+        needed.add(rec.parentId)
+        neededBy.set(rec.parentId, id)
+      }
       if (needed.size === 0 && !wantMore()) break
     }
     for (const id of needed) {
       if (what.targets?.includes(id)) throw notFound(threadId, id)
-      throw corruptRecord(threadId, id, 'a checkpoint this one depends on is missing')
+      throw corruptRecord(threadId, neededBy.get(id) ?? id, `its parent checkpoint "${id}" is missing`)
     }
     return found
   }
