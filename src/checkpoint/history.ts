@@ -16,6 +16,7 @@ import {
   encodePending,
   encodeRecord,
   idTime,
+  isCheckpointId,
   pendingKey,
   pendingPrefix,
   type CheckpointRecord,
@@ -104,7 +105,15 @@ export class History {
   /** Id of the newest checkpoint of a thread, or undefined for a thread with no checkpoints. */
   async head(threadId: string): Promise<string | undefined> {
     const [bytes] = await this.#call(threadId, () => this.adapter.get(threadId, [HEAD_KEY]))
-    return bytes === undefined ? undefined : utf8Strict.decode(bytes)
+    if (bytes === undefined) return undefined
+    let id: string | undefined
+    try {
+      id = utf8Strict.decode(bytes)
+    } catch {
+      // reported below
+    }
+    if (!isCheckpointId(id)) throw corruptHead(threadId, 'it does not hold a checkpoint id')
+    return id
   }
 
   /**
@@ -199,7 +208,13 @@ export class History {
   async load(threadId: string, checkpointId?: string): Promise<Checkpoint | undefined> {
     const id = checkpointId ?? (await this.head(threadId))
     if (id === undefined) return undefined
-    const records = await this.#collect(threadId, { targets: [id] })
+    let records
+    try {
+      records = await this.#collect(threadId, { targets: [id] })
+    } catch (err) {
+      if (checkpointId === undefined && isEdgegraphError(err, 'CHECKPOINT_NOT_FOUND')) throw corruptHead(threadId, `it names checkpoint "${id}", which does not exist`, err)
+      throw err
+    }
     const [checkpoint] = this.#rebuild(threadId, records, [id])
     if (!checkpoint) throw notFound(threadId, id)
     await this.#attachPending(threadId, [checkpoint], { from: pendingPrefix(id), to: `${pendingPrefix(id)}~` })
@@ -268,14 +283,18 @@ export class History {
     const children = new Map<string, number>()
     for (const { rec } of records.values()) if (!rec.base && rec.parentId) children.set(rec.parentId, (children.get(rec.parentId) ?? 0) + 1)
     const built = new Map<string, Checkpoint>()
+    // States whose values share no structure with any other state (rebuilt from a snapshot, then only
+    // advanced in place). Only those may be mutated: a copied state shares sub-trees with its parent.
+    const owned = new Set<string>()
     for (const id of ids) {
       const { rec } = records.get(id) as { rec: CheckpointRecord }
       const parent = rec.base ? undefined : built.get(rec.parentId as string)
       if (!rec.base && !parent) throw corruptRecord(threadId, id, 'its parent could not be rebuilt')
       // A parent nobody else will see (not asked for, this is its only child) is advanced in place:
       // rebuilding one checkpoint is then linear in the bytes read, not quadratic.
-      const inPlace = parent !== undefined && !wanted.has(parent.id) && children.get(parent.id) === 1
+      const inPlace = parent !== undefined && owned.has(parent.id) && !wanted.has(parent.id) && children.get(parent.id) === 1
       if (inPlace) built.delete(parent.id)
+      if (!parent || inPlace) owned.add(id)
       const values: Record<string, unknown> = parent ? (inPlace ? parent.values : { ...parent.values }) : {}
       const sizes: Record<string, number> = parent ? { ...parent.sizes } : {}
       for (const channel of Object.keys(rec.deltas)) {
@@ -445,6 +464,15 @@ function notFound(threadId: string, id: string): EdgegraphError {
     'CHECKPOINT_NOT_FOUND',
     `Checkpoint "${id}" does not exist in thread "${threadId}". List the thread's checkpoints with getStateHistory({ threadId }).`,
     { context: { threadId, checkpointId: id } },
+  )
+}
+
+function corruptHead(threadId: string, what: string, cause?: unknown): EdgegraphError {
+  return new EdgegraphError(
+    'CORRUPT_RECORD',
+    `The head of thread "${threadId}" is corrupt (${what}), so its newest checkpoint is unknown. Its checkpoints stay ` +
+      'readable by id (getStateHistory lists them); copy what you need to a new thread, or delete the thread.',
+    { cause, context: { threadId } },
   )
 }
 

@@ -1,0 +1,30 @@
+/**
+ * @module The storage-adapter conformance suite: one function every adapter's test file calls, so each backend
+ * is held to the same contract, from single keys up to random graph histories read back by a fresh graph.
+ *
+ * @example
+ * // test/memory.conformance.test.ts
+ * runConformance({ name: 'memory', create: () => createMemoryAdapter() })
+ */
+import { describe } from 'vitest'
+import { adapterTests } from './adapter.js'
+import { historyTests } from './history.js'
+import { randomHistoryTests } from './random-history.js'
+import { namedTests, type ConformanceOptions } from './suite.js'
+
+export type { ConformanceOptions } from './suite.js'
+
+/**
+ * Registers the conformance tests for one adapter. Tests an adapter cannot pass are skipped by exact title
+ * with a reason (`skip`); a skip that names no test is an error, so a renamed test cannot hide behind it.
+ */
+export function runConformance(options: ConformanceOptions): void {
+  describe(`conformance: ${options.name} adapter`, () => {
+    const { test, unusedSkips } = namedTests(options)
+    adapterTests(options, test)
+    historyTests(options, test)
+    randomHistoryTests(options, test)
+    const unused = unusedSkips()
+    if (unused.length > 0) throw new Error(`runConformance(${options.name}): skip names no such test: ${unused.map((t) => JSON.stringify(t)).join(', ')}`)
+  })
+}
