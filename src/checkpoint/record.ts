@@ -112,12 +112,23 @@ export function isCheckpointId(id: unknown): id is string {
 
 // ---- checkpoint records ---------------------------------------------------------------------------
 
+type StoredTask = string | [node: string, arg: Encoded]
+
+/** A plain task is stored as its node name; a `Send` task as `[node, arg]`. */
+function encodeTask(t: TaskRef): StoredTask {
+  return t.arg ? [t.node, encodeValue(t.arg.value, { channel: `Send(${t.node})`, path: [] })] : t.node
+}
+
+function decodeTask(t: StoredTask): TaskRef {
+  return typeof t === 'string' ? { node: t } : { node: t[0], arg: { value: decodeValue(t[1]) } }
+}
+
 interface RecordHeader {
   p?: string
   s: number
   b?: 1
   src?: Source
-  n: (string | [string, Encoded])[]
+  n: StoredTask[]
   w?: Record<string, string[] | 1>
   d?: number
   u?: Usage
@@ -147,7 +158,7 @@ export function encodeRecord(rec: RecordInput): string {
   const changed = rec.deltas.map(([ch]) => ch)
   const header: RecordHeader = {
     s: rec.step,
-    n: rec.next.map((t) => (t.arg ? [t.node, encodeValue(t.arg.value, { channel: `Send(${t.node})`, path: [] })] : t.node)),
+    n: rec.next.map(encodeTask),
   }
   if (rec.parentId !== undefined) header.p = rec.parentId
   if (rec.base) header.b = 1
@@ -195,7 +206,7 @@ export function decodeRecord(id: string, text: string): CheckpointRecord {
     step: raw.s,
     base: raw.b === 1 || raw.p === undefined,
     source: raw.src ?? 'loop',
-    next: raw.n.map((t) => (typeof t === 'string' ? { node: t } : { node: t[0], arg: { value: decodeValue(t[1]) } })),
+    next: raw.n.map(decodeTask),
     deltas: raw.c,
     deltaBytes,
     writes,
@@ -222,7 +233,7 @@ function approxJsonBytes(value: unknown): number {
 interface PendingJson {
   n: string
   w?: [string, Encoded][]
-  g?: (string | [string, Encoded])[]
+  g?: StoredTask[]
   i?: Encoded[]
   r?: Encoded[]
   e?: { name: string; message: string }
@@ -233,7 +244,7 @@ interface PendingJson {
 export function encodePending(task: PendingTask): string {
   const out: PendingJson = { n: task.node }
   if (task.writes) out.w = task.writes.map(([ch, v]) => [ch, encodeValue(v, { channel: ch, path: [] })])
-  if (task.goto) out.g = task.goto.map((t) => (t.arg ? [t.node, encodeValue(t.arg.value, { channel: `Send(${t.node})`, path: [] })] : t.node))
+  if (task.goto) out.g = task.goto.map(encodeTask)
   if (task.interrupts) out.i = task.interrupts.map((v) => encodeValue(v, { channel: `interrupt(${task.node})`, path: [] }))
   if (task.resume) out.r = task.resume.map((v) => encodeValue(v, { channel: `resume(${task.node})`, path: [] }))
   if (task.error) out.e = task.error
@@ -246,7 +257,7 @@ export function decodePending(index: number, text: string): PendingTask {
   if (raw === null || typeof raw !== 'object' || typeof raw.n !== 'string') throw new Error('pending write without a node name')
   const task: PendingTask = { index, node: raw.n }
   if (raw.w) task.writes = raw.w.map(([ch, v]) => [ch, decodeValue(v)])
-  if (raw.g) task.goto = raw.g.map((t) => (typeof t === 'string' ? { node: t } : { node: t[0], arg: { value: decodeValue(t[1]) } }))
+  if (raw.g) task.goto = raw.g.map(decodeTask)
   if (raw.i) task.interrupts = raw.i.map(decodeValue)
   if (raw.r) task.resume = raw.r.map(decodeValue)
   if (raw.e) task.error = raw.e

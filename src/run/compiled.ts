@@ -7,7 +7,7 @@ import { encodeValue, type Encoded } from '../checkpoint/serde.js'
 import type { StateDefinition, StateOf, UpdateOf } from '../graph/channels.js'
 import type { Command } from '../graph/command.js'
 import type { CompileOptions } from '../graph/state-graph.js'
-import { Run, interruptId, needsCheckpointer, threadNotFound, type Durability, type Interrupt, type RunConfig, type RunEvent } from './loop.js'
+import { Run, interruptId, needsCheckpointer, openInterrupts, threadNotFound, type Durability, type Interrupt, type RunConfig, type RunEvent } from './loop.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 
 export type { Durability, Interrupt, RunConfig }
@@ -131,7 +131,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
         let done = false
         let failure: unknown
         const stopper = new AbortController()
-        const signal = config.signal ? anySignal([config.signal, stopper.signal]) : stopper.signal
+        const signal = config.signal ? AbortSignal.any([config.signal, stopper.signal]) : stopper.signal
         const push = (mode: StreamMode, chunk: unknown) => {
           if (!modes.includes(mode as M)) return
           queue.push(single ? chunk : [mode, chunk])
@@ -256,34 +256,22 @@ function metadataOf(c: Checkpoint): CheckpointMetadata {
 }
 
 function snapshotOf(c: Checkpoint): StateSnapshot<Record<string, unknown>> {
+  const interrupts = openInterrupts(c.id, c.interrupts, c.pending)
   const tasks: TaskInfo[] = c.next.map((t, index) => {
     const p = c.pending.find((x) => x.index === index)
-    const interrupts: Interrupt[] = p?.interrupts?.length ? [{ id: interruptId(c.id, p), node: t.node, when: 'during', value: p.interrupts[0] }] : []
-    const info: TaskInfo = { id: `${c.id}:${index}`, name: t.node, interrupts }
+    const info: TaskInfo = { id: `${c.id}:${index}`, name: t.node, interrupts: p ? interrupts.filter((i) => i.id === interruptId(c.id, p)) : [] }
     if (p?.writes) info.result = Object.fromEntries(p.writes)
     if (p?.error) info.error = p.error
     return info
   })
-  const statics: Interrupt[] = c.pending.length > 0 ? [] : c.interrupts.map((x) => ({ id: `${c.id}:${x.when}:${x.node}`, node: x.node, when: x.when, value: undefined }))
   return {
     values: c.values,
     next: c.next.map((t) => t.node),
     tasks,
-    interrupts: [...statics, ...tasks.flatMap((t) => t.interrupts)],
+    interrupts,
     metadata: metadataOf(c),
     config: { threadId: c.threadId, checkpointId: c.id },
     parentConfig: c.parentId === undefined ? undefined : { threadId: c.threadId, checkpointId: c.parentId },
     createdAt: new Date(c.createdAt).toISOString(),
   }
-}
-
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const any = (AbortSignal as { any?: (s: AbortSignal[]) => AbortSignal }).any
-  if (any) return any(signals)
-  const controller = new AbortController()
-  for (const s of signals) {
-    if (s.aborted) controller.abort(s.reason)
-    else s.addEventListener('abort', () => controller.abort(s.reason), { once: true })
-  }
-  return controller.signal
 }

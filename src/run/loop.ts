@@ -465,12 +465,7 @@ export class Run {
   }
 
   #interruptsOf(w: Working): Interrupt[] {
-    const id = w.id ?? ''
-    // Static interrupts of a checkpoint are pending only until its step is attempted.
-    const statics = w.pending.length > 0 ? [] : w.interrupts
-    const out: Interrupt[] = statics.map((x) => ({ id: `${id}:${x.when}:${x.node}`, node: x.node, when: x.when, value: undefined }))
-    for (const t of w.pending) if (t.interrupts?.length) out.push({ id: interruptId(id, t), node: t.node, when: 'during', value: t.interrupts[0] })
-    return out
+    return openInterrupts(w.id ?? '', w.interrupts, w.pending)
   }
 
   // ---- storing -------------------------------------------------------------------------------------
@@ -590,6 +585,16 @@ export function initialValues(spec: GraphSpec): Record<string, unknown> {
   const values: Record<string, unknown> = {}
   for (const [name, ch] of spec.channels) if (ch.default) values[name] = ch.default()
   return values
+}
+
+/**
+ * The interrupts a checkpoint is waiting on: its static ones (before/after) until its step is attempted,
+ * then the `interrupt()` calls its tasks left pending.
+ */
+export function openInterrupts(checkpointId: string, statics: StaticInterrupt[], pending: PendingTask[]): Interrupt[] {
+  const out: Interrupt[] = pending.length > 0 ? [] : statics.map((x) => ({ id: `${checkpointId}:${x.when}:${x.node}`, node: x.node, when: x.when, value: undefined }))
+  for (const t of pending) if (t.interrupts?.length) out.push({ id: interruptId(checkpointId, t), node: t.node, when: 'during', value: t.interrupts[0] })
+  return out
 }
 
 export function interruptId(checkpointId: string, task: PendingTask): string {
