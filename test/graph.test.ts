@@ -134,3 +134,27 @@ describe('state channels', () => {
     expect((err as Error).message).toContain('both wrote channel "x"')
   })
 })
+
+describe('mutation guard', () => {
+  it('rejects a reducer that grows its current value in place, before anything is stored', async () => {
+    const store = createMemoryAdapter()
+    const g = new StateGraph({ log: { default: (): string[] => [], reducer: (a: string[], b: string[]) => (a.push(...b), a) } })
+      .addNode('a', () => ({ log: ['x'] }))
+      .addEdge(START, 'a')
+      .compile({ checkpointer: store })
+    const err = await g.invoke({}, { threadId: 'm' }).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'INVALID_UPDATE')).toBe(true)
+    expect((err as Error).message).toContain('changed its current value in place')
+  })
+
+  it('accepts a reducer that returns its current value unchanged', async () => {
+    const dedupe = (a: string[], b: string[]) => (b.every((x) => a.includes(x)) ? a : [...a, ...b.filter((x) => !a.includes(x))])
+    const g = new StateGraph({ tags: { default: (): string[] => [], reducer: dedupe } })
+      .addNode('a', () => ({ tags: ['x'] }))
+      .addNode('b', () => ({ tags: ['x'] }))
+      .addEdge(START, 'a')
+      .addEdge('a', 'b')
+      .compile({ checkpointer: createMemoryAdapter() })
+    expect(await g.invoke({}, { threadId: 'd' })).toEqual({ tags: ['x'] })
+  })
+})
