@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { END, START, StateGraph, isEdgegraphError } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
-import { counter } from './helpers.js'
+import { collect, counter } from './helpers.js'
 
 function compileError(build: () => unknown): string {
   try {
@@ -144,7 +144,27 @@ describe('mutation guard', () => {
       .compile({ checkpointer: store })
     const err = await g.invoke({}, { threadId: 'm' }).catch((e: unknown) => e)
     expect(isEdgegraphError(err, 'INVALID_UPDATE')).toBe(true)
-    expect((err as Error).message).toContain('changed its current value in place')
+    expect((err as Error).message).toContain('Channel "log" of thread "m" was changed in place')
+    expect((await collect(g.getStateHistory({ threadId: 'm' }))).map((s) => s.values)).toEqual([{ log: [] }])
+  })
+
+  it('rejects a node that mutates state and returns it, also on a thread loaded from storage', async () => {
+    const store = createMemoryAdapter()
+    const build = (mutate: boolean) =>
+      new StateGraph({ doc: { default: (): Record<string, number> => ({}) } })
+        .addNode('a', (s) => {
+          if (!mutate) return { doc: { ...s.doc, first: 1 } }
+          s.doc.second = 2
+          return { doc: s.doc }
+        })
+        .addEdge(START, 'a')
+        .compile({ checkpointer: store })
+    await build(false).invoke({}, { threadId: 'n' })
+    const [, input] = await collect(build(false).getStateHistory({ threadId: 'n' }))
+    const err = await build(true).invoke(null, input?.config).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'INVALID_UPDATE')).toBe(true)
+    expect((err as Error).message).toContain('Channel "doc"')
+    expect((await build(false).getState({ threadId: 'n' })).values).toEqual({ doc: { first: 1 } })
   })
 
   it('accepts a reducer that returns its current value unchanged', async () => {

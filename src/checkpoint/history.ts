@@ -50,6 +50,8 @@ export interface Checkpoint {
   /** Snapshot-policy bookkeeping: bytes of records read to rebuild this checkpoint, and channel sizes. */
   chainBytes: number
   sizes: Record<string, number>
+  /** Container sizes (array length, key count) of the values as committed, to catch in-place changes. */
+  shapes?: Record<string, number>
 }
 
 /** What the run layer hands over to store a new checkpoint. */
@@ -125,8 +127,19 @@ export class History {
     const sizes: Record<string, number> = { ...parent?.sizes }
     const deltas: [channel: string, json: string, full: boolean][] = []
     let deltaBytes = 0
+    const shapes: Record<string, number> = {}
     for (const channel of Object.keys(input.values)) {
       const next = input.values[channel]
+      shapes[channel] = shapeOf(next)
+      // Unchanged identity is how unchanged values are skipped, so a value grown in place would lose writes.
+      if (parent?.shapes && parent.values[channel] === next && parent.shapes[channel] !== shapes[channel]) {
+        throw new EdgegraphError(
+          'INVALID_UPDATE',
+          `Channel "${channel}" of thread "${threadId}" was changed in place (same object as at checkpoint "${parent.id}", different size), ` +
+            'so the change cannot be stored. Nodes and reducers must return new values, e.g. [...current, ...update].',
+          { context: { threadId, checkpointId: parent.id, channel } },
+        )
+      }
       const where = { channel, path: [] }
       const d = parent && Object.hasOwn(parent.values, channel) ? diff(parent.values[channel], next, where) : fullDelta(next, where)
       if (d === undefined) continue
@@ -185,6 +198,7 @@ export class History {
       pendingKeys: [],
       chainBytes,
       sizes,
+      shapes,
     }
     return { checkpoint, put: this.#toPuts(checkpointKey(id), text) }
   }
@@ -217,6 +231,7 @@ export class History {
     }
     const [checkpoint] = this.#rebuild(threadId, records, [id])
     if (!checkpoint) throw notFound(threadId, id)
+    checkpoint.shapes = Object.fromEntries(Object.entries(checkpoint.values).map(([ch, v]) => [ch, shapeOf(v)]))
     await this.#attachPending(threadId, [checkpoint], { from: pendingPrefix(id), to: `${pendingPrefix(id)}~` })
     return checkpoint
   }
@@ -412,6 +427,14 @@ export class History {
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------
+
+/** A cheap fingerprint of a container's size (array length, key count), -1 for anything else. */
+function shapeOf(value: unknown): number {
+  if (Array.isArray(value)) return value.length
+  if (value instanceof Map || value instanceof Set) return value.size
+  if (value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) return Object.keys(value).length
+  return -1
+}
 
 function decodeRecord_(threadId: string, id: string, text: string): CheckpointRecord {
   try {

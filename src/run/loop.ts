@@ -378,18 +378,11 @@ export class Run {
           )
         }
         if (spec?.reducer) {
-          const current = values[channel]
-          const before = shapeOf(current)
           let next: unknown
           try {
-            next = spec.reducer(current, update)
+            next = spec.reducer(values[channel], update)
           } catch (err) {
             throw new EdgegraphError('INVALID_UPDATE', `The reducer of channel "${channel}" failed on the write of ${node === START ? 'the input' : `node "${node}"`}: ${(err as Error)?.message ?? err}`, { cause: err, context: { ...this.#context(undefined, node), channel } })
-          }
-          // Unchanged identity is how the history layer knows a value did not change, so a reducer that
-          // grows its input in place would lose writes. Catch the common case (push, new key) cheaply.
-          if (next === current && shapeOf(next) !== before) {
-            throw new EdgegraphError('INVALID_UPDATE', `The reducer of channel "${channel}" changed its current value in place; return a new value instead (e.g. [...current, ...update]).`, { context: { ...this.#context(undefined, node), channel } })
           }
           values[channel] = next
         } else {
@@ -608,13 +601,6 @@ export function openInterrupts(checkpointId: string, statics: StaticInterrupt[],
 
 export function interruptId(checkpointId: string, task: PendingTask): string {
   return `${checkpointId}:${task.index}:${task.resume?.length ?? 0}`
-}
-
-/** A cheap fingerprint of a container's size, to notice in-place growth. */
-function shapeOf(value: unknown): number {
-  if (Array.isArray(value)) return value.length
-  if (value !== null && typeof value === 'object' && !(value instanceof Date)) return value instanceof Map || value instanceof Set ? value.size : Object.keys(value).length
-  return -1
 }
 
 /** Plain node tasks run once per step however many edges lead to them; every `Send` is its own task. */
