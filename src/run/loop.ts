@@ -93,6 +93,7 @@ export class Run {
   #unstoredSteps = 0
   #queue: Promise<void> = Promise.resolve()
   #queueError: unknown
+  #inFlight = 0
   #threadId: string | undefined
 
   readonly #spec: GraphSpec
@@ -422,7 +423,8 @@ export class Run {
     for (const branch of this.#spec.branches.get(from) ?? []) {
       let result: unknown
       try {
-        result = await branch.path(values as never)
+        result = branch.path(values as never)
+        if (result instanceof Promise) result = await result
       } catch (err) {
         throw new EdgegraphError('NODE_FAILED', `The conditional edge after "${from}" failed in ${this.#where()}: ${(err as Error)?.message ?? err}`, { cause: err, context: this.#context(undefined, from) })
       }
@@ -527,9 +529,20 @@ export class Run {
 
   /** Commits in order. With `overlap` the caller does not wait (async durability); errors surface at the next wait. */
   async #enqueue(commit: () => Promise<void>, overlap: boolean): Promise<void> {
-    this.#queue = this.#queue.then(() => (this.#queueError === undefined ? commit() : undefined)).catch((err) => {
-      this.#queueError ??= err
-    })
+    if (!overlap && this.#inFlight === 0) {
+      // Nothing queued (always so with sync durability): commit directly, without the queue's extra hops.
+      if (this.#queueError !== undefined) throw this.#queueError
+      return commit()
+    }
+    this.#inFlight++
+    this.#queue = this.#queue
+      .then(() => (this.#queueError === undefined ? commit() : undefined))
+      .catch((err) => {
+        this.#queueError ??= err
+      })
+      .then(() => {
+        this.#inFlight--
+      })
     if (!overlap) await this.#flush()
   }
 
