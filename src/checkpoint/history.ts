@@ -19,6 +19,7 @@ import {
   isCheckpointId,
   pendingKey,
   pendingPrefix,
+  type CheckpointFields,
   type CheckpointRecord,
   type PendingTask,
   type Source,
@@ -29,21 +30,10 @@ import {
 import { encodeValue, setOwn, type Encoded } from './serde.js'
 
 /** A checkpoint with its channel values rebuilt. */
-export interface Checkpoint {
+export interface Checkpoint extends CheckpointFields {
   threadId: string
-  id: string
-  parentId: string | undefined
-  step: number
   createdAt: number
-  source: Source
-  next: TaskRef[]
   values: Record<string, unknown>
-  writes: Record<string, string[]>
-  durationUs: number | undefined
-  usage: Usage | undefined
-  usageTotal: Usage | undefined
-  interrupts: StaticInterrupt[]
-  metadata: Record<string, unknown> | undefined
   pending: PendingTask[]
   /** Storage keys held by `pending` (including chunks), deleted once the step commits. */
   pendingKeys: string[]

@@ -57,23 +57,28 @@ export interface PendingTask {
   usage?: Usage
 }
 
-/** A decoded checkpoint record, before its channel deltas are applied. */
-export interface CheckpointRecord {
+/** What every checkpoint carries besides its channel values, whether decoded or rebuilt. */
+export interface CheckpointFields {
   id: string
   parentId: string | undefined
   step: number
-  base: boolean
   source: Source
   next: TaskRef[]
-  deltas: Record<string, Delta>
-  /** Encoded length of each delta, for the snapshot policy. */
-  deltaBytes: Record<string, number>
+  /** Which node wrote which channels in the step(s) this checkpoint records. */
   writes: Record<string, string[]>
   durationUs: number | undefined
   usage: Usage | undefined
   usageTotal: Usage | undefined
   interrupts: StaticInterrupt[]
   metadata: Record<string, unknown> | undefined
+}
+
+/** A decoded checkpoint record, before its channel deltas are applied. */
+export interface CheckpointRecord extends CheckpointFields {
+  base: boolean
+  deltas: Record<string, Delta>
+  /** Encoded length of each delta, for the snapshot policy. */
+  deltaBytes: Record<string, number>
   bytes: number
 }
 
