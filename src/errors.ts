@@ -19,6 +19,9 @@
  * - `VALUE_TOO_LARGE`: an adapter was handed a value above its `limits.maxValueBytes`.
  * - `QUOTA_EXCEEDED`: the storage backend is out of space; the last good checkpoint is intact.
  * - `STORAGE_FAILED`: the storage backend failed for another reason; see `cause`.
+ * - `STORAGE_UNAVAILABLE`: the store cannot be opened or used (storage denied, private mode, blocked or
+ *   upgraded by another tab, written by a newer version); the message says what to do.
+ * - `THREAD_BUSY`: another tab or process is running this thread and the run asked not to wait.
  */
 export type ErrorCode =
   | 'INVALID_GRAPH'
@@ -37,6 +40,8 @@ export type ErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'QUOTA_EXCEEDED'
   | 'STORAGE_FAILED'
+  | 'STORAGE_UNAVAILABLE'
+  | 'THREAD_BUSY'
 
 /** What an error is about. Every field that is known is filled in, so logs can be searched by it. */
 export interface ErrorContext {

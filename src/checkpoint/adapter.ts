@@ -60,6 +60,14 @@ export interface StorageAdapter {
   deleteThread(thread: string): Promise<void>
   /** Threads held, oldest update first; `updatedBefore` filters, `limit` caps. */
   threads(options?: { updatedBefore?: number; limit?: number }): AsyncIterable<ThreadInfo>
+  /**
+   * Optional. Runs `fn` holding an exclusive lock on `thread`, shared with every other tab or process using
+   * the same store, so two of them never advance one thread at once. With `wait: false` it throws
+   * `THREAD_BUSY` when another holder has the lock. Without it, the head guard alone catches conflicts.
+   */
+  lockThread?<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
+  /** Optional. Calls `listener` whenever a commit moves a thread, in this context or another (tab, worker). */
+  subscribe?(listener: (event: { thread: string }) => void): () => void
 }
 
 /** Byte-wise equality, for guards. */

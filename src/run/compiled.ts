@@ -107,7 +107,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * `new Command({ resume })` answers a pending `interrupt()`.
    */
   async invoke(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig = {}): Promise<InvokeResult<StateOf<D>>> {
-    const result = await this.#run(config).execute(input)
+    const result = await this.#locked(config, () => this.#run(config).execute(input))
     const values = { ...result.values }
     if (result.interrupts.length > 0) Object.defineProperty(values, '__interrupt__', { value: result.interrupts, enumerable: false })
     return values as InvokeResult<StateOf<D>>
@@ -144,8 +144,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
           else push('debug', { type: 'checkpoint', step: e.checkpoint.step, timestamp: new Date(e.checkpoint.createdAt).toISOString(), payload: { threadId: e.checkpoint.threadId, checkpointId: e.checkpoint.id, parentId: e.checkpoint.parentId, next: e.checkpoint.next.map((t) => t.node), metadata: metadataOf(e.checkpoint) } })
         }
         const running = graph
-          .#run({ ...config, signal }, onEvent)
-          .execute(input)
+          .#locked({ ...config, signal }, () => graph.#run({ ...config, signal }, onEvent).execute(input))
           .then(
             () => undefined,
             (err) => {
@@ -200,7 +199,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    */
   async updateState(config: ThreadConfig, values: UpdateOf<D>, asNode?: N): Promise<Required<ThreadConfig>> {
     this.#requireHistory('updateState', config)
-    const checkpoint = await this.#run(config).update(values, asNode)
+    const checkpoint = await this.#locked(config, () => this.#run(config).update(values, asNode))
     return { threadId: config.threadId, checkpointId: checkpoint.id }
   }
 
@@ -230,6 +229,13 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     const { values } = await run.execute(start)
     // Only shared channels the subgraph changed flow back into the parent.
     return Object.fromEntries(shared.filter((k) => values[k] !== input[k]).map((k) => [k, values[k]]))
+  }
+
+  /** Holds the thread's cross-tab lock around `fn` when the adapter offers one. */
+  #locked<T>(config: RunConfig, fn: () => Promise<T>): Promise<T> {
+    const adapter = this.#history?.adapter
+    if (!adapter?.lockThread || typeof config.threadId !== 'string') return fn()
+    return adapter.lockThread(config.threadId, fn, { wait: config.ifBusy !== 'fail', ...(config.signal ? { signal: config.signal } : {}) })
   }
 
   #run(config: RunConfig, emit?: (e: RunEvent) => void): Run {

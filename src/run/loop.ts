@@ -32,6 +32,11 @@ export interface RunConfig {
   checkpointEvery?: number
   /** Your own metadata, stored on every checkpoint this run writes (filterable in getStateHistory). */
   metadata?: Record<string, unknown>
+  /**
+   * When another tab or process is running this thread (adapters with `lockThread`, e.g. IndexedDB):
+   * `wait` for it to finish (the default), or `fail` at once with `THREAD_BUSY`.
+   */
+  ifBusy?: 'wait' | 'fail'
 }
 
 /** A pending interrupt: why the run stopped and, for `interrupt(value)`, the value to show a human. */

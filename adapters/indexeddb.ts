@@ -1,0 +1,313 @@
+/**
+ * @module IndexedDB storage adapter (on `idb`): checkpoints in the browser that survive reloads and crashes,
+ * one readwrite transaction per commit, a Web Lock per thread across tabs, and change notifications.
+ */
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
+import { EdgegraphError, isEdgegraphError } from '../src/errors.js'
+import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { createTabCoordinator } from './web-tabs.js'
+
+/** The object stores edgegraph keeps. Their names are prefixed so they can live in an app's own database. */
+export interface EdgegraphDBSchema extends DBSchema {
+  /** Key `[thread, key]`, value the stored bytes. */
+  edgegraph_kv: { key: [string, string]; value: Uint8Array }
+  /** Key `thread`, value the time of its last commit. */
+  edgegraph_threads: { key: string; value: { updatedAt: number }; indexes: { updatedAt: number } }
+}
+
+/** The schema version this code writes. Databases at a higher version were written by newer code. */
+export const INDEXEDDB_SCHEMA_VERSION = 1
+const KV = 'edgegraph_kv'
+const THREADS = 'edgegraph_threads'
+
+export interface IndexedDBAdapterOptions {
+  /** Database name (default `"edgegraph"`). Ignored when `db` is given. */
+  name?: string
+  /**
+   * An open database to use instead (an `IDBDatabase` or an `idb` handle), e.g. the app's own. Create
+   * edgegraph's stores in its upgrade callback with {@link upgradeEdgegraphStores}.
+   */
+  db?: IDBDatabase | IDBPDatabase<unknown>
+  /** Transaction durability hint: `relaxed` is faster, `strict` flushes to disk before a commit resolves. */
+  durability?: IDBTransactionDurability
+  /** Largest value per key before the history layer splits it into chunks. Default 8 MiB. */
+  maxValueBytes?: number
+  /** How long to wait for other tabs to release an older version of the database. Default 5000 ms. */
+  blockedTimeoutMs?: number
+}
+
+/** The IndexedDB adapter: the storage contract plus cross-tab helpers. */
+export interface IndexedDBAdapter extends StorageAdapter {
+  lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
+  subscribe(listener: (event: { thread: string }) => void): () => void
+  /** Bytes stored (keys + values) for one thread, or for all. */
+  bytes(thread?: string): Promise<number>
+  /** Closes the database connection (the adapter cannot be used afterwards). */
+  close(): Promise<void>
+}
+
+/**
+ * Creates edgegraph's object stores; call it from your own `upgrade` callback when edgegraph lives in
+ * your app's database, passing the version the database had before.
+ */
+export function upgradeEdgegraphStores(db: IDBDatabase | IDBPDatabase<unknown>, oldVersion: number): void {
+  const raw = db as IDBDatabase
+  // Each schema version adds to the one before; an old database walks every step it missed. The store checks
+  // let an app's own database adopt edgegraph's stores at any of its versions.
+  if (oldVersion < 1 || !raw.objectStoreNames.contains(KV)) {
+    if (!raw.objectStoreNames.contains(KV)) raw.createObjectStore(KV)
+    if (!raw.objectStoreNames.contains(THREADS)) raw.createObjectStore(THREADS).createIndex('updatedAt', 'updatedAt')
+  }
+}
+
+/**
+ * Creates an adapter storing checkpoints in IndexedDB.
+ *
+ * @example
+ * const graph = builder.compile({ checkpointer: createIndexedDBAdapter({ name: 'my-app' }) })
+ * await graph.invoke(null, { threadId })   // after a reload: continues where it stopped
+ */
+export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): IndexedDBAdapter {
+  const name = options.db?.name ?? options.name ?? 'edgegraph'
+  const adapter = `indexeddb "${name}"`
+  const tabs = createTabCoordinator(`indexeddb:${name}`, adapter)
+  let closed: EdgegraphError | undefined
+  let opening: Promise<IDBPDatabase<EdgegraphDBSchema>> | undefined
+
+  const unavailable = (message: string, cause?: unknown) =>
+    new EdgegraphError('STORAGE_UNAVAILABLE', `IndexedDB database "${name}": ${message}`, { cause, context: { adapter } })
+
+  const database = (): Promise<IDBPDatabase<EdgegraphDBSchema>> => {
+    if (closed) return Promise.reject(closed)
+    opening ??= open().catch((err) => {
+      opening = undefined
+      throw err
+    })
+    return opening
+  }
+
+  async function open(): Promise<IDBPDatabase<EdgegraphDBSchema>> {
+    if (options.db) {
+      const given = options.db as unknown as IDBPDatabase<EdgegraphDBSchema>
+      if (!given.objectStoreNames.contains(KV) || !given.objectStoreNames.contains(THREADS)) {
+        throw unavailable('it has no edgegraph stores. Call upgradeEdgegraphStores(db, oldVersion) in its upgrade callback.')
+      }
+      return given
+    }
+    if (typeof indexedDB === 'undefined') throw unavailable('IndexedDB is not available in this environment (storage may be disabled).')
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let onBlocked: ((version: number) => void) | undefined
+    const blocked = new Promise<never>((_, reject) => {
+      // Armed only once the open is blocked, so a slow but unblocked open is never cut short.
+      onBlocked = (version) => {
+        timer = setTimeout(
+          () => reject(unavailable(`another tab keeps version ${version} open and does not release it. Close or reload the other tabs of this app, then retry.`)),
+          options.blockedTimeoutMs ?? 5000,
+        )
+      }
+    })
+    const opened = openDB<EdgegraphDBSchema>(name, INDEXEDDB_SCHEMA_VERSION, {
+      upgrade: (db, oldVersion) => upgradeEdgegraphStores(db as unknown as IDBPDatabase<unknown>, oldVersion),
+      blocked: (currentVersion) => onBlocked?.(currentVersion),
+      blocking: () => {
+        // Another tab wants a newer schema (or to delete the database): step aside so it does not hang,
+        // and make this tab's further calls say why instead of failing obscurely.
+        closed = unavailable('another tab upgraded or deleted this database. Reload this page to continue.')
+        void opened.then((db) => db.close())
+      },
+      terminated: () => {
+        closed = unavailable('the browser closed the connection (storage cleared, or the disk is unavailable). Reload this page.')
+      },
+    })
+    try {
+      return await Promise.race([opened, blocked])
+    } catch (err) {
+      if (isEdgegraphError(err)) throw err
+      const e = err as DOMException
+      if (e?.name === 'VersionError') {
+        throw unavailable(`it was written by a newer version of this app (schema above ${INDEXEDDB_SCHEMA_VERSION}). Update the app; nothing was changed.`, err)
+      }
+      throw unavailable(`it cannot be opened (${e?.name ?? 'Error'}: ${e?.message ?? err}). Storage may be disabled, e.g. in private mode or by site settings.`, err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Maps IndexedDB failures to typed errors naming the database and thread. */
+  const fail = (err: unknown, thread: string, writing: boolean): unknown => {
+    if (isEdgegraphError(err)) return err
+    const e = err as DOMException
+    const context = { adapter, threadId: thread }
+    if (e?.name === 'QuotaExceededError' || (writing && e?.name === 'UnknownError')) {
+      return new EdgegraphError(
+        'QUOTA_EXCEEDED',
+        `IndexedDB database "${name}" is out of space writing thread "${thread}" (${e.name}). Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.`,
+        { cause: err, context },
+      )
+    }
+    if (e?.name === 'InvalidStateError' || e?.name === 'TransactionInactiveError') {
+      return closed ?? unavailable('the connection was closed (another tab upgraded or deleted the database). Reload this page.', err)
+    }
+    return new EdgegraphError('STORAGE_FAILED', `IndexedDB database "${name}" failed for thread "${thread}": ${e?.name ?? 'Error'}: ${e?.message ?? err}`, { cause: err, context })
+  }
+
+  const upper = (thread: string): [string, string[]] => [thread, []] // arrays sort after every string
+  const range = (thread: string, r: ScanRange) => IDBKeyRange.bound([thread, r.from ?? ''], r.to === undefined ? upper(thread) : [thread, r.to], false, true)
+  const BATCH = 256
+
+  return {
+    name: 'indexeddb',
+    limits: { maxValueBytes: options.maxValueBytes ?? 8 * 1024 * 1024 },
+
+    async get(thread, keys) {
+      try {
+        const db = await database()
+        const tx = db.transaction(KV, 'readonly')
+        const values = await Promise.all(keys.map((k) => tx.store.get([thread, k])))
+        await tx.done
+        return values
+      } catch (err) {
+        throw fail(err, thread, false)
+      }
+    },
+
+    async *scan(thread, r: ScanRange = {}) {
+      // Read in batches, each in its own short transaction: a transaction would close under a consumer that
+      // awaits other work between items.
+      let from = r.from
+      let to = r.to
+      if (from !== undefined && to !== undefined && from >= to) return // IDBKeyRange rejects an empty range
+      let left = r.limit ?? Number.POSITIVE_INFINITY
+      while (left > 0) {
+        const count = Math.min(BATCH, left)
+        let batch: [string, Uint8Array][]
+        try {
+          const db = await database()
+          batch = await readBatch(db, range(thread, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }), r.reverse === true, count)
+        } catch (err) {
+          throw fail(err, thread, false)
+        }
+        for (const entry of batch) yield entry
+        if (batch.length < count) return
+        left -= batch.length
+        const last = (batch[batch.length - 1] as [string, Uint8Array])[0]
+        if (r.reverse) to = last
+        else from = `${last}\u0000`
+      }
+    },
+
+    async commit(thread, batch: Batch, guard?: Guard) {
+      for (const [key, value] of batch.put ?? []) {
+        if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
+          throw new EdgegraphError('INVALID_ARGUMENT', `${adapter}, thread "${thread}": put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`, { context: { adapter, threadId: thread } })
+        }
+        if (value.length > (options.maxValueBytes ?? 8 * 1024 * 1024)) {
+          throw new EdgegraphError('VALUE_TOO_LARGE', `${adapter}, thread "${thread}": value for "${key}" is ${value.length} bytes, above the limit`, { context: { adapter, threadId: thread } })
+        }
+      }
+      try {
+        const db = await database()
+        const tx = db.transaction([KV, THREADS], 'readwrite', options.durability ? { durability: options.durability } : undefined)
+        const kv = tx.objectStore(KV)
+        const done = tx.done
+        try {
+          if (guard) {
+            const current = await kv.get([thread, guard.key])
+            if (!sameBytes(current, guard.expect)) {
+              tx.abort()
+              await done.catch(() => {})
+              throw new EdgegraphError(
+                'CONFLICT',
+                `${adapter}, thread "${thread}": key "${guard.key}" changed since it was read (another tab or writer moved the thread). Nothing was written; reload and retry.`,
+                { context: { adapter, threadId: thread } },
+              )
+            }
+          }
+          // Queue every request, then wait once: all of them belong to this one transaction.
+          const requests: Promise<unknown>[] = []
+          for (const key of batch.del ?? []) requests.push(kv.delete([thread, key]))
+          // Copy views so a chunk (a subarray) stores only its own bytes, not its whole buffer.
+          for (const [key, value] of batch.put ?? []) requests.push(kv.put(value.slice(), [thread, key]))
+          requests.push(tx.objectStore(THREADS).put({ updatedAt: Date.now() }, thread))
+          await Promise.all(requests)
+          await done
+        } catch (err) {
+          await done.catch(() => {})
+          throw err
+        }
+      } catch (err) {
+        throw fail(err, thread, true)
+      }
+      tabs.notify(thread)
+    },
+
+    async deleteThread(thread) {
+      try {
+        const db = await database()
+        const tx = db.transaction([KV, THREADS], 'readwrite')
+        await Promise.all([tx.objectStore(KV).delete(IDBKeyRange.bound([thread, ''], upper(thread))), tx.objectStore(THREADS).delete(thread), tx.done])
+      } catch (err) {
+        throw fail(err, thread, true)
+      }
+      tabs.notify(thread)
+    },
+
+    async *threads(opts = {}) {
+      let list: ThreadInfo[]
+      try {
+        const db = await database()
+        const index = db.transaction(THREADS).store.index('updatedAt')
+        const query = opts.updatedBefore === undefined ? undefined : IDBKeyRange.upperBound(opts.updatedBefore, true)
+        if (opts.limit === 0) return // a count of 0 means "all" to IndexedDB
+        const [keys, values] = await Promise.all([index.getAllKeys(query, opts.limit), index.getAll(query, opts.limit)])
+        list = keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
+      } catch (err) {
+        throw fail(err, '*', false)
+      }
+      yield* list
+    },
+
+    lockThread: (thread, fn, lockOptions) => tabs.lockThread(thread, fn, lockOptions),
+    subscribe: (listener) => tabs.subscribe(listener),
+
+    async bytes(thread) {
+      try {
+        const db = await database()
+        const query = thread === undefined ? undefined : IDBKeyRange.bound([thread, ''], upper(thread))
+        let total = 0
+        let cursor = await db.transaction(KV).store.openCursor(query)
+        while (cursor) {
+          total += (cursor.key[1] as string).length + cursor.value.length
+          cursor = await cursor.continue()
+        }
+        return total
+      } catch (err) {
+        throw fail(err, thread ?? '*', false)
+      }
+    },
+
+    async close() {
+      tabs.close()
+      closed = unavailable('the adapter was closed.')
+      if (!options.db && opening) (await opening.catch(() => undefined))?.close()
+    },
+  }
+}
+
+type KVTransaction = IDBPTransaction<EdgegraphDBSchema, ['edgegraph_kv'], 'readonly'>
+
+/** Up to `count` entries of a key range in one transaction, ascending or descending. */
+async function readBatch(db: IDBPDatabase<EdgegraphDBSchema>, query: IDBKeyRange, reverse: boolean, count: number): Promise<[string, Uint8Array][]> {
+  const tx: KVTransaction = db.transaction(KV, 'readonly')
+  if (!reverse) {
+    const [keys, values] = await Promise.all([tx.store.getAllKeys(query, count), tx.store.getAll(query, count)])
+    return keys.map((k, i) => [k[1], values[i] as Uint8Array])
+  }
+  const out: [string, Uint8Array][] = []
+  let cursor = await tx.store.openCursor(query, 'prev')
+  while (cursor && out.length < count) {
+    out.push([cursor.key[1], cursor.value])
+    cursor = out.length < count ? await cursor.continue() : null
+  }
+  return out
+}
