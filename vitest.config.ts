@@ -1,7 +1,22 @@
+import { existsSync } from 'node:fs'
+import { playwright } from '@vitest/browser-playwright'
 import { defineConfig } from 'vitest/config'
 
+/** Debian's Chromium (Playwright's own download cannot work here); CHROME_PATH overrides it. */
+export const chromiumPath = process.env.CHROME_PATH ?? '/usr/bin/chromium'
+if (!existsSync(chromiumPath)) {
+  // Never skip the browser tests silently: say exactly what is missing and how to get it.
+  throw new Error(
+    `Chromium not found at ${chromiumPath}. Install it with: apt-get update && apt-get install -y --no-install-recommends chromium ` +
+      '(or set CHROME_PATH to a Chromium binary). `npm test` does this itself when run as root on Debian.',
+  )
+}
+/** Flags that work headless on these machines (no sandbox as root, no network chatter). */
+export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
 // One `vitest run` for every project, each named so a failure says where it ran:
-// node (engine and memory adapter), dom (browser adapters on happy-dom + fake-indexeddb, fast).
+// node (engine, memory adapter), dom (browser adapters on happy-dom + fake-indexeddb, fast),
+// chromium (browser adapters in real Chromium through vitest browser mode).
 export default defineConfig({
   test: {
     projects: [
@@ -19,6 +34,18 @@ export default defineConfig({
           include: ['test/**/*.dom.test.ts'],
           environment: 'happy-dom',
           setupFiles: ['fake-indexeddb/auto'],
+        },
+      },
+      {
+        test: {
+          name: 'chromium',
+          include: ['test/**/*.browser.test.ts'],
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
+            instances: [{ browser: 'chromium' }],
+          },
         },
       },
     ],

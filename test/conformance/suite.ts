@@ -39,6 +39,22 @@ export function namedTests(options: ConformanceOptions): { test: Test; unusedSki
   return { test, unusedSkips: () => [...reasons.keys()].filter((t) => !titles.has(t)) }
 }
 
+/**
+ * The same store seen by a writer that does not take the adapter's thread lock (another library, an older
+ * app version): the head guard alone must stop it.
+ */
+export function withoutLock(adapter: StorageAdapter): StorageAdapter {
+  return {
+    name: adapter.name,
+    limits: adapter.limits,
+    get: (thread, keys) => adapter.get(thread, keys),
+    scan: (thread, range) => adapter.scan(thread, range),
+    commit: (thread, batch, guard) => adapter.commit(thread, batch, guard),
+    deleteThread: (thread) => adapter.deleteThread(thread),
+    threads: (options) => adapter.threads(options),
+  }
+}
+
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 
 const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
