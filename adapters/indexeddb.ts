@@ -34,6 +34,8 @@ export interface IndexedDBAdapterOptions {
   maxValueBytes?: number
   /** How long to wait for other tabs to release an older version of the database. Default 5000 ms. */
   blockedTimeoutMs?: number
+  /** @internal Tests only: open this schema version, to exercise upgrades before a second version exists. */
+  schemaVersion?: number
 }
 
 /** The IndexedDB adapter: the storage contract plus cross-tab helpers. */
@@ -106,7 +108,8 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
         )
       }
     })
-    const opened = openDB<EdgegraphDBSchema>(name, INDEXEDDB_SCHEMA_VERSION, {
+    const version = options.schemaVersion ?? INDEXEDDB_SCHEMA_VERSION
+    const opened = openDB<EdgegraphDBSchema>(name, version, {
       upgrade: (db, oldVersion) => upgradeEdgegraphStores(db as unknown as IDBPDatabase<unknown>, oldVersion),
       blocked: (currentVersion) => onBlocked?.(currentVersion),
       blocking: () => {
@@ -125,7 +128,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
       if (isEdgegraphError(err)) throw err
       const e = err as DOMException
       if (e?.name === 'VersionError') {
-        throw unavailable(`it was written by a newer version of this app (schema above ${INDEXEDDB_SCHEMA_VERSION}). Update the app; nothing was changed.`, err)
+        throw unavailable(`it was written by a newer version of this app (schema above ${version}). Update the app; nothing was changed.`, err)
       }
       throw unavailable(`it cannot be opened (${e?.name ?? 'Error'}: ${e?.message ?? err}). Storage may be disabled, e.g. in private mode or by site settings.`, err)
     } finally {
