@@ -306,6 +306,12 @@ async function readBatch(db: IDBPDatabase<EdgegraphDBSchema>, query: IDBKeyRange
     const [keys, values] = await Promise.all([tx.store.getAllKeys(query, count), tx.store.getAll(query, count)])
     return keys.map((k, i) => [k[1], values[i] as Uint8Array])
   }
+  // getAllRecords (Chromium 141+) reads a descending batch in one request; a cursor takes one per entry.
+  const store = tx.store as unknown as { getAllRecords?: (o: { query: IDBKeyRange; count: number; direction: 'prev' }) => Promise<{ key: [string, string]; value: Uint8Array }[]> }
+  if (typeof store.getAllRecords === 'function') {
+    const records = await store.getAllRecords({ query, count, direction: 'prev' })
+    return records.map((r) => [r.key[1], r.value])
+  }
   const out: [string, Uint8Array][] = []
   let cursor = await tx.store.openCursor(query, 'prev')
   while (cursor && out.length < count) {

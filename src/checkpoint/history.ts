@@ -9,14 +9,18 @@ import { applyDelta, diff, fullDelta, type Delta } from './delta.js'
 import {
   CHECKPOINT_RANGE,
   HEAD_KEY,
+  PACK_RANGE,
   PENDING_RANGE,
   checkpointKey,
+  decodePack,
   decodePending,
   decodeRecord,
+  encodePack,
   encodePending,
   encodeRecord,
   idTime,
   isCheckpointId,
+  packKey,
   pendingKey,
   pendingPrefix,
   type CheckpointFields,
@@ -39,6 +43,8 @@ export interface Checkpoint extends CheckpointFields {
   pendingKeys: string[]
   /** Snapshot-policy bookkeeping: bytes of records read to rebuild this checkpoint, and channel sizes. */
   chainBytes: number
+  /** Records on this checkpoint's chain that are still stored one per key (the packing trigger). */
+  looseChain: number
   sizes: Record<string, number>
   /** Container sizes (array length, key count) of the values as committed, to catch in-place changes. */
   shapes?: Record<string, number>
@@ -65,6 +71,13 @@ export interface HistoryOptions {
    * overwritten every step gets one soon. Default 2.
    */
   snapshotFactor?: number
+  /**
+   * Packing: once a checkpoint's chain holds more than `packSize` records stored one per key, the oldest `packSize`
+   * records of the thread are moved, verbatim, into one pack value. Stored bytes stay the same; reading a long
+   * history then takes a few values instead of one per step (IndexedDB and SQL backends pay per value/row).
+   * Default 64.
+   */
+  packSize?: number
 }
 
 export interface ListOptions {
@@ -84,7 +97,8 @@ const CHUNK_MARK = 0x23 // '#'
 /** Checkpoint history of all threads on one adapter. */
 export class History {
   readonly adapter: StorageAdapter
-  #factor: number
+  readonly #factor: number
+  readonly packSize: number
 
   constructor(adapter: StorageAdapter, options: HistoryOptions = {}) {
     if (!adapter || typeof adapter.commit !== 'function' || typeof adapter.scan !== 'function') {
@@ -92,6 +106,7 @@ export class History {
     }
     this.adapter = adapter
     this.#factor = options.snapshotFactor ?? 2
+    this.packSize = options.packSize ?? 64
   }
 
   /** Id of the newest checkpoint of a thread, or undefined for a thread with no checkpoints. */
@@ -169,6 +184,7 @@ export class History {
       metadata: input.metadata === undefined ? undefined : (encodeValue(input.metadata, { channel: 'metadata', path: [] }) as Encoded),
     })
     const chainBytes = (base ? 0 : (parent?.chainBytes ?? 0)) + text.length
+    const looseChain = (base ? 0 : (parent?.looseChain ?? 0)) + 1
     const checkpoint: Checkpoint = {
       threadId,
       id,
@@ -187,6 +203,7 @@ export class History {
       pending: [],
       pendingKeys: [],
       chainBytes,
+      looseChain,
       sizes,
       shapes,
     }
@@ -252,17 +269,16 @@ export class History {
     const list = what.list
     let listed = 0
     const top = what.targets ? what.targets.reduce((a, b) => (a > b ? a : b)) : list?.before
-    const range = { ...CHECKPOINT_RANGE, reverse: true, ...(top === undefined ? {} : { to: what.targets ? `${checkpointKey(top)}~` : checkpointKey(top) }) }
     const wantMore = () => list !== undefined && (list.limit === undefined || listed < list.limit)
 
-    for await (const [key, raw] of this.#scan(threadId, range)) {
-      const id = key.slice(2)
+    for await (const entry of this.#newestFirst(threadId, top === undefined ? undefined : { id: top, inclusive: what.targets !== undefined })) {
+      const id = entry.id
       const isNeeded = needed.has(id)
       if (!isNeeded && !wantMore()) {
         if (needed.size === 0) break
         continue
       }
-      const rec = decodeRecord_(threadId, id, await this.#resolve(threadId, key, raw))
+      const rec = await entry.record()
       const isTarget = what.targets ? isNeeded : wantMore() && matches(rec, list?.filter)
       if (isTarget) listed++
       if (!isTarget && !isNeeded) continue
@@ -279,6 +295,50 @@ export class History {
       throw corruptRecord(threadId, neededBy.get(id) ?? id, `its parent checkpoint "${id}" is missing`)
     }
     return found
+  }
+
+  /**
+   * Every checkpoint record of a thread, newest first, below `bound`: the loose ones (`c/`), then the packs
+   * (`p/`), which only ever hold records older than every loose one. Loose records are decoded on demand.
+   */
+  async *#newestFirst(threadId: string, bound: { id: string; inclusive: boolean } | undefined): AsyncIterable<{ id: string; record: () => Promise<CheckpointRecord> }> {
+    const below = (prefix: string) => (bound === undefined ? {} : { to: bound.inclusive ? `${prefix}${bound.id}~` : `${prefix}${bound.id}` })
+    for await (const [key, raw] of this.#scan(threadId, { ...CHECKPOINT_RANGE, reverse: true, ...below('c/') })) {
+      const id = key.slice(2)
+      yield { id, record: async () => decodeRecord_(threadId, id, await this.#resolve(threadId, key, raw)) }
+    }
+    for await (const [key, raw] of this.#scan(threadId, { ...PACK_RANGE, reverse: true, ...below('p/') })) {
+      let records: CheckpointRecord[]
+      try {
+        records = decodePack(await this.#resolve(threadId, key, raw))
+      } catch (err) {
+        throw isEdgegraphError(err) ? err : corruptRecord(threadId, key.slice(2), `the pack holding it and the checkpoints after it is corrupt: ${(err as Error).message}`, err)
+      }
+      for (let i = records.length - 1; i >= 0; i--) {
+        const rec = records[i] as CheckpointRecord
+        if (bound && (bound.inclusive ? rec.id > bound.id : rec.id >= bound.id)) continue
+        yield { id: rec.id, record: async () => rec }
+      }
+    }
+  }
+
+  /**
+   * Moves the oldest `packSize` loose checkpoint records of a thread into one pack value, in one commit
+   * guarded by the head (a writer that moved the thread meanwhile makes it fail with CONFLICT, harmlessly).
+   * Returns how many records were packed (0 when there were too few).
+   */
+  async pack(threadId: string, expectHead: string): Promise<number> {
+    const entries: [string, string][] = []
+    const del: string[] = []
+    for await (const [key, raw] of this.#scan(threadId, { ...CHECKPOINT_RANGE, limit: this.packSize })) {
+      const text = await this.#resolve(threadId, key, raw)
+      decodeRecord_(threadId, key.slice(2), text) // never pack a record that cannot be read back
+      entries.push([key.slice(2), text])
+      del.push(key, ...chunkKeys(key, chunkCount(raw)))
+    }
+    if (entries.length < this.packSize) return 0
+    await this.commit(threadId, this.#toPuts(packKey((entries[0] as [string, string])[0]), encodePack(entries)), del, expectHead)
+    return entries.length
   }
 
   /** Rebuilds values oldest to newest, each from its parent: linear in the bytes read. */
@@ -331,6 +391,7 @@ export class History {
         pending: [],
         pendingKeys: [],
         chainBytes: (parent?.chainBytes ?? 0) + rec.bytes,
+        looseChain: (parent?.looseChain ?? 0) + (rec.packed ? 0 : 1),
         sizes,
       })
     }

@@ -6,6 +6,8 @@
  *   h                 head: id of the newest checkpoint (the compare-and-set guard of every commit)
  *   c/<id>            checkpoint record: parent, step, next tasks, channel deltas, metadata
  *   w/<id>/<task>     pending writes of one task of the step after checkpoint <id> (failed or interrupted step)
+ *   p/<id>            pack: the records of a run of old checkpoints, oldest <id>, moved here verbatim so a
+ *                     long history is read in a few values instead of one per step
  *   k/<key>/<n>       chunk n of a value too large for the adapter (the value at <key> is then `#<count>`)
  */
 import type { Delta } from './delta.js'
@@ -15,7 +17,9 @@ export const HEAD_KEY = 'h'
 export const checkpointKey = (id: string): string => `c/${id}`
 export const pendingPrefix = (id: string): string => `w/${id}/`
 export const pendingKey = (id: string, task: number): string => `w/${id}/${String(task).padStart(3, '0')}`
+export const packKey = (firstId: string): string => `p/${firstId}`
 export const CHECKPOINT_RANGE = { from: 'c/', to: 'c0' } as const // '0' sorts right after '/'
+export const PACK_RANGE = { from: 'p/', to: 'p0' } as const
 export const PENDING_RANGE = { from: 'w/', to: 'w0' } as const
 
 /** Where a checkpoint came from. */
@@ -76,6 +80,8 @@ export interface CheckpointFields {
 /** A decoded checkpoint record, before its channel deltas are applied. */
 export interface CheckpointRecord extends CheckpointFields {
   base: boolean
+  /** Read from a pack rather than from its own key. */
+  packed: boolean
   deltas: Record<string, Delta>
   /** Encoded length of each delta, for the snapshot policy. */
   deltaBytes: Record<string, number>
@@ -190,7 +196,12 @@ export function encodeRecord(rec: RecordInput): string {
 
 /** Parses a checkpoint record. Throws a plain Error describing what is malformed. */
 export function decodeRecord(id: string, text: string): CheckpointRecord {
-  const raw = JSON.parse(text) as RecordHeader & { c?: Record<string, Delta> }
+  return parseRecord(id, JSON.parse(text), text.length, false)
+}
+
+/** Checks and converts a parsed record. Throws a plain Error describing what is malformed. */
+export function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean): CheckpointRecord {
+  const raw = parsed as RecordHeader & { c?: Record<string, Delta> }
   if (raw === null || typeof raw !== 'object' || typeof raw.s !== 'number' || !Array.isArray(raw.n) || typeof raw.c !== 'object' || raw.c === null) {
     throw new Error('missing step, next tasks or channel values')
   }
@@ -220,8 +231,26 @@ export function decodeRecord(id: string, text: string): CheckpointRecord {
     usageTotal: raw.ut,
     interrupts: (raw.i ?? []).map(([node, w]) => ({ node, when: w === 'b' ? 'before' : 'after' })),
     metadata: raw.m === undefined ? undefined : (decodeValue(raw.m) as Record<string, unknown>),
-    bytes: text.length,
+    bytes,
+    packed,
   }
+}
+
+// ---- packs ----------------------------------------------------------------------------------------
+
+/** Packs record texts as `[[id, bytes, record], ...]`, embedding each record's JSON as it is (no re-escaping). */
+export function encodePack(entries: [id: string, text: string][]): string {
+  return `[${entries.map(([id, text]) => `["${id}",${text.length},${text}]`).join(',')}]`
+}
+
+/** The records of a pack, oldest first. Throws a plain Error when it is malformed. */
+export function decodePack(text: string): CheckpointRecord[] {
+  const raw = JSON.parse(text) as unknown
+  if (!Array.isArray(raw)) throw new Error('a pack is not a list')
+  return raw.map((entry: unknown) => {
+    if (!Array.isArray(entry) || !isCheckpointId(entry[0]) || typeof entry[1] !== 'number') throw new Error('a pack entry has no id')
+    return parseRecord(entry[0], entry[2], entry[1], true)
+  })
 }
 
 function approxJsonBytes(value: unknown): number {

@@ -516,6 +516,17 @@ export class Run {
     this.#unstoredSteps = 0
     w.id = id
     await this.#enqueue(() => history.commit(threadId, put, del, expect, id), overlap)
+    if (checkpoint.looseChain > history.packSize) {
+      await this.#enqueue(async () => {
+        try {
+          checkpoint.looseChain -= await history.pack(threadId, id)
+        } catch (err) {
+          // Packing is upkeep: the step is already committed, and a pack that cannot be written (another
+          // writer, a full disk, a corrupt old record) changes nothing, so it must not fail the run.
+          if (!isEdgegraphError(err)) throw err
+        }
+      }, overlap)
+    }
     this.#emit({ type: 'checkpoint', checkpoint })
   }
 

@@ -305,5 +305,49 @@ export function historyTests(options: ConformanceOptions, test: Test): void {
         expect(history[1]?.metadata.parentId).toBe(winnerHistory[0]?.config.checkpointId)
       })
     }
+
+    test('long histories are packed: every checkpoint, fork and corrupt pack still reads back right', async () => {
+      const adapter = await create()
+      const threadId = 'packs'
+      // packSize 4 packs after a handful of steps; a fresh graph reads with the default size.
+      const loop = (checkpointer: StorageAdapter | { adapter: StorageAdapter; packSize: number }, until: number) =>
+        new StateGraph({ log: append<string>(), n: { default: () => 0 } })
+          // Long log entries keep the chain free of snapshots, like a chat: the case packing is for.
+          .addNode('step', (s) => ({ n: s.n + 1, log: [`step ${s.n} ${'x'.repeat(200)}`] }))
+          .addEdge(START, 'step')
+          .addConditionalEdges('step', (s) => (s.n >= until ? END : 'step'))
+          .compile({ checkpointer })
+      const writer = loop({ adapter, packSize: 4 }, 30)
+      await writer.invoke({}, { threadId, recursionLimit: 100 })
+      const written = await collect(writer.getStateHistory({ threadId }))
+      expect(written).toHaveLength(31)
+      const keys = await keysOf(adapter, threadId)
+      const packs = keys.filter((k) => k.startsWith('p/'))
+      const loose = keys.filter((k) => k.startsWith('c/'))
+      expect(packs.length).toBeGreaterThanOrEqual(6)
+      expect(loose.length).toBeLessThanOrEqual(5)
+
+      const reader = loop(adapter, 30)
+      expect(await collect(reader.getStateHistory({ threadId }))).toStrictEqual(written)
+      for (const snap of written) expect((await reader.getState(snap.config)).values).toStrictEqual(snap.values)
+      const page = await collect(reader.getStateHistory({ threadId }, { limit: 5, before: written[10]?.config.checkpointId as string }))
+      expect(page).toStrictEqual(written.slice(11, 16))
+
+      // A fork from a packed checkpoint continues and packs again without touching the old branch.
+      const old = written[20]?.config as { threadId: string; checkpointId: string }
+      const forkWriter = loop({ adapter, packSize: 4 }, 40)
+      await forkWriter.updateState(old, { log: ['fork'] })
+      expect((await forkWriter.invoke(null, { threadId, recursionLimit: 100 })).n).toBe(40)
+      for (const snap of written) expect((await reader.getState(snap.config)).values).toStrictEqual(snap.values)
+
+      // A corrupt pack is reported, naming a checkpoint; loose checkpoints built on a snapshot-free chain fail
+      // the same way, and nothing else is changed.
+      const before = await dump(adapter, threadId)
+      const victim = packs[1] as string
+      await corrupt(adapter, threadId, victim, utf8('[["not an id"'))
+      const err = await rejectsWith(reader.getState({ threadId, checkpointId: written[25]?.config.checkpointId as string }), 'CORRUPT_RECORD')
+      expect(err.message).toContain(victim.slice(2))
+      expect((await dump(adapter, threadId)).filter(([k]) => k !== victim)).toEqual(before.filter(([k]) => k !== victim))
+    })
   })
 }
