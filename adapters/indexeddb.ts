@@ -7,6 +7,8 @@ import { EdgegraphError, isEdgegraphError } from '../src/errors.js'
 import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator } from './web-tabs.js'
 
+export { requestPersistentStorage, type StorageStatus } from './web-tabs.js'
+
 /** The object stores edgegraph keeps. Their names are prefixed so they can live in an app's own database. */
 export interface EdgegraphDBSchema extends DBSchema {
   /** Key `[thread, key]`, value the stored bytes. */

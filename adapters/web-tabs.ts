@@ -81,3 +81,28 @@ export function createTabCoordinator(scope: string, adapter: string): TabCoordin
     },
   }
 }
+
+/** What {@link requestPersistentStorage} found out. */
+export interface StorageStatus {
+  /** True when the browser promised not to evict this origin's storage under pressure. */
+  persisted: boolean
+  /** Bytes this origin uses and may use, as the browser estimates them (undefined where unsupported). */
+  usage: number | undefined
+  quota: number | undefined
+}
+
+/**
+ * Asks the browser to keep this origin's data (checkpoints included) when storage runs low, and reports usage.
+ * Browsers may grant it silently (installed apps, engagement) or ask the user; call it from a user gesture.
+ *
+ * @example
+ * const { persisted, usage, quota } = await requestPersistentStorage()
+ */
+export async function requestPersistentStorage(): Promise<StorageStatus> {
+  // persist() exists on windows only (not in workers), so the type is spelled out rather than taken from a lib.
+  const storage = (globalThis as { navigator?: { storage?: { persisted?(): Promise<boolean>; persist?(): Promise<boolean>; estimate?(): Promise<{ usage?: number; quota?: number }> } } }).navigator?.storage
+  if (!storage) return { persisted: false, usage: undefined, quota: undefined }
+  const persisted = (await storage.persisted?.()) || ((await storage.persist?.()) ?? false)
+  const estimate = await storage.estimate?.()
+  return { persisted, usage: estimate?.usage, quota: estimate?.quota }
+}
