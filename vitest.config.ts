@@ -24,7 +24,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.dom.test.ts', 'test/**/*.browser.test.ts'],
+          exclude: ['test/**/*.dom.test.ts', 'test/**/*.browser.test.ts', 'test/**/*.e2e.test.ts'],
           environment: 'node',
         },
       },
@@ -46,6 +46,16 @@ export default defineConfig({
             provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
             instances: [{ browser: 'chromium' }],
           },
+        },
+      },
+      {
+        // Real Chromium driven from Node by Playwright (test/chromium/ harness): several tabs, reloads, crashes, quota.
+        test: {
+          name: 'chromium-e2e',
+          include: ['test/**/*.e2e.test.ts'],
+          environment: 'node',
+          testTimeout: 15_000,
+          hookTimeout: 20_000,
         },
       },
     ],

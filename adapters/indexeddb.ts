@@ -77,6 +77,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
   const tabs = createTabCoordinator(`indexeddb:${name}`, adapter)
   let closed: EdgegraphError | undefined
   let opening: Promise<IDBPDatabase<EdgegraphDBSchema>> | undefined
+  let request: PendingOpen | undefined
 
   const unavailable = (message: string, cause?: unknown) =>
     new EdgegraphError('STORAGE_UNAVAILABLE', `IndexedDB database "${name}": ${message}`, { cause, context: { adapter } })
@@ -99,43 +100,60 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
       return given
     }
     if (typeof indexedDB === 'undefined') throw unavailable('IndexedDB is not available in this environment (storage may be disabled).')
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let onBlocked: ((version: number) => void) | undefined
-    const blocked = new Promise<never>((_, reject) => {
-      // Armed only once the open is blocked, so a slow but unblocked open is never cut short.
-      onBlocked = (version) => {
-        timer = setTimeout(
-          () => reject(unavailable(`another tab keeps version ${version} open and does not release it. Close or reload the other tabs of this app, then retry.`)),
-          options.blockedTimeoutMs ?? 5000,
-        )
-      }
-    })
     const version = options.schemaVersion ?? INDEXEDDB_SCHEMA_VERSION
-    const opened = openDB<EdgegraphDBSchema>(name, version, {
-      upgrade: (db, oldVersion) => upgradeEdgegraphStores(db as unknown as IDBPDatabase<unknown>, oldVersion),
-      blocked: (currentVersion) => onBlocked?.(currentVersion),
-      blocking: () => {
-        // Another tab wants a newer schema (or to delete the database): step aside so it does not hang,
-        // and make this tab's further calls say why instead of failing obscurely.
-        closed = unavailable('another tab upgraded or deleted this database. Reload this page to continue.')
-        void opened.then((db) => db.close())
-      },
-      terminated: () => {
-        closed = unavailable('the browser closed the connection (storage cleared, or the disk is unavailable). Reload this page.')
-      },
-    })
+    let timer: ReturnType<typeof setTimeout> | undefined
     try {
-      return await Promise.race([opened, blocked])
+      // A request that is blocked stays queued in the browser: a retry waits on the same request (a new one
+      // would queue behind it and never hear `blocked`), with a fresh timeout if it is still blocked.
+      request ??= startOpen(version)
+      const pending = request
+      const blocked = new Promise<never>((_, reject) => {
+        const arm = () => {
+          timer = setTimeout(
+            () => reject(unavailable(`another tab keeps an older version open and does not release it. Close or reload the other tabs of this app, then retry.`)),
+            options.blockedTimeoutMs ?? 5000,
+          )
+        }
+        // Armed only once the open is blocked, so a slow but unblocked open is never cut short.
+        if (pending.blocked) arm()
+        else pending.onBlocked = arm
+      })
+      return await Promise.race([pending.db, blocked])
     } catch (err) {
       if (isEdgegraphError(err)) throw err
       const e = err as DOMException
       if (e?.name === 'VersionError') {
         throw unavailable(`it was written by a newer version of this app (schema above ${version}). Update the app; nothing was changed.`, err)
       }
-      throw unavailable(`it cannot be opened (${e?.name ?? 'Error'}: ${e?.message ?? err}). Storage may be disabled, e.g. in private mode or by site settings.`, err)
+      throw unavailable(`it cannot be opened (${e?.name ?? 'Error'}: ${e?.message ?? err}). Storage may be disabled, e.g. in private mode, an opaque origin or site settings.`, err)
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /** One open request and whether the browser reported it blocked. */
+  function startOpen(version: number): PendingOpen {
+    const pending: PendingOpen = { blocked: false, onBlocked: undefined, db: Promise.resolve() as never }
+    pending.db = openDB<EdgegraphDBSchema>(name, version, {
+      upgrade: (db, oldVersion) => upgradeEdgegraphStores(db as unknown as IDBPDatabase<unknown>, oldVersion),
+      blocked: () => {
+        pending.blocked = true
+        pending.onBlocked?.()
+      },
+      blocking: () => {
+        // Another tab wants a newer schema (or to delete the database): step aside so it does not hang,
+        // and make this tab's further calls say why instead of failing obscurely.
+        closed = unavailable('another tab upgraded or deleted this database. Reload this page to continue.')
+        void pending.db.then((db) => db.close())
+      },
+      terminated: () => {
+        closed = unavailable('the browser closed the connection (storage cleared, or the disk is unavailable). Reload this page.')
+      },
+    })
+    pending.db.catch(() => {
+      if (request === pending) request = undefined
+    })
+    return pending
   }
 
   /** Maps IndexedDB failures to typed errors naming the database and thread. */
@@ -297,6 +315,12 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
       if (!options.db && opening) (await opening.catch(() => undefined))?.close()
     },
   }
+}
+
+interface PendingOpen {
+  db: Promise<IDBPDatabase<EdgegraphDBSchema>>
+  blocked: boolean
+  onBlocked: (() => void) | undefined
 }
 
 type KVTransaction = IDBPTransaction<EdgegraphDBSchema, ['edgegraph_kv'], 'readonly'>

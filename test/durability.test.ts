@@ -60,6 +60,23 @@ describe('durability', () => {
     expect(history.map((h) => h.values.count)).toEqual([3, 2, 1, 0])
   })
 
+  it('async: a failed commit stops the run at the next step boundary instead of running on', async () => {
+    const store = createMemoryAdapter({ quotaBytes: 3_000 })
+    const ran: number[] = []
+    const g = new StateGraph({ count: { default: () => 0 } })
+      .addNode('increment', (s) => {
+        ran.push(s.count)
+        return { count: s.count + 1 }
+      })
+      .addEdge(START, 'increment')
+      .addConditionalEdges('increment', (s) => (s.count >= 50 ? END : 'increment'))
+      .compile({ checkpointer: store })
+    await rejectsWith(g.invoke({ count: 0 }, { threadId: 'q', durability: 'async', recursionLimit: 100 }), 'QUOTA_EXCEEDED')
+    const head = (await g.getState({ threadId: 'q' })).values.count
+    // At most the step that overlapped the failed commit ran past the stored head.
+    expect(ran.length).toBeLessThanOrEqual(head + 2)
+  })
+
   it('exit: commits once at the end, and the result resumes like any other', async () => {
     const { adapter, log } = recording()
     await loggingCounter(adapter, log).invoke({ count: 0 }, { threadId: 'e', durability: 'exit' })

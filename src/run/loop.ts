@@ -125,6 +125,9 @@ export class Run {
     const limit = this.#config.recursionLimit ?? 25
     let steps = 0
     while (this.#cur.next.length > 0) {
+      // With async durability a commit fails behind the run's back: stop at the next boundary rather than
+      // run (and pay for) steps that cannot be stored.
+      if (this.#queueError !== undefined) throw this.#queueError
       if (this.#config.signal?.aborted) return this.#fail(this.#aborted())
       if (steps >= limit) {
         const next = this.#cur.next.map((t) => t.node).join(', ')

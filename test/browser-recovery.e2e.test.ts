@@ -1,0 +1,63 @@
+/** A run cut short by a page reload or a renderer crash in real Chromium resumes to exactly the uninterrupted result. */
+import type { Page } from 'playwright'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { chainOf, ok, startHarness, untilStep, type Harness, type Summary } from './chromium/harness.js'
+import type { Durability } from '../src/index.js'
+
+const N = 20 // steps per run
+const K = 8 // the step after which the tab goes away
+let h: Harness
+let reference: Summary
+
+beforeAll(async () => {
+  h = await startHarness()
+  const page = await h.newPage()
+  await page.evaluate(() => window.eg.open('reference'))
+  reference = ok(await page.evaluate((n) => window.eg.run('reference', 'ref', { target: n }, {}), N))
+  await page.close()
+})
+afterAll(() => h?.close())
+
+/** Starts an N-step run, lets `cut` end the tab after step K, resumes in the tab `cut` returns, checks everything. */
+async function interrupted(db: string, durability: Durability, cut: (page: Page) => Promise<Page>): Promise<void> {
+  const page = await h.newPage()
+  await page.evaluate(([name, n, d]) => (window.eg.open(name), window.eg.start('run', name, 't', { target: n }, { delayMs: 40, durability: d })), [db, N, durability] as const)
+  await untilStep(page, 't', K)
+  const fresh = await cut(page)
+  await fresh.evaluate((name) => window.eg.open(name), db)
+
+  // The cut landed mid-run: the stored head is near step K and still has work to do.
+  const head = ok(await fresh.evaluate((name) => window.eg.getState(name, 't'), db))
+  expect(head.next).toEqual(['step'])
+  expect(head.summary.count).toBeGreaterThanOrEqual(K - 2) // 'async' may not have stored the newest step yet
+  expect(head.summary.count).toBeLessThan(N)
+
+  expect(ok(await fresh.evaluate((name) => window.eg.run(name, 't', null, {}), db))).toEqual(reference)
+  const history = ok(await fresh.evaluate((name) => window.eg.history(name, 't'), db))
+  // Every step 0..N exactly once along the head's parent chain, each with the count it must have.
+  expect(chainOf(history).map((s) => s.summary.count)).toEqual(Array.from({ length: N + 1 }, (_, i) => i))
+  expect(history, 'total checkpoints stored for the thread').toHaveLength(N + 1)
+  console.info(`${db}: cut at stored step ${head.summary.count}, resumed to step ${N}; ${history.length} checkpoints in total`)
+  await fresh.close()
+}
+
+const reload = async (page: Page) => {
+  await page.reload()
+  await page.waitForFunction(() => window.eg !== undefined)
+  return page
+}
+
+/** Kills the renderer (CDP Page.crash) and opens a new tab in the same profile. */
+const crash = async (page: Page) => {
+  const crashed = new Promise((resolve) => page.once('crash', resolve))
+  const cdp = await page.context().newCDPSession(page)
+  // Not awaited: the reply never comes from a renderer that is gone; the page's crash event is the signal.
+  cdp.send('Page.crash').catch(() => {})
+  await crashed
+  return h.newPage()
+}
+
+it('a reload mid-run, then invoke(null), ends in the uninterrupted state with a gapless history', () => interrupted('reload', 'sync', reload))
+it("a reload mid-run with durability: 'async' resumes the same way", () => interrupted('reload-async', 'async', reload))
+it('a renderer crash mid-run, then invoke(null) in a new tab, ends in the uninterrupted state', () => interrupted('crash', 'sync', crash))
+it("a renderer crash mid-run with durability: 'async' resumes the same way", () => interrupted('crash-async', 'async', crash))
