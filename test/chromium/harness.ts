@@ -22,9 +22,12 @@ export interface Harness {
 }
 
 /** Starts server + browser for one test file. Importing vitest.config.ts throws when Chromium is missing: never a skip. */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(options: { entry?: URL; ready?: string } = {}): Promise<Harness> {
+  // The browser benchmark reuses this harness with its own page (bench/browser-page.ts).
+  const entry = options.entry ?? new URL('./page.ts', import.meta.url)
+  const ready = options.ready ?? 'eg'
   const bundled = await build({
-    entryPoints: [fileURLToPath(new URL('./page.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(entry)],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -33,7 +36,7 @@ export async function startHarness(): Promise<Harness> {
     logLevel: 'silent',
   })
   const bundle = bundled.outputFiles[0]?.contents
-  if (!bundle) throw new Error('esbuild produced no bundle for test/chromium/page.ts')
+  if (!bundle) throw new Error(`esbuild produced no bundle for ${entry.pathname}`)
 
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
@@ -64,7 +67,7 @@ export async function startHarness(): Promise<Harness> {
     async newPage(path = '/') {
       const page = await context.newPage()
       await page.goto(origin + path)
-      await page.waitForFunction(() => window.eg !== undefined)
+      await page.waitForFunction((global) => (window as unknown as Record<string, unknown>)[global] !== undefined, ready)
       return page
     },
     async close() {
