@@ -37,6 +37,8 @@ export default defineConfig({
         },
       },
       {
+        // Pre-bundled up front: discovering them mid-run makes Vite reload the page, and a test with it.
+        optimizeDeps: { include: ['dexie', 'idb', 'fast-check'] },
         test: {
           name: 'chromium',
           include: ['test/**/*.browser.test.ts'],

@@ -36,6 +36,8 @@ export function createTabCoordinator(scope: string, adapter: string): TabCoordin
   const open = () => {
     if (channel || typeof BroadcastChannel === 'undefined') return channel
     channel = new BroadcastChannel(`edgegraph:${scope}`)
+    // In Node a BroadcastChannel keeps the process alive; a store must never do that.
+    ;(channel as { unref?: () => void }).unref?.()
     channel.onmessage = (e: MessageEvent) => {
       const thread = (e.data as { thread?: unknown } | null)?.thread
       if (typeof thread === 'string') emit(thread)

@@ -1,0 +1,287 @@
+/** @module Dexie storage adapter: checkpoints in IndexedDB through Dexie, in edgegraph's own database or next to an app's tables. */
+import { Dexie, type IndexableTypeArrayReadonly, type Table } from 'dexie'
+import { EdgegraphError, isEdgegraphError, type ErrorCode } from '../src/errors.js'
+import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { createTabCoordinator } from './web-tabs.js'
+
+/**
+ * edgegraph's tables in Dexie schema syntax: `edgegraph_kv` keyed by `[thread, key]` (outbound keys, so
+ * values stay plain bytes) and `edgegraph_threads` keyed by thread with an `updatedAt` index. The stores are
+ * laid out as the IndexedDB adapter's, so this adapter can take over a database that one wrote.
+ *
+ * @example
+ * const db = new Dexie('my-app')
+ * db.version(3).stores({ ...edgegraphDexieTables, todos: '++id, done' })
+ * const checkpointer = createDexieAdapter(db)
+ */
+export const edgegraphDexieTables = { edgegraph_kv: '', edgegraph_threads: ', updatedAt' } as const
+
+/** The schema version this code declares. Databases at a higher version were written by newer code. */
+const SCHEMA_VERSION = 1
+const KV = 'edgegraph_kv'
+const THREADS = 'edgegraph_threads'
+type Key = [thread: string, key: string]
+
+/** Options of {@link createDexieAdapter}. */
+export interface DexieAdapterOptions {
+  /** Largest value per key before the history layer splits it into chunks. Default 8 MiB. */
+  maxValueBytes?: number
+}
+
+/** Options of {@link createDexieAdapter} when edgegraph keeps a database of its own. */
+export interface DexieOwnDatabaseOptions extends DexieAdapterOptions {
+  /** Database name (default `"edgegraph-dexie"`). */
+  name?: string
+}
+
+/** The Dexie adapter: the storage contract plus cross-tab helpers, as the IndexedDB adapter has them. */
+export interface DexieAdapter extends StorageAdapter {
+  lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
+  subscribe(listener: (event: { thread: string }) => void): () => void
+  /** Bytes stored (keys + values) for one thread, or for all. */
+  bytes(thread?: string): Promise<number>
+  /** Stops the adapter (it cannot be used afterwards). Closes its own database; never the app's. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates an adapter storing checkpoints through Dexie: in the app's own Dexie database (declare
+ * {@link edgegraphDexieTables} in its schema), or in a database of its own.
+ *
+ * @example
+ * const graph = builder.compile({ checkpointer: createDexieAdapter(db) })            // the app's database
+ * const graph2 = builder.compile({ checkpointer: createDexieAdapter({ name: 'chat' }) }) // its own
+ */
+export function createDexieAdapter(db: Dexie, options?: DexieAdapterOptions): DexieAdapter
+export function createDexieAdapter(options?: DexieOwnDatabaseOptions): DexieAdapter
+export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions = {}, appOptions: DexieAdapterOptions = {}): DexieAdapter {
+  // Duck-typed rather than `instanceof`: the app's Dexie may come from another copy of the package.
+  const given = typeof (dbOrOptions as Dexie).transaction === 'function' ? (dbOrOptions as Dexie) : undefined
+  const options: DexieOwnDatabaseOptions = given ? appOptions : (dbOrOptions as DexieOwnDatabaseOptions)
+  const db = given ?? ownDatabase(options.name ?? 'edgegraph-dexie')
+  const label = `dexie adapter, database "${db.name}"`
+  const maxValueBytes = options.maxValueBytes ?? 8 * 1024 * 1024
+  // Scoped to the IndexedDB database, as the IndexedDB adapter scopes it: both guard the same stores.
+  const tabs = createTabCoordinator(`indexeddb:${db.name}`, `dexie "${db.name}"`)
+  let closed: EdgegraphError | undefined
+  let tables: { kv: Table<Uint8Array, Key>; threads: Table<{ updatedAt: number }, string> } | undefined
+  let opened: Promise<void> | undefined
+
+  const unavailable = (message: string, cause?: unknown) => new EdgegraphError('STORAGE_UNAVAILABLE', `${label}: ${message}`, { cause, context: { adapter: 'dexie' } })
+  const error = (code: ErrorCode, thread: string, message: string, cause?: unknown) =>
+    new EdgegraphError(code, `${label}, thread "${thread}": ${message}`, { cause, context: { adapter: 'dexie', threadId: thread } })
+  const cannotOpen = (err: unknown) => {
+    const e = err as DexieErrorLike | undefined
+    if (e?.name === 'MissingAPIError') return unavailable('IndexedDB is not available in this environment (storage may be disabled).', err)
+    const why = e?.inner ?? e
+    if (why?.name === 'VersionError') return unavailable(`it was written by a newer version of this app. Update the app. (${why.message})`, err)
+    return unavailable(`it cannot be opened (${why?.name ?? 'Error'}: ${why?.message ?? String(err)}). Storage may be disabled, e.g. in private mode or by site settings.`, err)
+  }
+
+  if (!given) {
+    // Dexie's default closes and silently reopens on the next call, which after a delete recreates an empty
+    // database under a running thread. Step aside for the other tab, and make further calls say why.
+    db.on('versionchange', () => {
+      closed = unavailable('another tab upgraded or deleted this database. Reload this page to continue.')
+      db.close()
+    })
+  }
+
+  /** edgegraph's tables, once checked; opens its own database, refusing one a newer version wrote. */
+  const ready = async () => {
+    if (closed) throw closed
+    if (!tables) {
+      const schema = (table: string) => db.tables.find((t) => t.name === table)?.schema
+      const [kv, threads] = [schema(KV), schema(THREADS)]
+      // Outbound keys on both and the updatedAt index: what edgegraphDexieTables declares.
+      if (!kv || !threads || kv.primKey.keyPath || threads.primKey.keyPath || !threads.idxByName.updatedAt) {
+        throw unavailable('it has no edgegraph tables (or declares them differently). Add `...edgegraphDexieTables` to your db.version(n).stores({ ... }), in a new, higher version.')
+      }
+      tables = { kv: db.table(KV), threads: db.table(THREADS) }
+    }
+    // Where IndexedDB fails with VersionError, Dexie 4 opens the newer database anyway: refuse it here.
+    opened ??= given
+      ? Promise.resolve()
+      : db.open().then(
+          () => {
+            if (db.backendDB().version <= 10 * SCHEMA_VERSION) return
+            closed = unavailable(`it was written by a newer version of this app (schema above ${SCHEMA_VERSION}). Update the app.`)
+            db.close()
+            throw closed
+          },
+          (err) => {
+            opened = undefined
+            throw closed ?? cannotOpen(err)
+          },
+        )
+    await opened
+    return tables
+  }
+
+  /** Maps Dexie's errors (which wrap IndexedDB's in `inner`, or list them in `failures`) to typed errors. */
+  const fail = (err: unknown, thread: string, writing: boolean): unknown => {
+    if (isEdgegraphError(err)) return err
+    const e = err as DexieErrorLike | undefined
+    const names = [e?.name, e?.inner?.name, ...(e?.failures ?? []).map((f) => f?.name)]
+    const detail = `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`
+    if (e?.name === 'MissingAPIError' || e?.name === 'OpenFailedError' || names.includes('VersionError')) return cannotOpen(err)
+    if (names.includes('DatabaseClosedError') || names.includes('InvalidStateError') || names.includes('TransactionInactiveError')) {
+      return closed ?? unavailable(`the database was closed (by the app, or because another tab upgraded or deleted it). Reopen it or reload this page. (${detail})`, err)
+    }
+    if (names.includes('QuotaExceededError') || (writing && names.includes('UnknownError'))) {
+      const what = 'Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.'
+      return error('QUOTA_EXCEEDED', thread, `out of space (${detail}). ${what}`, err)
+    }
+    return error('STORAGE_FAILED', thread, `failed: ${detail}`, err)
+  }
+
+  /** The keys of `thread` from `from` (inclusive) to `to` (exclusive; default: all). */
+  const keyRange = (kv: Table<Uint8Array, Key>, thread: string, from = '', to?: string) =>
+    // Arrays sort after every string, so `[thread, []]` bounds all of a thread's keys. `between` yields
+    // nothing for an empty or inverted range.
+    kv.where(':id').between([thread, from], [thread, to ?? []], true, false)
+  const BATCH = 256
+
+  return {
+    name: 'dexie',
+    limits: { maxValueBytes },
+
+    async get(thread, keys) {
+      try {
+        return await (await ready()).kv.bulkGet(keys.map((k): Key => [thread, k]))
+      } catch (err) {
+        throw fail(err, thread, false)
+      }
+    },
+
+    async *scan(thread, r: ScanRange = {}) {
+      // Read in batches, each in its own short transaction: a transaction would close under a consumer that
+      // awaits other work between items.
+      let { from, to } = r
+      let left = r.limit ?? Number.POSITIVE_INFINITY
+      while (left > 0) {
+        const count = Math.min(BATCH, left)
+        let batch: [string, Uint8Array][]
+        try {
+          const { kv } = await ready()
+          batch = await db.transaction('r', kv, async () => {
+            const range = (r.reverse ? keyRange(kv, thread, from, to).reverse() : keyRange(kv, thread, from, to)).limit(count)
+            const [keys, values] = await Promise.all([range.primaryKeys(), range.toArray()])
+            return keys.map((k, i): [string, Uint8Array] => [k[1], values[i] as Uint8Array])
+          })
+        } catch (err) {
+          throw fail(err, thread, false)
+        }
+        for (const entry of batch) yield entry
+        if (batch.length < count) return
+        left -= batch.length
+        const last = (batch[batch.length - 1] as [string, Uint8Array])[0]
+        if (r.reverse) to = last
+        else from = `${last}\u0000`
+      }
+    },
+
+    async commit(thread, batch: Batch, guard?: Guard) {
+      const puts = batch.put ?? []
+      for (const [key, value] of puts) {
+        if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
+          throw error('INVALID_ARGUMENT', thread, `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`)
+        }
+        if (value.length > maxValueBytes) throw error('VALUE_TOO_LARGE', thread, `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit`)
+      }
+      // A key both deleted and put ends up put, so the deletes need not run before the puts.
+      const putKeys = new Set(puts.map(([key]) => key))
+      const dels = (batch.del ?? []).filter((key) => !putKeys.has(key)).map((key): Key => [thread, key])
+      try {
+        const { kv, threads } = await ready()
+        // One transaction: the guard is read where the writes happen, and a throw inside aborts all of them.
+        await db.transaction('rw', kv, threads, async () => {
+          if (guard && !sameBytes(await kv.get([thread, guard.key]), guard.expect)) {
+            const why = `key "${guard.key}" changed since it was read (another tab or writer moved the thread). Nothing was written; reload and retry.`
+            throw error('CONFLICT', thread, why)
+          }
+          await Promise.all([
+            kv.bulkDelete(dels),
+            // Copy views so a chunk (a subarray) stores only its own bytes, not its whole buffer. Dexie types
+            // outbound keys as scalars; compound keys are valid IndexedDB keys all the same.
+            kv.bulkPut(
+              puts.map(([, value]) => value.slice()),
+              puts.map(([key]): Key => [thread, key]) as unknown as IndexableTypeArrayReadonly,
+            ),
+            threads.put({ updatedAt: Date.now() }, thread),
+          ])
+        })
+      } catch (err) {
+        throw fail(err, thread, true)
+      }
+      tabs.notify(thread)
+    },
+
+    async deleteThread(thread) {
+      try {
+        const { kv, threads } = await ready()
+        await db.transaction('rw', kv, threads, () => Promise.all([keyRange(kv, thread).delete(), threads.delete(thread)]))
+      } catch (err) {
+        throw fail(err, thread, true)
+      }
+      tabs.notify(thread)
+    },
+
+    async *threads(opts = {}) {
+      if (opts.limit === 0) return
+      let list: ThreadInfo[]
+      try {
+        const { threads } = await ready()
+        list = await db.transaction('r', threads, async () => {
+          let rows = opts.updatedBefore === undefined ? threads.orderBy('updatedAt') : threads.where('updatedAt').below(opts.updatedBefore)
+          if (opts.limit !== undefined) rows = rows.limit(opts.limit)
+          const [keys, values] = await Promise.all([rows.primaryKeys(), rows.toArray()])
+          return keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
+        })
+      } catch (err) {
+        throw fail(err, '*', false)
+      }
+      yield* list
+    },
+
+    lockThread: (thread, fn, lockOptions) => tabs.lockThread(thread, fn, lockOptions),
+    subscribe: (listener) => tabs.subscribe(listener),
+
+    async bytes(thread) {
+      try {
+        const { kv } = await ready()
+        let total = 0
+        await (thread === undefined ? kv.toCollection() : keyRange(kv, thread)).each((value, cursor) => {
+          total += (cursor.primaryKey as Key)[1].length + value.length
+        })
+        return total
+      } catch (err) {
+        throw fail(err, thread ?? '*', false)
+      }
+    },
+
+    async close() {
+      tabs.close()
+      closed = unavailable('the adapter was closed.')
+      if (!given) db.close()
+    },
+  }
+}
+
+/** The parts of Dexie's errors this file reads: the wrapped IndexedDB error, or a bulk operation's failures. */
+interface DexieErrorLike {
+  name?: string
+  message?: string
+  inner?: { name?: string; message?: string } | null
+  failures?: ({ name?: string } | undefined)[]
+}
+
+/** A Dexie database holding only edgegraph's tables. */
+function ownDatabase(name: string): Dexie {
+  // Dexie captures the global IndexedDB when its module loads; an environment that installs one later
+  // (fake-indexeddb in tests, polyfills) is picked up here instead.
+  const deps = Dexie.dependencies.indexedDB ? {} : { indexedDB: globalThis.indexedDB, IDBKeyRange: globalThis.IDBKeyRange }
+  const db = new Dexie(name, deps)
+  db.version(SCHEMA_VERSION).stores(edgegraphDexieTables)
+  return db
+}
