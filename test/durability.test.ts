@@ -77,6 +77,34 @@ describe('durability', () => {
     expect(ran.length).toBeLessThanOrEqual(head + 2)
   })
 
+  it('async: packs a long chain as sync does, without a pack attempt per step', async () => {
+    const counts: Record<string, { scans: number; packs: number }> = {}
+    for (const durability of ['sync', 'async'] as const) {
+      const mem = createMemoryAdapter()
+      const c = (counts[durability] = { scans: 0, packs: 0 })
+      // ~1 ms per commit, like an IndexedDB transaction, so async steps run ahead of their commits.
+      const store: StorageAdapter = {
+        ...mem,
+        scan: (t, r) => (c.scans++, mem.scan(t, r)),
+        commit: async (t, b, g) => {
+          if (b.put?.some(([k]) => k.startsWith('p/'))) c.packs++
+          await new Promise((r) => setTimeout(r, 1))
+          return mem.commit(t, b, g)
+        },
+      }
+      const g = new StateGraph({ messages: { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] } })
+        .addNode('chat', () => ({ messages: ['x'.repeat(500)] }))
+        .addEdge(START, 'chat')
+        .addConditionalEdges('chat', (s) => (s.messages.length >= 300 ? END : 'chat'))
+        .compile({ checkpointer: store })
+      await g.invoke({ messages: [] }, { threadId: 't', recursionLimit: 400, durability })
+      expect((await g.getState({ threadId: 't' })).values.messages).toHaveLength(300)
+    }
+    expect(counts.sync?.packs).toBe(4)
+    expect(counts.async?.packs).toBe(4)
+    expect(counts.async?.scans).toBeLessThan(12)
+  })
+
   it('exit: commits once at the end, and the result resumes like any other', async () => {
     const { adapter, log } = recording()
     await loggingCounter(adapter, log).invoke({ count: 0 }, { threadId: 'e', durability: 'exit' })

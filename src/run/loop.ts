@@ -99,6 +99,7 @@ export class Run {
   #queue: Promise<void> = Promise.resolve()
   #queueError: unknown
   #inFlight = 0
+  #packing = false
   #threadId: string | undefined
 
   readonly #spec: GraphSpec
@@ -519,14 +520,26 @@ export class Run {
     this.#unstoredSteps = 0
     w.id = id
     await this.#enqueue(() => history.commit(threadId, put, del, expect, id), overlap)
-    if (checkpoint.looseChain > history.packSize) {
+    // One pack at a time: with async durability later steps are prepared before this pack lands, and would
+    // each queue another attempt (a wasted scan per step) if they did not see this one pending.
+    if (checkpoint.looseChain > history.packSize && !this.#packing) {
+      this.#packing = true
       await this.#enqueue(async () => {
         try {
-          checkpoint.looseChain -= await history.pack(threadId, id)
+          // Catch up when behind (async durability prepares steps faster than they commit). Checkpoints
+          // prepared since share the packed ancestors; the newest one carries the count on.
+          for (let head = this.#stored; head && head.looseChain > history.packSize; head = this.#stored) {
+            // Later commits wait behind this task in the queue, so the committed head is still `id`.
+            const packed = await history.pack(threadId, id)
+            if (packed === 0) break
+            head.looseChain = Math.max(0, head.looseChain - packed)
+          }
         } catch (err) {
           // Packing is upkeep: the step is already committed, and a pack that cannot be written (another
           // writer, a full disk, a corrupt old record) changes nothing, so it must not fail the run.
           if (!isEdgegraphError(err)) throw err
+        } finally {
+          this.#packing = false
         }
       }, overlap)
     }
