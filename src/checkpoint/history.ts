@@ -25,6 +25,7 @@ import {
   pendingPrefix,
   type CheckpointFields,
   type CheckpointRecord,
+  type RecordDetails,
   type PendingTask,
   type Source,
   type StaticInterrupt,
@@ -48,6 +49,19 @@ export interface Checkpoint extends CheckpointFields {
   sizes: Record<string, number>
   /** Container sizes (array length, key count) of the values as committed, to catch in-place changes. */
   shapes?: Record<string, number>
+}
+
+/** A state on the way to the checkpoints asked for. */
+interface Rebuilt {
+  id: string
+  rec: CheckpointRecord
+  values: Record<string, unknown>
+  sizes: Record<string, number>
+  /** Its values share no structure with any other state, so a child may advance them in place. */
+  owned: boolean
+  usageTotal: Usage | undefined
+  chainBytes: number
+  looseChain: number
 }
 
 /** What the run layer hands over to store a new checkpoint. */
@@ -279,7 +293,7 @@ export class History {
         continue
       }
       const rec = await entry.record()
-      const isTarget = what.targets ? isNeeded : wantMore() && matches(rec, list?.filter)
+      const isTarget = what.targets ? isNeeded : wantMore() && matches(threadId, rec, list?.filter)
       if (isTarget) listed++
       if (!isTarget && !isNeeded) continue
       found.set(id, { rec, target: isTarget })
@@ -347,21 +361,18 @@ export class History {
     const wanted = new Set(targets)
     const children = new Map<string, number>()
     for (const { rec } of records.values()) if (!rec.base && rec.parentId) children.set(rec.parentId, (children.get(rec.parentId) ?? 0) + 1)
-    const built = new Map<string, Checkpoint>()
-    // States whose values share no structure with any other state (rebuilt from a snapshot, then only
-    // advanced in place). Only those may be mutated: a copied state shares sub-trees with its parent.
-    const owned = new Set<string>()
+    const built = new Map<string, Rebuilt>()
     for (const id of ids) {
       const { rec } = records.get(id) as { rec: CheckpointRecord }
       const parent = rec.base ? undefined : built.get(rec.parentId as string)
       if (!rec.base && !parent) throw corruptRecord(threadId, id, 'its parent could not be rebuilt')
-      // A parent nobody else will see (not asked for, this is its only child) is advanced in place:
-      // rebuilding one checkpoint is then linear in the bytes read, not quadratic.
-      const inPlace = parent !== undefined && owned.has(parent.id) && !wanted.has(parent.id) && children.get(parent.id) === 1
+      // A parent nobody else will see (not asked for, this is its only child, its values shared with no other
+      // state) is advanced in place: rebuilding one checkpoint is then linear in the bytes read, not quadratic.
+      // A copied state shares sub-trees with its parent, so it is never mutated.
+      const inPlace = parent !== undefined && parent.owned && !wanted.has(parent.id) && children.get(parent.id) === 1
       if (inPlace) built.delete(parent.id)
-      if (!parent || inPlace) owned.add(id)
       const values: Record<string, unknown> = parent ? (inPlace ? parent.values : { ...parent.values }) : {}
-      const sizes: Record<string, number> = parent ? { ...parent.sizes } : {}
+      const sizes: Record<string, number> = parent ? (inPlace ? parent.sizes : { ...parent.sizes }) : {}
       for (const channel of Object.keys(rec.deltas)) {
         const d = rec.deltas[channel] as Delta
         const prev = values[channel]
@@ -374,28 +385,43 @@ export class History {
         }
       }
       built.set(id, {
-        threadId,
         id,
-        parentId: rec.parentId,
-        step: rec.step,
-        createdAt: idTime(id),
-        source: rec.source,
-        next: rec.next,
+        rec,
         values,
-        writes: rec.writes,
-        durationUs: rec.durationUs,
-        usage: rec.usage,
+        sizes,
+        owned: !parent || inPlace,
         usageTotal: rec.usageTotal ?? parent?.usageTotal,
-        interrupts: rec.interrupts,
-        metadata: rec.metadata,
-        pending: [],
-        pendingKeys: [],
         chainBytes: (parent?.chainBytes ?? 0) + rec.bytes,
         looseChain: (parent?.looseChain ?? 0) + (rec.packed ? 0 : 1),
-        sizes,
       })
     }
-    return targets.map((id) => built.get(id)).filter((c): c is Checkpoint => c !== undefined)
+    return targets.flatMap((id) => {
+      const b = built.get(id)
+      if (!b) return []
+      let details: RecordDetails
+      try {
+        details = b.rec.details()
+      } catch (err) {
+        throw corruptRecord(threadId, id, (err as Error).message, err)
+      }
+      return [
+        {
+          ...details,
+          threadId,
+          id,
+          parentId: b.rec.parentId,
+          step: b.rec.step,
+          createdAt: idTime(id),
+          values: b.values,
+          usageTotal: b.usageTotal,
+          pending: [],
+          pendingKeys: [],
+          chainBytes: b.chainBytes,
+          looseChain: b.looseChain,
+          sizes: b.sizes,
+        },
+      ]
+    })
   }
 
   async #attachPending(threadId: string, checkpoints: Checkpoint[], range: { from: string; to: string }): Promise<void> {
@@ -508,9 +534,15 @@ function idOfKey(key: string): string {
   return key.split('/')[1] ?? key
 }
 
-function matches(rec: CheckpointRecord, filter: Record<string, unknown> | undefined): boolean {
+function matches(threadId: string, rec: CheckpointRecord, filter: Record<string, unknown> | undefined): boolean {
   if (!filter) return true
-  const meta: Record<string, unknown> = { ...rec.metadata, source: rec.source, step: rec.step }
+  let details: RecordDetails
+  try {
+    details = rec.details()
+  } catch (err) {
+    throw corruptRecord(threadId, rec.id, (err as Error).message, err)
+  }
+  const meta: Record<string, unknown> = { ...details.metadata, source: details.source, step: rec.step }
   return Object.entries(filter).every(([k, v]) => meta[k] === v)
 }
 

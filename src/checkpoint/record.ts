@@ -77,8 +77,11 @@ export interface CheckpointFields {
   metadata: Record<string, unknown> | undefined
 }
 
+/** The fields of a record that rebuilding values does not need, decoded only when asked for. */
+export type RecordDetails = Omit<CheckpointFields, 'id' | 'parentId' | 'step' | 'usageTotal'>
+
 /** A decoded checkpoint record, before its channel deltas are applied. */
-export interface CheckpointRecord extends CheckpointFields {
+export interface CheckpointRecord extends Pick<CheckpointFields, 'id' | 'parentId' | 'step' | 'usageTotal'> {
   base: boolean
   /** Read from a pack rather than from its own key. */
   packed: boolean
@@ -86,6 +89,11 @@ export interface CheckpointRecord extends CheckpointFields {
   /** Encoded length of each delta, for the snapshot policy. */
   deltaBytes: Record<string, number>
   bytes: number
+  /**
+   * Next tasks, writes, metadata...: most records read are only stepping stones towards the checkpoint asked
+   * for, so these are decoded on first use. Throws a plain Error when they are malformed.
+   */
+  details(): RecordDetails
 }
 
 // ---- ids --------------------------------------------------------------------------------------------
@@ -213,26 +221,33 @@ export function parseRecord(id: string, parsed: unknown, bytes: number, packed: 
     // Approximate size of the delta's JSON: good enough for the snapshot policy.
     deltaBytes[channel] = approxJsonBytes(d)
   }
-  const changed = Object.keys(raw.c)
-  const writes: Record<string, string[]> = {}
-  for (const [node, chans] of Object.entries(raw.w ?? {})) writes[node] = chans === 1 ? changed : chans
+  let details: RecordDetails | undefined
   return {
     id,
     parentId: raw.p,
     step: raw.s,
     base: raw.b === 1 || raw.p === undefined,
-    source: raw.src ?? 'loop',
-    next: raw.n.map(decodeTask),
     deltas: raw.c,
     deltaBytes,
+    usageTotal: raw.ut,
+    bytes,
+    packed,
+    details: () => (details ??= recordDetails(raw as RecordHeader & { c: Record<string, Delta> })),
+  }
+}
+
+function recordDetails(raw: RecordHeader & { c: Record<string, Delta> }): RecordDetails {
+  const changed = Object.keys(raw.c)
+  const writes: Record<string, string[]> = {}
+  for (const [node, chans] of Object.entries(raw.w ?? {})) writes[node] = chans === 1 ? changed : chans
+  return {
+    source: raw.src ?? 'loop',
+    next: raw.n.map(decodeTask),
     writes,
     durationUs: raw.d,
     usage: raw.u,
-    usageTotal: raw.ut,
     interrupts: (raw.i ?? []).map(([node, w]) => ({ node, when: w === 'b' ? 'before' : 'after' })),
     metadata: raw.m === undefined ? undefined : (decodeValue(raw.m) as Record<string, unknown>),
-    bytes,
-    packed,
   }
 }
 
