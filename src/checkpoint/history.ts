@@ -285,24 +285,26 @@ export class History {
     const top = what.targets ? what.targets.reduce((a, b) => (a > b ? a : b)) : list?.before
     const wantMore = () => list !== undefined && (list.limit === undefined || listed < list.limit)
 
-    for await (const entry of this.#newestFirst(threadId, top === undefined ? undefined : { id: top, inclusive: what.targets !== undefined })) {
-      const id = entry.id
-      const isNeeded = needed.has(id)
-      if (!isNeeded && !wantMore()) {
-        if (needed.size === 0) break
-        continue
+    scan: for await (const batch of this.#newestFirst(threadId, top === undefined ? undefined : { id: top, inclusive: what.targets !== undefined })) {
+      for (const entry of batch) {
+        const id = entry.id
+        const isNeeded = needed.has(id)
+        if (!isNeeded && !wantMore()) {
+          if (needed.size === 0) break scan
+          continue
+        }
+        const rec = 'rec' in entry ? entry.rec : await entry.load()
+        const isTarget = what.targets ? isNeeded : wantMore() && matches(threadId, rec, list?.filter)
+        if (isTarget) listed++
+        if (!isTarget && !isNeeded) continue
+        found.set(id, { rec, target: isTarget })
+        needed.delete(id)
+        if (!rec.base && rec.parentId !== undefined && !found.has(rec.parentId)) {
+          needed.add(rec.parentId)
+          neededBy.set(rec.parentId, id)
+        }
+        if (needed.size === 0 && !wantMore()) break scan
       }
-      const rec = await entry.record()
-      const isTarget = what.targets ? isNeeded : wantMore() && matches(threadId, rec, list?.filter)
-      if (isTarget) listed++
-      if (!isTarget && !isNeeded) continue
-      found.set(id, { rec, target: isTarget })
-      needed.delete(id)
-      if (!rec.base && rec.parentId !== undefined && !found.has(rec.parentId)) {
-        needed.add(rec.parentId)
-        neededBy.set(rec.parentId, id)
-      }
-      if (needed.size === 0 && !wantMore()) break
     }
     for (const id of needed) {
       if (what.targets?.includes(id)) throw notFound(threadId, id)
@@ -315,11 +317,11 @@ export class History {
    * Every checkpoint record of a thread, newest first, below `bound`: the loose ones (`c/`), then the packs
    * (`p/`), which only ever hold records older than every loose one. Loose records are decoded on demand.
    */
-  async *#newestFirst(threadId: string, bound: { id: string; inclusive: boolean } | undefined): AsyncIterable<{ id: string; record: () => Promise<CheckpointRecord> }> {
+  async *#newestFirst(threadId: string, bound: { id: string; inclusive: boolean } | undefined): AsyncIterable<({ id: string; rec: CheckpointRecord } | { id: string; load: () => Promise<CheckpointRecord> })[]> {
     const below = (prefix: string) => (bound === undefined ? {} : { to: bound.inclusive ? `${prefix}${bound.id}~` : `${prefix}${bound.id}` })
     for await (const [key, raw] of this.#scan(threadId, { ...CHECKPOINT_RANGE, reverse: true, ...below('c/') })) {
       const id = key.slice(2)
-      yield { id, record: async () => decodeRecord_(threadId, id, await this.#resolve(threadId, key, raw)) }
+      yield [{ id, load: async () => decodeRecord_(threadId, id, await this.#resolve(threadId, key, raw)) }]
     }
     for await (const [key, raw] of this.#scan(threadId, { ...PACK_RANGE, reverse: true, ...below('p/') })) {
       let records: CheckpointRecord[]
@@ -328,11 +330,13 @@ export class History {
       } catch (err) {
         throw isEdgegraphError(err) ? err : corruptRecord(threadId, key.slice(2), `the pack holding it and the checkpoints after it is corrupt: ${(err as Error).message}`, err)
       }
+      // A pack's records go out as one batch: thousands of per-record awaits cost more than decoding them.
+      const out: { id: string; rec: CheckpointRecord }[] = []
       for (let i = records.length - 1; i >= 0; i--) {
         const rec = records[i] as CheckpointRecord
-        if (bound && (bound.inclusive ? rec.id > bound.id : rec.id >= bound.id)) continue
-        yield { id: rec.id, record: async () => rec }
+        if (!bound || (bound.inclusive ? rec.id <= bound.id : rec.id < bound.id)) out.push({ id: rec.id, rec })
       }
+      yield out
     }
   }
 
