@@ -399,33 +399,40 @@ export class History {
         looseChain: (parent?.looseChain ?? 0) + (rec.packed ? 0 : 1),
       })
     }
-    return targets.flatMap((id) => {
+    const out: Checkpoint[] = []
+    for (const id of targets) {
       const b = built.get(id)
-      if (!b) return []
-      let details: RecordDetails
+      if (!b) continue
+      let d: RecordDetails
       try {
-        details = b.rec.details()
+        d = b.rec.details()
       } catch (err) {
         throw corruptRecord(threadId, id, (err as Error).message, err)
       }
-      return [
-        {
-          ...details,
-          threadId,
-          id,
-          parentId: b.rec.parentId,
-          step: b.rec.step,
-          createdAt: idTime(id),
-          values: b.values,
-          usageTotal: b.usageTotal,
-          pending: [],
-          pendingKeys: [],
-          chainBytes: b.chainBytes,
-          looseChain: b.looseChain,
-          sizes: b.sizes,
-        },
-      ]
-    })
+      // Spelled out rather than spread: this runs once per checkpoint of a history listing.
+      out.push({
+        threadId,
+        id,
+        parentId: b.rec.parentId,
+        step: b.rec.step,
+        createdAt: idTime(id),
+        source: d.source,
+        next: d.next,
+        values: b.values,
+        writes: d.writes,
+        durationUs: d.durationUs,
+        usage: d.usage,
+        usageTotal: b.usageTotal,
+        interrupts: d.interrupts,
+        metadata: d.metadata,
+        pending: [],
+        pendingKeys: [],
+        chainBytes: b.chainBytes,
+        looseChain: b.looseChain,
+        sizes: b.sizes,
+      })
+    }
+    return out
   }
 
   async #attachPending(threadId: string, checkpoints: Checkpoint[], range: { from: string; to: string }): Promise<void> {
