@@ -1,7 +1,7 @@
 /** @module Dexie storage adapter: checkpoints in IndexedDB through Dexie, in edgegraph's own database or next to an app's tables. */
 import { Dexie, type IndexableTypeArrayReadonly, type Table } from 'dexie'
 import { EdgegraphError, isEdgegraphError, type ErrorCode } from '../src/errors.js'
-import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator } from './web-tabs.js'
 
 /**
@@ -154,41 +154,24 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
       }
     },
 
-    async *scan(thread, r: ScanRange = {}) {
-      // Read in batches, each in its own short transaction: a transaction would close under a consumer that
-      // awaits other work between items.
-      let { from, to } = r
-      let left = r.limit ?? Number.POSITIVE_INFINITY
-      while (left > 0) {
-        const count = Math.min(BATCH, left)
-        let batch: [string, Uint8Array][]
+    scan(thread, r: ScanRange = {}) {
+      return pagedScan(r, BATCH, async ({ from, to, reverse, count }) => {
         try {
           const { kv } = await ready()
-          batch = await db.transaction('r', kv, async () => {
-            const range = (r.reverse ? keyRange(kv, thread, from, to).reverse() : keyRange(kv, thread, from, to)).limit(count)
+          return await db.transaction('r', kv, async () => {
+            const range = (reverse ? keyRange(kv, thread, from, to).reverse() : keyRange(kv, thread, from, to)).limit(count)
             const [keys, values] = await Promise.all([range.primaryKeys(), range.toArray()])
             return keys.map((k, i): [string, Uint8Array] => [k[1], values[i] as Uint8Array])
           })
         } catch (err) {
           throw fail(err, thread, false)
         }
-        for (const entry of batch) yield entry
-        if (batch.length < count) return
-        left -= batch.length
-        const last = (batch[batch.length - 1] as [string, Uint8Array])[0]
-        if (r.reverse) to = last
-        else from = `${last}\u0000`
-      }
+      })
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
       const puts = batch.put ?? []
-      for (const [key, value] of puts) {
-        if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
-          throw error('INVALID_ARGUMENT', thread, `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`)
-        }
-        if (value.length > maxValueBytes) throw error('VALUE_TOO_LARGE', thread, `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit`)
-      }
+      checkPuts(batch, maxValueBytes, (code, message) => error(code, thread, message))
       // A key both deleted and put ends up put, so the deletes need not run before the puts.
       const putKeys = new Set(puts.map(([key]) => key))
       const dels = (batch.del ?? []).filter((key) => !putKeys.has(key)).map((key): Key => [thread, key])

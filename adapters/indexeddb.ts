@@ -4,7 +4,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
 import { EdgegraphError, isEdgegraphError } from '../src/errors.js'
-import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator } from './web-tabs.js'
 
 export { requestPersistentStorage, type StorageStatus } from './web-tabs.js'
@@ -177,10 +177,11 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
   const upper = (thread: string): [string, string[]] => [thread, []] // arrays sort after every string
   const range = (thread: string, r: ScanRange) => IDBKeyRange.bound([thread, r.from ?? ''], r.to === undefined ? upper(thread) : [thread, r.to], false, true)
   const BATCH = 256
+  const maxValueBytes = options.maxValueBytes ?? 8 * 1024 * 1024
 
   return {
     name: 'indexeddb',
-    limits: { maxValueBytes: options.maxValueBytes ?? 8 * 1024 * 1024 },
+    limits: { maxValueBytes },
 
     async get(thread, keys) {
       try {
@@ -194,40 +195,18 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
       }
     },
 
-    async *scan(thread, r: ScanRange = {}) {
-      // Read in batches, each in its own short transaction: a transaction would close under a consumer that
-      // awaits other work between items.
-      let from = r.from
-      let to = r.to
-      if (from !== undefined && to !== undefined && from >= to) return // IDBKeyRange rejects an empty range
-      let left = r.limit ?? Number.POSITIVE_INFINITY
-      while (left > 0) {
-        const count = Math.min(BATCH, left)
-        let batch: [string, Uint8Array][]
+    scan(thread, r: ScanRange = {}) {
+      return pagedScan(r, BATCH, async ({ from, to, reverse, count }) => {
         try {
-          const db = await database()
-          batch = await readBatch(db, range(thread, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }), r.reverse === true, count)
+          return await readBatch(await database(), range(thread, { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }), reverse, count)
         } catch (err) {
           throw fail(err, thread, false)
         }
-        for (const entry of batch) yield entry
-        if (batch.length < count) return
-        left -= batch.length
-        const last = (batch[batch.length - 1] as [string, Uint8Array])[0]
-        if (r.reverse) to = last
-        else from = `${last}\u0000`
-      }
+      })
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
-      for (const [key, value] of batch.put ?? []) {
-        if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
-          throw new EdgegraphError('INVALID_ARGUMENT', `${adapter}, thread "${thread}": put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`, { context: { adapter, threadId: thread } })
-        }
-        if (value.length > (options.maxValueBytes ?? 8 * 1024 * 1024)) {
-          throw new EdgegraphError('VALUE_TOO_LARGE', `${adapter}, thread "${thread}": value for "${key}" is ${value.length} bytes, above the limit`, { context: { adapter, threadId: thread } })
-        }
-      }
+      checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${adapter}, thread "${thread}": ${message}`, { context: { adapter, threadId: thread } }))
       try {
         const db = await database()
         const tx = db.transaction([KV, THREADS], 'readwrite', options.durability ? { durability: options.durability } : undefined)

@@ -1,6 +1,6 @@
 /** @module In-memory storage adapter: for tests, scripts and as the reference for the adapter contract. */
 import { EdgegraphError } from '../src/errors.js'
-import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { checkPuts, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 
 export interface MemoryAdapterOptions {
   /** Largest value per key in bytes (default 2 MiB, like Durable Object storage), so chunking is exercised. */
@@ -73,16 +73,8 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
       let delta = 0
       const seen = new Map<string, Uint8Array | undefined>()
       for (const key of batch.del ?? []) seen.set(key, undefined)
-      for (const entry of batch.put ?? []) {
-        const [key, value] = entry
-        if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
-          throw fail('INVALID_ARGUMENT', `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`, thread)
-        }
-        if (value.length > maxValueBytes) {
-          throw fail('VALUE_TOO_LARGE', `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit`, thread)
-        }
-        seen.set(key, value)
-      }
+      checkPuts(batch, maxValueBytes, (code, message) => fail(code, message, thread))
+      for (const [key, value] of batch.put ?? []) seen.set(key, value)
       for (const [key, value] of seen) {
         const old = data?.values.get(key)
         delta += (value ? key.length + value.length : 0) - (old ? key.length + old.length : 0)

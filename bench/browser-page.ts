@@ -1,6 +1,7 @@
 /** Browser side of `npm run bench:browser`: `window.bench` runs edgegraph + IndexedDB cases inside Chromium. */
 import { scriptStart, txCount } from './browser-start.js'
-import { END, START, StateGraph, type Durability, type StorageAdapter } from '../src/index.js'
+import type { Durability, StorageAdapter } from '../src/index.js'
+import { benchGraph } from './engines/edgegraph.js'
 import { createIndexedDBAdapter, type IndexedDBAdapter } from '../adapters/indexeddb.js'
 import { checkFinal, checkHistory, makeMessages, progress, type Workload } from './workloads.js'
 
@@ -65,27 +66,10 @@ function counting(adapter: IndexedDBAdapter, counts: { commits: number; packComm
   }
 }
 
-/** The counter or chat graph of bench/workloads.ts; `onStep` is called first thing in every node call. */
+/** The counter or chat graph of bench/workloads.ts (shared with the Node benchmark); `onStep` runs first in every node call. */
 function graph(workload: Workload, n: number, store: StorageAdapter, onStep: () => void = () => {}) {
-  if (workload === 'counter') {
-    return new StateGraph({ count: { default: () => 0 } })
-      .addNode('increment', (s) => {
-        onStep()
-        return { count: s.count + 1 }
-      })
-      .addEdge(START, 'increment')
-      .addConditionalEdges('increment', (s) => (s.count >= n ? END : 'increment'))
-      .compile({ checkpointer: store })
-  }
   // Messages are looked up at run time only: the restore page must not spend its time generating them.
-  return new StateGraph({ messages: { default: (): string[] => [], reducer: (a: string[], b: string[]) => a.concat(b) } })
-    .addNode('chat', (s) => {
-      onStep()
-      return { messages: [messagesFor(Math.max(n, 200))[s.messages.length] as string] }
-    })
-    .addEdge(START, 'chat')
-    .addConditionalEdges('chat', (s) => (s.messages.length >= n ? END : 'chat'))
-    .compile({ checkpointer: store })
+  return benchGraph(workload, n, store, (i) => messagesFor(Math.max(n, 200))[i] as string, onStep)
 }
 
 /** Runs `n` steps on a fresh thread; returns what it timed. */

@@ -77,3 +77,47 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
+
+/**
+ * Checks a batch's puts against the contract before anything is written: string keys and byte values within
+ * `maxValueBytes`. `fail` builds the adapter's own error (naming the adapter and thread).
+ */
+export function checkPuts(batch: Batch, maxValueBytes: number, fail: (code: 'INVALID_ARGUMENT' | 'VALUE_TOO_LARGE', message: string) => Error): void {
+  for (const [key, value] of batch.put ?? []) {
+    if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
+      throw fail('INVALID_ARGUMENT', `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`)
+    }
+    if (value.length > maxValueBytes) throw fail('VALUE_TOO_LARGE', `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit`)
+  }
+}
+
+/** One page of a {@link pagedScan}: the bounds left to read, the direction, and at most how many entries. */
+export interface ScanPage {
+  from: string | undefined
+  to: string | undefined
+  reverse: boolean
+  count: number
+}
+
+/**
+ * Implements `scan` as a series of pages of `size` entries, each read by `read` (typically in its own short
+ * transaction: an IndexedDB transaction would close under a consumer that awaits other work between items,
+ * and a long SQL read would hold a lock). Handles `limit`, empty ranges and resuming after the last key.
+ */
+export async function* pagedScan(range: ScanRange, size: number, read: (page: ScanPage) => Promise<[string, Uint8Array][]>): AsyncIterable<[string, Uint8Array]> {
+  let { from, to } = range
+  if (from !== undefined && to !== undefined && from >= to) return
+  const reverse = range.reverse === true
+  let left = range.limit ?? Number.POSITIVE_INFINITY
+  while (left > 0) {
+    const count = Math.min(size, left)
+    const page = await read({ from, to, reverse, count })
+    yield* page
+    if (page.length < count) return
+    left -= page.length
+    const last = (page[page.length - 1] as [string, Uint8Array])[0]
+    // Keys are printable ASCII, so "\0" right after the last key is the first key after it.
+    if (reverse) to = last
+    else from = `${last}\u0000`
+  }
+}
