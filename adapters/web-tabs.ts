@@ -51,7 +51,7 @@ export function createTabCoordinator(scope: string, adapter: string): TabCoordin
       if (!locks) return fn()
       const name = `edgegraph:${scope}:${thread}`
       const options: LockOptions = wait ? (signal ? { signal } : {}) : { ifAvailable: true }
-      return locks.request(name, options, async (lock) => {
+      const granted = locks.request(name, options, async (lock) => {
         if (!lock) {
           throw new EdgegraphError(
             'THREAD_BUSY',
@@ -61,6 +61,16 @@ export function createTabCoordinator(scope: string, adapter: string): TabCoordin
         }
         return fn()
       }) as Promise<R>
+      return granted.catch((err: unknown) => {
+        // Aborted while queued behind another tab's run: the same typed error as an abort between steps.
+        if (signal?.aborted && (err === signal.reason || (err as Error)?.name === 'AbortError')) {
+          throw new EdgegraphError('ABORTED', `The run on thread "${thread}" was aborted while waiting for another tab to finish it (${adapter}). Nothing was written.`, {
+            cause: signal.reason,
+            context: { threadId: thread, adapter },
+          })
+        }
+        throw err
+      })
     },
 
     subscribe(listener) {

@@ -17,6 +17,16 @@ beforeAll(async () => {
 afterAll(() => h?.close())
 
 describe('two tabs, one thread', () => {
+  it('a run aborted while it waits for the other tab gets ABORTED and writes nothing', async () => {
+    await a.evaluate((name) => window.eg.start('A0', name, 'W', { target: 6 }, { delayMs: 40 }), db)
+    await untilStep(a, 'W', 1)
+    const aborted = failed(await b.evaluate((name) => window.eg.run(name, 'W', { target: 50 }, { abortAfterMs: 60 }), db), 'ABORTED')
+    expect(aborted.message).toContain('"W"')
+    ok(await a.evaluate(() => window.eg.wait('A0')))
+    const history = ok(await a.evaluate((name) => window.eg.history(name, 'W'), db))
+    expect(chainOf(history).map((s) => s.summary.count)).toEqual([0, 1, 2, 3, 4, 5, 6])
+  })
+
   it("B gets THREAD_BUSY with ifBusy: 'fail' while A runs, and with 'wait' runs after A, on A's head", async () => {
     await a.evaluate((name) => window.eg.start('A', name, 'T', { target: 10 }, { delayMs: 40 }), db)
     await untilStep(a, 'T', 1)

@@ -29,6 +29,8 @@ export interface RunOptions {
   /** false: run over a view of the adapter without `lockThread`, like a writer that ignores the lock. */
   lock?: boolean
   ifBusy?: 'wait' | 'fail'
+  /** Aborts the run's signal after this many ms (while it waits for the thread lock, say). */
+  abortAfterMs?: number
   durability?: Durability
 }
 export type AdapterOptions = Pick<IndexedDBAdapterOptions, 'maxValueBytes' | 'blockedTimeoutMs' | 'schemaVersion' | 'durability'>
@@ -115,7 +117,8 @@ const eg = {
   },
 
   run(db: string, thread: string, input: { target: number } | null, opts: RunOptions = {}): Promise<Outcome<Summary>> {
-    const config = { threadId: thread, recursionLimit: 1000, ...(opts.ifBusy ? { ifBusy: opts.ifBusy } : {}) }
+    const signal = opts.abortAfterMs === undefined ? undefined : AbortSignal.timeout(opts.abortAfterMs)
+    const config = { threadId: thread, recursionLimit: 1000, ...(opts.ifBusy ? { ifBusy: opts.ifBusy } : {}), ...(signal ? { signal } : {}) }
     return settle(async () => summarize(await graph(db, opts).invoke(input, config)))
   },
   /** Starts a run without waiting for it (the test polls `progress`); `wait(key)` gets its outcome. */
