@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { playwright } from '@vitest/browser-playwright'
+import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
 
 /** Debian's Chromium (Playwright's own download cannot work here); CHROME_PATH overrides it. */
@@ -58,6 +59,20 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 15_000,
           hookTimeout: 20_000,
+        },
+      },
+      {
+        // Inside workerd (Cloudflare's runtime) through @cloudflare/vitest-plugin: the Durable Object and D1
+        // adapters against real SQLite-backed storage. Files are *.spec.ts so the node project never picks them up.
+        plugins: [cloudflareTest({ wrangler: { configPath: './test/workers/wrangler.jsonc' } })],
+        test: {
+          name: 'workers',
+          include: ['test/workers/**/*.spec.ts'],
+          testTimeout: 30_000,
+          // Its files (one Durable Object and one D1 suite, each mostly waiting on workerd) run side by side;
+          // a different maxWorkers needs its own group, which runs after the other projects.
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -105,7 +105,7 @@ export interface ListOptions {
 const utf8 = new TextEncoder()
 /** Rough size of a record's fields besides its channel values, for the snapshot decision. */
 const HEADER_ESTIMATE = 64
-const utf8Strict = new TextDecoder('utf-8', { fatal: true })
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 const CHUNK_MARK = 0x23 // '#'
 
 /** Checkpoint history of all threads on one adapter. */

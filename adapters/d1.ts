@@ -1,0 +1,167 @@
+/**
+ * @module D1 storage adapter: checkpoints in a Cloudflare D1 database, shared by every Worker bound to it.
+ * Each commit is ONE `db.batch([...])`, which D1 runs as a single SQLite transaction: if any statement fails,
+ * the whole batch is rolled back.
+ *
+ * ## How the head guard is enforced atomically
+ * A Worker cannot hold a D1 transaction open across round trips, so "read the head, compare, then write" in
+ * code would let another writer commit in between. Instead the guard is the FIRST statement of the batch and
+ * is evaluated by SQLite itself, inside the same transaction as the writes:
+ *
+ * ```sql
+ * INSERT INTO edgegraph_guard (ok) SELECT <guard holds>           -- 1 when it holds, 0 when it does not
+ * ...deletes, puts, updated_at...
+ * DELETE FROM edgegraph_guard                                     -- last: the table never keeps a row
+ * ```
+ * `edgegraph_guard.ok` carries `CONSTRAINT edgegraph_guard_failed CHECK (ok = 1)`, so when the head does not
+ * match, the insert fails with `CHECK constraint failed: edgegraph_guard_failed` and D1 rolls back the batch:
+ * nothing of the commit is written. The adapter recognises that constraint name and throws `CONFLICT`.
+ * (SQLite's `RAISE()` only works inside triggers, and errors such as division by zero are not errors in
+ * SQLite, hence the CHECK constraint.) The guard condition compares the stored BLOB byte for byte (`value = ?`),
+ * or checks that the key is absent (`NOT EXISTS`). D1 executes one batch at a time per database, and the guard
+ * read, the writes and the cleanup are one transaction, so no other writer can interleave between them.
+ * Verified in test/workers/limits.spec.ts (and by the conformance suite): a guard failure leaves no row written
+ * and none in the guard table, a failure after the guard rolls the guard back too, eight concurrent writers on one head give exactly
+ * one winner per round, and the same race with the guard checked in code (read, then write) lets several win.
+ */
+import { EdgegraphError } from '../src/errors.js'
+import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
+import {
+  bytesOf,
+  commitStatements,
+  conflictError,
+  deleteThreadStatements,
+  getStatements,
+  guardCondition,
+  pagedThreads,
+  scanStatement,
+  schemaStatements,
+  sqlError,
+  sqlTables,
+  SQL_MAX_VALUE_BYTES,
+  threadsStatement,
+  type SqlStatement,
+  type SqlTables,
+  type ThreadsCursor,
+} from './sql.js'
+
+/** The part of `D1PreparedStatement` this adapter uses. */
+export interface D1PreparedStatementLike {
+  bind(...values: unknown[]): D1PreparedStatementLike
+  all<T = Record<string, unknown>>(): Promise<{ results: T[] }>
+}
+
+/** The part of `D1Database` (from `@cloudflare/workers-types`) this adapter uses. */
+export interface D1DatabaseLike {
+  prepare(query: string): D1PreparedStatementLike
+  batch(statements: D1PreparedStatementLike[]): Promise<unknown[]>
+}
+
+export interface D1AdapterOptions {
+  /** Table name prefix (default `"edgegraph"`): tables `<prefix>_kv`, `<prefix>_threads`, `<prefix>_guard`. */
+  table?: string
+  /** Largest value per row before the history layer chunks it. Default 1.9 MiB; at most that (2 MB row limit). */
+  maxValueBytes?: number
+}
+
+/** The statement that makes a D1 batch fail (and roll back) unless the guard holds. See the module comment. */
+export function d1GuardStatement(t: SqlTables, thread: string, guard: Guard): SqlStatement {
+  const condition = guardCondition(t, thread, guard.key, guard.expect)
+  return { sql: `INSERT INTO ${t.guard} (ok) SELECT CASE WHEN ${condition.sql} THEN 1 ELSE 0 END`, params: condition.params }
+}
+
+/** True when `err` is the guard statement's CHECK constraint failing, i.e. the head moved. */
+function isGuardFailure(err: unknown): boolean {
+  const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
+  return /edgegraph_guard_failed/.test(message)
+}
+
+/**
+ * Creates an adapter on a D1 database binding. Tables are created on first use (`CREATE TABLE IF NOT EXISTS`).
+ *
+ * @example
+ * const graph = builder.compile({ checkpointer: createD1Adapter(env.DB) })
+ */
+export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = {}): StorageAdapter {
+  const name = 'd1'
+  const t = sqlTables(options.table, name)
+  const maxValueBytes = options.maxValueBytes ?? SQL_MAX_VALUE_BYTES
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0 || maxValueBytes > SQL_MAX_VALUE_BYTES) {
+    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`, {
+      context: { adapter: name },
+    })
+  }
+  if (typeof db?.prepare !== 'function' || typeof db.batch !== 'function') {
+    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: pass a D1Database binding (env.DB).`, { context: { adapter: name } })
+  }
+  const prepare = (s: SqlStatement) => db.prepare(s.sql).bind(...s.params)
+  const all = async (s: SqlStatement) => (await prepare(s).all<Record<string, unknown>>()).results
+  let ready: Promise<void> | undefined
+  const ensure = (): Promise<void> => {
+    ready ??= db.batch(schemaStatements(t, true).map((sql) => db.prepare(sql))).then(
+      () => undefined,
+      (err) => {
+        ready = undefined
+        throw err
+      },
+    )
+    return ready
+  }
+  const attempt = async <T>(thread: string, action: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      await ensure()
+      return await fn()
+    } catch (err) {
+      throw sqlError(err, name, thread, action)
+    }
+  }
+  // Pages stay small: each row may hold up to ~2 MB.
+  const SCAN_PAGE = 32
+
+  return {
+    name,
+    limits: { maxValueBytes },
+
+    async get(thread, keys) {
+      return attempt(thread, 'get', async () => {
+        const found = new Map<string, Uint8Array>()
+        for (const s of getStatements(t, thread, keys)) for (const row of await all(s)) found.set(row.key as string, bytesOf(row.value))
+        return keys.map((k) => found.get(k)?.slice())
+      })
+    },
+
+    scan(thread, range: ScanRange = {}) {
+      return pagedScan(range, SCAN_PAGE, (page) => attempt(thread, 'scan', async () => (await all(scanStatement(t, thread, page))).map((row) => [row.key as string, bytesOf(row.value)] as [string, Uint8Array])))
+    },
+
+    async commit(thread, batch: Batch, guard?: Guard) {
+      checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${name} adapter, thread "${thread}": ${message}`, { context: { adapter: name, threadId: thread } }))
+      const statements = commitStatements(t, thread, batch, Date.now())
+      if (guard) {
+        statements.unshift(d1GuardStatement(t, thread, guard))
+        statements.push({ sql: `DELETE FROM ${t.guard}`, params: [] })
+      }
+      await attempt(thread, 'commit', async () => {
+        try {
+          await db.batch(statements.map(prepare))
+        } catch (err) {
+          if (guard && isGuardFailure(err)) throw conflictError(name, thread, guard.key)
+          throw err
+        }
+      })
+    },
+
+    async deleteThread(thread) {
+      await attempt(thread, 'deleteThread', () => db.batch(deleteThreadStatements(t, thread).map(prepare)))
+    },
+
+    threads(opts = {}) {
+      return pagedThreads(
+        (after, count) =>
+          attempt('*', 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count))).map((row): ThreadsCursor => ({ thread: row.thread as string, updatedAt: Number(row.updated_at) }))),
+        opts,
+        256,
+      )
+    },
+  }
+}

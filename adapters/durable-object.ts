@@ -1,0 +1,134 @@
+/**
+ * @module Durable Object storage adapter: checkpoints in a Durable Object's SQLite-backed storage
+ * (`ctx.storage.sql`). Each commit is one `transactionSync`: the guard is read and checked inside it, then the
+ * deletes, puts and the thread's update time are written; a failed guard or any error rolls it all back.
+ *
+ * The Durable Object class must use SQLite storage: `migrations: [{ tag: 'v1', new_sqlite_classes: ['MyDO'] }]`.
+ *
+ * @example
+ * export class Agent extends DurableObject {
+ *   graph = builder.compile({ checkpointer: createDurableObjectAdapter(this.ctx.storage) })
+ * }
+ */
+import { EdgegraphError } from '../src/errors.js'
+import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
+import {
+  bytesOf,
+  commitStatements,
+  conflictError,
+  deleteThreadStatements,
+  getStatements,
+  guardReadStatement,
+  pagedThreads,
+  scanStatement,
+  schemaStatements,
+  sqlError,
+  sqlTables,
+  SQL_MAX_VALUE_BYTES,
+  threadsStatement,
+  type SqlParam,
+  type SqlStatement,
+  type ThreadsCursor,
+} from './sql.js'
+
+/** The part of `DurableObjectStorage` (from `@cloudflare/workers-types`) this adapter uses. */
+export interface DurableObjectSqlStorageLike {
+  sql: { exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] } }
+  transactionSync<T>(closure: () => T): T
+}
+
+export interface DurableObjectAdapterOptions {
+  /** Table name prefix (default `"edgegraph"`): tables `<prefix>_kv` and `<prefix>_threads`. */
+  table?: string
+  /** Largest value per row before the history layer chunks it. Default 1.9 MiB; at most that (2 MB row limit). */
+  maxValueBytes?: number
+}
+
+/**
+ * Creates an adapter on a Durable Object's SQLite storage (`this.ctx.storage`). Tables are created on first use.
+ */
+export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike, options: DurableObjectAdapterOptions = {}): StorageAdapter {
+  const name = 'durable-object'
+  const t = sqlTables(options.table, name)
+  const maxValueBytes = options.maxValueBytes ?? SQL_MAX_VALUE_BYTES
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0 || maxValueBytes > SQL_MAX_VALUE_BYTES) {
+    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`, {
+      context: { adapter: name },
+    })
+  }
+  if (typeof storage?.sql?.exec !== 'function' || typeof storage.transactionSync !== 'function') {
+    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: pass a SQLite-backed DurableObjectStorage (this.ctx.storage). Its class must be listed in new_sqlite_classes of a migration.`, {
+      context: { adapter: name },
+    })
+  }
+  let ready = false
+  const run = (s: SqlStatement) => storage.sql.exec(s.sql, ...(s.params as SqlParam[])).toArray()
+  const ensure = () => {
+    if (ready) return
+    storage.transactionSync(() => {
+      for (const sql of schemaStatements(t, false)) storage.sql.exec(sql)
+    })
+    ready = true
+  }
+  /** Runs `fn` synchronously (Durable Object SQL is synchronous) and maps failures. */
+  const attempt = <T>(thread: string, action: string, fn: () => T): T => {
+    try {
+      ensure()
+      return fn()
+    } catch (err) {
+      throw sqlError(err, name, thread, action)
+    }
+  }
+  const SCAN_PAGE = 64
+
+  return {
+    name,
+    limits: { maxValueBytes },
+
+    async get(thread, keys) {
+      return attempt(thread, 'get', () => {
+        const found = new Map<string, Uint8Array>()
+        for (const s of getStatements(t, thread, keys)) for (const row of run(s)) found.set(row.key as string, bytesOf(row.value))
+        // A fresh copy per position: a key asked twice must not return one shared array.
+        return keys.map((k) => found.get(k)?.slice())
+      })
+    },
+
+    scan(thread, range: ScanRange = {}) {
+      return pagedScan(range, SCAN_PAGE, async (page) => attempt(thread, 'scan', () => run(scanStatement(t, thread, page)).map((row) => [row.key as string, bytesOf(row.value)] as [string, Uint8Array])))
+    },
+
+    async commit(thread, batch: Batch, guard?: Guard) {
+      checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${name} adapter, thread "${thread}": ${message}`, { context: { adapter: name, threadId: thread } }))
+      const statements = commitStatements(t, thread, batch, Date.now())
+      attempt(thread, 'commit', () =>
+        // Throwing inside transactionSync rolls back everything it wrote; nothing can run in between because
+        // the closure is synchronous and the Durable Object is single-threaded.
+        storage.transactionSync(() => {
+          if (guard) {
+            const [row] = run(guardReadStatement(t, thread, guard.key))
+            if (!sameBytes(row === undefined ? undefined : bytesOf(row.value), guard.expect)) throw conflictError(name, thread, guard.key)
+          }
+          for (const s of statements) run(s)
+        }),
+      )
+    },
+
+    async deleteThread(thread) {
+      attempt(thread, 'deleteThread', () =>
+        storage.transactionSync(() => {
+          for (const s of deleteThreadStatements(t, thread)) run(s)
+        }),
+      )
+    },
+
+    threads(opts = {}) {
+      return pagedThreads(
+        async (after, count) =>
+          attempt('*', 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count)).map((row): ThreadsCursor => ({ thread: row.thread as string, updatedAt: Number(row.updated_at) }))),
+        opts,
+        256,
+      )
+    },
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * @module The SQL shared by the SQLite-based Cloudflare adapters (Durable Object storage and D1): schema,
+ * statements, splitting to respect the platform's statement limits, and error mapping. No backend here: each
+ * adapter runs these statements its own way (`storage.sql.exec` inside `transactionSync`, or `db.batch`).
+ *
+ * Platform limits respected (Durable Object SQLite and D1 alike): at most 100 bound parameters per statement
+ * (multi-row statements are split), at most 100 KB of statement text (values are always bound parameters, so the
+ * text stays a few hundred bytes), at most 2 MB per row (`SQL_MAX_VALUE_BYTES` leaves room below it for the key
+ * and row overhead; local workerd does not enforce the 2 MB limit, so the adapters check it themselves).
+ */
+import { EdgegraphError, type ErrorCode } from '../src/errors.js'
+import type { Batch, ScanPage } from '../src/checkpoint/adapter.js'
+
+/**
+ * Largest value per row: 1.9 MiB = 1,992,294 bytes, below the platform's 2 MB row limit (whether read as
+ * 2,000,000 bytes or 2 MiB) with room for the thread name, the key and SQLite's row overhead. Larger records
+ * are chunked by the history layer.
+ */
+export const SQL_MAX_VALUE_BYTES = Math.floor(1.9 * 1024 * 1024)
+/** Bound parameters allowed per statement on Durable Objects and D1. */
+export const SQL_MAX_PARAMS = 100
+/** Total value bytes one multi-row INSERT carries at most (one big value always goes alone). */
+const MAX_STATEMENT_VALUE_BYTES = SQL_MAX_VALUE_BYTES
+
+/** A value SQLite can bind: blobs are passed as exact-length ArrayBuffers (never a view into a larger buffer). */
+export type SqlParam = string | number | null | ArrayBuffer
+
+/** One statement with its parameters. */
+export interface SqlStatement {
+  sql: string
+  params: SqlParam[]
+}
+
+/** Table names of one adapter instance: `<prefix>_kv`, `<prefix>_threads`, `<prefix>_guard`. */
+export interface SqlTables {
+  kv: string
+  threads: string
+  guard: string
+}
+
+/** Table names for `prefix` (default `edgegraph`); the prefix must be a plain SQL identifier. */
+export function sqlTables(prefix = 'edgegraph', adapter = 'sql'): SqlTables {
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(prefix) || /^_cf_/i.test(prefix) || /^sqlite_/i.test(prefix)) {
+    throw new EdgegraphError('INVALID_ARGUMENT', `${adapter}: table prefix ${JSON.stringify(prefix)} must be letters, digits and "_", starting with a letter (and not "sqlite_" or "_cf_").`, {
+      context: { adapter },
+    })
+  }
+  return { kv: `${prefix}_kv`, threads: `${prefix}_threads`, guard: `${prefix}_guard` }
+}
+
+/**
+ * The schema, as idempotent statements. Keys and thread names are TEXT with the default BINARY collation, so
+ * `ORDER BY key` is byte order, which equals JS string order for the printable-ASCII keys the contract allows.
+ * The guard table (`withGuard`) is only used by D1 (see adapters/d1.ts): it never holds a row outside a running batch.
+ */
+export function schemaStatements(t: SqlTables, withGuard: boolean): string[] {
+  const statements = [
+    `CREATE TABLE IF NOT EXISTS ${t.kv} (thread TEXT NOT NULL COLLATE BINARY, key TEXT NOT NULL COLLATE BINARY, value BLOB NOT NULL, PRIMARY KEY (thread, key))`,
+    `CREATE TABLE IF NOT EXISTS ${t.threads} (thread TEXT NOT NULL COLLATE BINARY PRIMARY KEY, updated_at INTEGER NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS ${t.threads}_by_time ON ${t.threads} (updated_at, thread)`,
+  ]
+  if (withGuard) statements.push(`CREATE TABLE IF NOT EXISTS ${t.guard} (ok INTEGER NOT NULL, CONSTRAINT edgegraph_guard_failed CHECK (ok = 1))`)
+  return statements
+}
+
+/** An exact-length copy of `bytes` as an ArrayBuffer, so a subarray binds only its own bytes. */
+export function blob(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer
+}
+
+/** Bytes from what a driver returns for a BLOB column (ArrayBuffer, typed array, or an array of numbers). */
+export function bytesOf(value: unknown): Uint8Array {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0))
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength))
+  if (Array.isArray(value)) return Uint8Array.from(value as number[])
+  if (value === null || value === undefined) return new Uint8Array(0)
+  if (typeof value === 'string') return new TextEncoder().encode(value)
+  throw new TypeError(`unexpected BLOB value of type ${typeof value}`)
+}
+
+/** `get`: the rows of up to `SQL_MAX_PARAMS - 1` keys of a thread per statement (order restored by the caller). */
+export function getStatements(t: SqlTables, thread: string, keys: readonly string[]): SqlStatement[] {
+  const unique = [...new Set(keys)]
+  const out: SqlStatement[] = []
+  for (let i = 0; i < unique.length; i += SQL_MAX_PARAMS - 1) {
+    const group = unique.slice(i, i + SQL_MAX_PARAMS - 1)
+    out.push({ sql: `SELECT key, value FROM ${t.kv} WHERE thread = ? AND key IN (${group.map(() => '?').join(', ')})`, params: [thread, ...group] })
+  }
+  return out
+}
+
+/** One page of a scan: `from` inclusive, `to` exclusive, in key order or reverse, at most `count` rows. */
+export function scanStatement(t: SqlTables, thread: string, page: ScanPage): SqlStatement {
+  const where = ['thread = ?']
+  const params: SqlParam[] = [thread]
+  if (page.from !== undefined) {
+    where.push('key >= ?')
+    params.push(page.from)
+  }
+  if (page.to !== undefined) {
+    where.push('key < ?')
+    params.push(page.to)
+  }
+  params.push(page.count)
+  return { sql: `SELECT key, value FROM ${t.kv} WHERE ${where.join(' AND ')} ORDER BY key ${page.reverse ? 'DESC' : 'ASC'} LIMIT ?`, params }
+}
+
+/**
+ * The SQL condition "the guard holds", with its parameters: `key` absent when `expect` is undefined, else
+ * present with exactly these bytes (BLOB `=` compares byte for byte; an empty blob is not an absent row).
+ */
+export function guardCondition(t: SqlTables, thread: string, key: string, expect: Uint8Array | undefined): SqlStatement {
+  return expect === undefined
+    ? { sql: `NOT EXISTS (SELECT 1 FROM ${t.kv} WHERE thread = ? AND key = ?)`, params: [thread, key] }
+    : { sql: `EXISTS (SELECT 1 FROM ${t.kv} WHERE thread = ? AND key = ? AND value = ?)`, params: [thread, key, blob(expect)] }
+}
+
+/** The guard's current value, for backends that check it in code inside their transaction (Durable Objects). */
+export function guardReadStatement(t: SqlTables, thread: string, key: string): SqlStatement {
+  return { sql: `SELECT value FROM ${t.kv} WHERE thread = ? AND key = ?`, params: [thread, key] }
+}
+
+/**
+ * The writes of one commit, in order: deletes, then puts (a key both deleted and put ends up put, as in the
+ * reference adapter), then the thread's `updated_at` (or its removal when the commit left it without keys).
+ * Multi-row statements are split to stay within 100 bound parameters and about one value's worth of bytes.
+ */
+export function commitStatements(t: SqlTables, thread: string, batch: Batch, now: number): SqlStatement[] {
+  const out: SqlStatement[] = []
+  const dels = [...new Set(batch.del ?? [])]
+  for (let i = 0; i < dels.length; i += SQL_MAX_PARAMS - 1) {
+    const group = dels.slice(i, i + SQL_MAX_PARAMS - 1)
+    out.push({ sql: `DELETE FROM ${t.kv} WHERE thread = ? AND key IN (${group.map(() => '?').join(', ')})`, params: [thread, ...group] })
+  }
+  const rowsPerStatement = Math.floor(SQL_MAX_PARAMS / 3)
+  let rows: [string, Uint8Array][] = []
+  let bytes = 0
+  const flush = () => {
+    if (rows.length === 0) return
+    out.push({
+      sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`,
+      params: rows.flatMap(([key, value]) => [thread, key, blob(value)]),
+    })
+    rows = []
+    bytes = 0
+  }
+  for (const [key, value] of batch.put ?? []) {
+    if (rows.length === rowsPerStatement || (rows.length > 0 && bytes + value.length > MAX_STATEMENT_VALUE_BYTES)) flush()
+    rows.push([key, value])
+    bytes += value.length
+  }
+  flush()
+  out.push({
+    sql: `INSERT INTO ${t.threads} (thread, updated_at) VALUES (?, ?) ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at`,
+    params: [thread, now],
+  })
+  out.push({ sql: `DELETE FROM ${t.threads} WHERE thread = ? AND NOT EXISTS (SELECT 1 FROM ${t.kv} WHERE thread = ?)`, params: [thread, thread] })
+  return out
+}
+
+/** Removes a thread: its keys and its entry in the threads table. */
+export function deleteThreadStatements(t: SqlTables, thread: string): SqlStatement[] {
+  return [
+    { sql: `DELETE FROM ${t.kv} WHERE thread = ?`, params: [thread] },
+    { sql: `DELETE FROM ${t.threads} WHERE thread = ?`, params: [thread] },
+  ]
+}
+
+/** Where a page of `threads()` starts: after this (updated_at, thread) pair. */
+export interface ThreadsCursor {
+  updatedAt: number
+  thread: string
+}
+
+/** One page of threads, oldest update first (ties by name), optionally only those updated before a time. */
+export function threadsStatement(t: SqlTables, after: ThreadsCursor | undefined, updatedBefore: number | undefined, count: number): SqlStatement {
+  const where: string[] = []
+  const params: SqlParam[] = []
+  if (updatedBefore !== undefined) {
+    where.push('updated_at < ?')
+    params.push(updatedBefore)
+  }
+  if (after !== undefined) {
+    where.push('(updated_at > ? OR (updated_at = ? AND thread > ?))')
+    params.push(after.updatedAt, after.updatedAt, after.thread)
+  }
+  params.push(count)
+  return { sql: `SELECT thread, updated_at FROM ${t.threads}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at ASC, thread ASC LIMIT ?`, params }
+}
+
+/** Reads `threads()` page by page until `limit` threads were yielded or none are left. */
+export async function* pagedThreads(
+  read: (after: ThreadsCursor | undefined, count: number) => Promise<ThreadsCursor[]>,
+  options: { updatedBefore?: number; limit?: number },
+  size: number,
+): AsyncIterable<{ thread: string; updatedAt: number }> {
+  let left = options.limit ?? Number.POSITIVE_INFINITY
+  let after: ThreadsCursor | undefined
+  while (left > 0) {
+    const count = Math.min(size, left)
+    const page = await read(after, count)
+    for (const row of page) yield { thread: row.thread, updatedAt: row.updatedAt }
+    if (page.length < count) return
+    left -= page.length
+    after = page[page.length - 1]
+  }
+}
+
+/**
+ * Maps a SQLite / D1 failure to a typed error naming the adapter and thread. Out-of-space errors become
+ * `QUOTA_EXCEEDED`, a row SQLite refuses as too big `VALUE_TOO_LARGE`, anything else `STORAGE_FAILED`.
+ */
+export function sqlError(err: unknown, adapter: string, thread: string, action: string): EdgegraphError {
+  if (err instanceof EdgegraphError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  const context = { adapter, threadId: thread }
+  let code: ErrorCode = 'STORAGE_FAILED'
+  let hint = ''
+  if (/SQLITE_FULL|disk is full|database size|maximum (db|database) size|storage (limit|quota)|exceeded .*storage/i.test(message)) {
+    code = 'QUOTA_EXCEEDED'
+    hint = ' Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.'
+  } else if (/SQLITE_TOOBIG|too big|too large/i.test(message)) {
+    code = 'VALUE_TOO_LARGE'
+    hint = ' Nothing of this commit was written.'
+  }
+  return new EdgegraphError(code, `${adapter} adapter, thread "${thread}": ${action} failed: ${message}.${hint}`, { cause: err, context })
+}
+
+/** The CONFLICT error both adapters throw when the head guard fails. */
+export function conflictError(adapter: string, thread: string, key: string): EdgegraphError {
+  return new EdgegraphError('CONFLICT', `${adapter} adapter, thread "${thread}": key "${key}" changed since it was read (another writer moved the thread). Nothing was written; reload and retry.`, {
+    context: { adapter, threadId: thread },
+  })
+}

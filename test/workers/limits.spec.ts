@@ -1,0 +1,214 @@
+/**
+ * @module Platform limits, the D1 guard and Durable Object commit atomicity, inside workerd. Local workerd does not enforce the 2 MB row limit
+ * (production does), so these tests look at what was actually stored.
+ */
+import { env } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { END, START, StateGraph, isEdgegraphError, type StorageAdapter } from '../../src/index.js'
+import { sameBytes } from '../../src/checkpoint/adapter.js'
+import { createD1Adapter, d1GuardStatement } from '../../adapters/d1.js'
+import { createDurableObjectAdapter, type DurableObjectSqlStorageLike } from '../../adapters/durable-object.js'
+import { commitStatements, sqlTables, SQL_MAX_PARAMS, SQL_MAX_VALUE_BYTES } from '../../adapters/sql.js'
+import { d1Adapter, durableObjectAdapter } from './helpers.js'
+
+/** The platform's row limit, read strictly: 2,000,000 bytes. */
+const PLATFORM_ROW_BYTES = 2_000_000
+const FIVE_MB = 5 * 1024 * 1024
+const utf8 = (text: string) => new TextEncoder().encode(text)
+const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : new TextDecoder().decode(bytes))
+
+function docGraph(adapter: StorageAdapter) {
+  return new StateGraph({ doc: { default: () => '' }, n: { default: () => 0 } })
+    .addNode('touch', (s) => ({ n: s.n + 1 }))
+    .addEdge(START, 'touch')
+    .addEdge('touch', END)
+    .compile({ checkpointer: adapter })
+}
+
+interface RowStats {
+  rows: number
+  largest: number
+  total: number
+}
+const ROW_STATS = (table: string) =>
+  `SELECT count(*) AS rows, coalesce(max(length(CAST(thread AS BLOB)) + length(CAST(key AS BLOB)) + length(value)), 0) AS largest, coalesce(sum(length(value)), 0) AS total FROM ${table}`
+
+/** A 5 MB state value through the graph API; returns what the adapter's table then holds. */
+async function storeFiveMegabytes(adapter: StorageAdapter, stats: () => Promise<RowStats>): Promise<RowStats> {
+  const doc = 'x'.repeat(FIVE_MB - 7) + 'the end'
+  const graph = docGraph(adapter)
+  await graph.invoke({ doc }, { threadId: 'big' })
+  const state = await docGraph(adapter).getState({ threadId: 'big' })
+  expect(state.values.doc.length).toBe(doc.length)
+  expect(state.values.doc === doc).toBe(true)
+  return stats()
+}
+
+describe('the 2 MB row limit (not enforced by local workerd, so checked here)', () => {
+  it('both adapters declare maxValueBytes below 2 MB', () => {
+    expect(SQL_MAX_VALUE_BYTES).toBeLessThan(PLATFORM_ROW_BYTES - 4096)
+    expect(durableObjectAdapter().limits.maxValueBytes).toBe(SQL_MAX_VALUE_BYTES)
+    expect(d1Adapter().limits.maxValueBytes).toBe(SQL_MAX_VALUE_BYTES)
+  })
+
+  it('Durable Object: a 5 MB state value is stored as rows each below 2 MB', async () => {
+    const adapter = durableObjectAdapter()
+    const stats = await storeFiveMegabytes(adapter, () =>
+      adapter.run((storage) => {
+        const row = storage.sql.exec(ROW_STATS('edgegraph_kv')).one()
+        return { rows: Number(row.rows), largest: Number(row.largest), total: Number(row.total) }
+      }),
+    )
+    expect(stats.total).toBeGreaterThanOrEqual(FIVE_MB)
+    expect(stats.rows).toBeGreaterThanOrEqual(3)
+    expect(stats.largest).toBeLessThan(PLATFORM_ROW_BYTES)
+  })
+
+  it('D1: a 5 MB state value is stored as rows each below 2 MB', async () => {
+    const adapter = d1Adapter()
+    const stats = await storeFiveMegabytes(adapter, async () => {
+      const row = (await env.DB.prepare(ROW_STATS(`${adapter.table}_kv`)).first<Record<string, number>>()) as Record<string, number>
+      return { rows: Number(row.rows), largest: Number(row.largest), total: Number(row.total) }
+    })
+    expect(stats.total).toBeGreaterThanOrEqual(FIVE_MB)
+    expect(stats.rows).toBeGreaterThanOrEqual(3)
+    expect(stats.largest).toBeLessThan(PLATFORM_ROW_BYTES)
+  })
+
+  it('a single value above 2 MB is refused with VALUE_TOO_LARGE by both adapters, and nothing is written', async () => {
+    for (const adapter of [durableObjectAdapter(), d1Adapter()]) {
+      const err = await adapter.commit('t', { put: [['ok', utf8('small')], ['big', new Uint8Array(PLATFORM_ROW_BYTES + 1)]] }).catch((e: unknown) => e)
+      expect(isEdgegraphError(err, 'VALUE_TOO_LARGE'), String(err)).toBe(true)
+      expect(await adapter.get('t', ['ok', 'big'])).toEqual([undefined, undefined])
+    }
+  })
+
+  it('many keys in one commit are split into statements of at most 100 bound parameters, applied atomically', async () => {
+    const put: [string, Uint8Array][] = Array.from({ length: 250 }, (_, i) => [`k/${String(i).padStart(4, '0')}`, utf8(`v${i}`)])
+    const del = Array.from({ length: 250 }, (_, i) => `gone/${i}`)
+    for (const s of commitStatements(sqlTables(), 't', { put, del }, 0)) expect(s.params.length).toBeLessThanOrEqual(SQL_MAX_PARAMS)
+    for (const adapter of [durableObjectAdapter(), d1Adapter()]) {
+      await adapter.commit('t', { put: del.map((k) => [k, utf8('x')]) })
+      await adapter.commit('t', { put, del }, { key: 'h', expect: undefined })
+      const keys: string[] = []
+      for await (const [k] of adapter.scan('t')) keys.push(k)
+      expect(keys).toEqual(put.map(([k]) => k))
+      // A conflicting many-statement commit writes none of its statements.
+      const err = await adapter.commit('t', { put: put.map(([k]) => [k, utf8('changed')]), del: put.map(([k]) => k) }, { key: 'k/0000', expect: utf8('stale') }).catch((e: unknown) => e)
+      expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+      expect((await adapter.get('t', ['k/0000', 'k/0249'])).map(text)).toEqual(['v0', 'v249'])
+    }
+  })
+})
+
+describe('D1 head guard: enforced by SQLite inside the batch', () => {
+  const guardRows = async (table: string) => Number((await env.DB.prepare(`SELECT count(*) AS n FROM ${table}_guard`).first<{ n: number }>())?.n)
+
+  it('D1 rejects the guard statement when the head does not match (CHECK constraint), and accepts it when it does', async () => {
+    const adapter = d1Adapter()
+    await adapter.commit('t', { put: [['h', utf8('1')]] })
+    const t = sqlTables(adapter.table)
+    const stmt = (expectBytes: Uint8Array | undefined) => {
+      const s = d1GuardStatement(t, 't', { key: 'h', expect: expectBytes })
+      return env.DB.prepare(s.sql).bind(...s.params)
+    }
+    const cleanup = env.DB.prepare(`DELETE FROM ${t.guard}`)
+    for (const stale of [undefined, utf8('2'), utf8('1 '), new Uint8Array(0)]) {
+      const err = await env.DB.batch([stmt(stale), cleanup]).catch((e: unknown) => e)
+      expect(String((err as Error)?.message), `stale guard ${String(stale)}`).toMatch(/CHECK constraint failed: edgegraph_guard_failed/)
+    }
+    await env.DB.batch([stmt(utf8('1')), cleanup])
+    expect(await guardRows(adapter.table)).toBe(0)
+  })
+
+  it('a failed guard rolls back every write of the batch and leaves the guard table empty', async () => {
+    const adapter = d1Adapter()
+    await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
+    const err = await adapter.commit('t', { put: [['h', utf8('2')], ['c/2', utf8('two')]], del: ['c/1'] }, { key: 'h', expect: utf8('0') }).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+    expect((err as Error).message).toContain('d1')
+    expect((await adapter.get('t', ['h', 'c/1', 'c/2'])).map(text)).toEqual(['1', 'one', undefined])
+    expect(await guardRows(adapter.table)).toBe(0)
+  })
+
+  it('a failure after a passing guard rolls back the guard row and the writes before it (the batch is one transaction)', async () => {
+    const adapter = d1Adapter()
+    await adapter.commit('t', { put: [['h', utf8('1')]] })
+    const t = sqlTables(adapter.table)
+    const g = d1GuardStatement(t, 't', { key: 'h', expect: utf8('1') })
+    const err = await env.DB.batch([
+      env.DB.prepare(g.sql).bind(...g.params),
+      env.DB.prepare(`INSERT INTO ${t.kv} (thread, key, value) VALUES ('t', 'written', x'01')`),
+      env.DB.prepare(`INSERT INTO ${t.kv} (thread, key, value) VALUES ('t', 'fails', NULL)`), // NOT NULL violated
+      env.DB.prepare(`DELETE FROM ${t.guard}`),
+    ]).catch((e: unknown) => e)
+    expect(String((err as Error)?.message)).toMatch(/NOT NULL/)
+    expect(await adapter.get('t', ['written'])).toEqual([undefined])
+    expect(await guardRows(adapter.table)).toBe(0)
+  })
+
+  it('many writers (separate adapter instances, as separate Workers) racing on one head: exactly one wins each round', async () => {
+    const first = d1Adapter()
+    const writers = Array.from({ length: 8 }, () => createD1Adapter(env.DB, { table: first.table }))
+    await first.commit('t', { put: [['h', utf8('0')]] })
+    for (let round = 1; round <= 10; round++) {
+      const head = utf8(String(round - 1))
+      const results = await Promise.allSettled(
+        writers.map((w, i) => w.commit('t', { put: [['h', utf8(String(round))], [`by/${round}/${i}`, utf8(String(i))]] }, { key: 'h', expect: head })),
+      )
+      const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
+      expect(winners).toHaveLength(1)
+      for (const r of results) if (r.status === 'rejected') expect(isEdgegraphError(r.reason, 'CONFLICT'), String(r.reason)).toBe(true)
+      const keys: string[] = []
+      for await (const [k] of first.scan('t', { from: `by/${round}/`, to: `by/${round}/~` })) keys.push(k)
+      expect(keys).toEqual([`by/${round}/${winners[0]}`])
+    }
+    expect(await guardRows(first.table)).toBe(0)
+  })
+
+  it('control: the same race with the guard checked in code (read, then write) lets several writers win', async () => {
+    // Shows the race above has teeth: only a guard evaluated inside the batch keeps it to one winner.
+    const first = d1Adapter()
+    const naive = (a: StorageAdapter): StorageAdapter => ({
+      ...a,
+      commit: async (thread, batch, guard) => {
+        if (guard && !sameBytes((await a.get(thread, [guard.key]))[0], guard.expect)) throw new Error('conflict')
+        return a.commit(thread, batch)
+      },
+    })
+    const writers = Array.from({ length: 8 }, () => naive(createD1Adapter(env.DB, { table: first.table })))
+    await first.commit('t', { put: [['h', utf8('0')]] })
+    let doubleWins = 0
+    for (let round = 1; round <= 5; round++) {
+      const results = await Promise.allSettled(writers.map((w, i) => w.commit('t', { put: [['h', utf8(String(round))], [`by/${round}/${i}`, utf8('x')]] }, { key: 'h', expect: utf8(String(round - 1)) })))
+      if (results.filter((r) => r.status === 'fulfilled').length > 1) doubleWins++
+    }
+    expect(doubleWins).toBeGreaterThan(0)
+  })
+})
+
+describe('Durable Object commit: one transactionSync', () => {
+  it('a failure after some writes of a commit rolls all of them back (STORAGE_FAILED, nothing written)', async () => {
+    const adapter = durableObjectAdapter()
+    await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
+    const err = await adapter
+      .run(async (storage) => {
+        // The same storage, except that the last write of a commit (the thread's update time) fails.
+        const failing: DurableObjectSqlStorageLike = {
+          sql: {
+            exec: (query: string, ...bindings: unknown[]) => {
+              if (query.startsWith('INSERT INTO edgegraph_threads')) throw new Error('injected failure')
+              return storage.sql.exec(query, ...bindings)
+            },
+          },
+          transactionSync: (fn) => storage.transactionSync(fn),
+        }
+        await createDurableObjectAdapter(failing).commit('t', { put: [['h', utf8('2')], ['c/2', utf8('two')]], del: ['c/1'] }, { key: 'h', expect: utf8('1') })
+      })
+      .catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'STORAGE_FAILED'), String(err)).toBe(true)
+    expect((err as Error).message).toMatch(/durable-object adapter, thread "t": commit failed: injected failure/)
+    expect((await adapter.get('t', ['h', 'c/1', 'c/2'])).map(text)).toEqual(['1', 'one', undefined])
+  })
+})
+
