@@ -1,8 +1,8 @@
 /** @module Dexie storage adapter: checkpoints in IndexedDB through Dexie, in edgegraph's own database or next to an app's tables. */
 import { Dexie, type IndexableTypeArrayReadonly, type Table } from 'dexie'
 import { EdgegraphError, isEdgegraphError, type ErrorCode } from '../src/errors.js'
-import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
-import { createTabCoordinator } from './web-tabs.js'
+import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
 
 /**
  * edgegraph's tables in Dexie schema syntax: `edgegraph_kv` keyed by `[thread, key]` (outbound keys, so
@@ -35,11 +35,7 @@ export interface DexieOwnDatabaseOptions extends DexieAdapterOptions {
 }
 
 /** The Dexie adapter: the storage contract plus cross-tab helpers, as the IndexedDB adapter has them. */
-export interface DexieAdapter extends StorageAdapter {
-  lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
-  subscribe(listener: (event: { thread: string }) => void): () => void
-  /** Bytes stored (keys + values) for one thread, or for all. */
-  bytes(thread?: string): Promise<number>
+export interface DexieAdapter extends BrowserAdapter {
   /** Stops the adapter (it cannot be used afterwards). Closes its own database; never the app's. */
   close(): Promise<void>
 }

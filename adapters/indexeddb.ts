@@ -4,8 +4,8 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
 import { EdgegraphError, isEdgegraphError } from '../src/errors.js'
-import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
-import { createTabCoordinator } from './web-tabs.js'
+import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
 
 export { requestPersistentStorage, type StorageStatus } from './web-tabs.js'
 
@@ -41,11 +41,7 @@ export interface IndexedDBAdapterOptions {
 }
 
 /** The IndexedDB adapter: the storage contract plus cross-tab helpers. */
-export interface IndexedDBAdapter extends StorageAdapter {
-  lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
-  subscribe(listener: (event: { thread: string }) => void): () => void
-  /** Bytes stored (keys + values) for one thread, or for all. */
-  bytes(thread?: string): Promise<number>
+export interface IndexedDBAdapter extends BrowserAdapter {
   /** Closes the database connection (the adapter cannot be used afterwards). */
   close(): Promise<void>
 }

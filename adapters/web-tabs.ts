@@ -3,6 +3,17 @@
  * BroadcastChannel that tells every tab when a thread moved. Shared by the IndexedDB and Dexie adapters.
  */
 import { EdgegraphError } from '../src/errors.js'
+import type { StorageAdapter } from '../src/checkpoint/adapter.js'
+
+/** What the browser adapters (IndexedDB, Dexie) offer beyond the storage contract. */
+export interface BrowserAdapter extends StorageAdapter {
+  lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
+  subscribe(listener: (event: { thread: string }) => void): () => void
+  /** Bytes stored (keys + values) for one thread, or for all. */
+  bytes(thread?: string): Promise<number>
+  /** Stops the adapter; it cannot be used afterwards. */
+  close(): Promise<void>
+}
 
 /** What a browser adapter mixes in: thread locks and change notifications, scoped to one database. */
 export interface TabCoordinator {
