@@ -1,0 +1,178 @@
+/**
+ * @module Remote storage adapter: stores a thread's bytes in a worker through its storage HTTP API
+ * (`worker/storage-api.ts`), so a browser keeps running graphs locally (diffs, encryption, chunking happen here)
+ * while the history lives server-side. Web-standard APIs only (fetch, btoa/atob).
+ */
+import { EdgegraphError, type ErrorCode } from '../src/errors.js'
+import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+
+export interface RemoteAdapterOptions {
+  /** Base URL of the worker, e.g. `https://agents.example.com` (the API lives under `/v1/storage/`). */
+  url: string
+  /** Sent as `Authorization: Bearer <token>` when given. */
+  token?: string
+  /** A `fetch` to use instead of the global one (tests, custom agents). */
+  fetch?: typeof fetch
+  /**
+   * Largest value per key in bytes. Default 1.5 MiB: base64 makes it 2 MiB on the wire, well under the
+   * server's 8 MiB body limit even with a few such values in one commit.
+   */
+  maxValueBytes?: number
+}
+
+const CODES = new Set<ErrorCode>([
+  'INVALID_GRAPH', 'INVALID_ARGUMENT', 'INVALID_UPDATE', 'UNSERIALIZABLE', 'UNKNOWN_NODE', 'THREAD_NOT_FOUND', 'CHECKPOINT_NOT_FOUND',
+  'NO_PENDING_INTERRUPT', 'NODE_FAILED', 'RECURSION_LIMIT', 'ABORTED', 'CONFLICT', 'CORRUPT_RECORD', 'VALUE_TOO_LARGE',
+  'QUOTA_EXCEEDED', 'STORAGE_FAILED', 'STORAGE_UNAVAILABLE', 'THREAD_BUSY',
+])
+
+/** Keys per `get` request and entries per scan page. */
+const PAGE = 256
+
+/**
+ * Creates an adapter backed by a worker's storage API.
+ *
+ * @example
+ * const graph = builder.compile({ checkpointer: createRemoteAdapter({ url: 'https://agents.example.com', token }) })
+ */
+export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapter {
+  const base = options.url.replace(/\/+$/, '')
+  const maxValueBytes = options.maxValueBytes ?? 1.5 * 1024 * 1024
+  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))
+
+  const error = (code: ErrorCode, message: string, thread: string | undefined, cause?: unknown) =>
+    new EdgegraphError(code, `remote adapter (${base})${thread === undefined ? '' : `, thread "${thread}"`}: ${message}`, {
+      ...(cause === undefined ? {} : { cause }),
+      context: { adapter: 'remote', ...(thread === undefined ? {} : { threadId: thread }) },
+    })
+
+  async function call(method: 'GET' | 'POST' | 'DELETE', path: string, thread: string | undefined, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
+    const url = `${base}/v1/storage/${path}`
+    let response: Response
+    try {
+      response = await doFetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    } catch (err) {
+      throw error('STORAGE_FAILED', `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, thread, err)
+    }
+    let text: string
+    try {
+      text = await response.text()
+    } catch (err) {
+      throw error('STORAGE_FAILED', `connection lost reading the answer of ${method} ${url}`, thread, err)
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    if (!response.ok) {
+      const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+      const code = typeof e?.code === 'string' && CODES.has(e.code as ErrorCode) ? (e.code as ErrorCode) : 'STORAGE_FAILED'
+      const message = typeof e?.message === 'string' ? e.message : `HTTP ${response.status} ${response.statusText}`.trim()
+      throw error(code, `${method} ${url} answered ${response.status}: ${message}`, thread)
+    }
+    if (json === undefined) throw error('STORAGE_FAILED', `${method} ${url} answered ${response.status} without valid JSON`, thread)
+    return json
+  }
+
+  const threadPath = (thread: string) => `threads/${encodeURIComponent(thread)}`
+  const malformed = (what: string, thread: string | undefined) => error('STORAGE_FAILED', `malformed answer: ${what}`, thread)
+
+  return {
+    name: 'remote',
+    limits: { maxValueBytes },
+
+    async get(thread, keys) {
+      const out: (Uint8Array | undefined)[] = []
+      for (let i = 0; i < keys.length; i += PAGE) {
+        const chunk = keys.slice(i, i + PAGE)
+        const res = (await call('POST', `${threadPath(thread)}/get`, thread, { keys: chunk })) as { values?: unknown }
+        if (!Array.isArray(res.values) || res.values.length !== chunk.length) throw malformed('get values', thread)
+        for (const v of res.values) out.push(v === null ? undefined : decode(v, thread))
+      }
+      return out
+    },
+
+    scan(thread, range: ScanRange = {}) {
+      return pagedScan(range, PAGE, async ({ from, to, reverse, count }) => {
+        // The server may cut a page short by bytes (done: false): ask again after the last key until full.
+        const page: [string, Uint8Array][] = []
+        let lo = from
+        let hi = to
+        while (page.length < count) {
+          const body = { limit: count - page.length, ...(lo === undefined ? {} : { from: lo }), ...(hi === undefined ? {} : { to: hi }), ...(reverse ? { reverse } : {}) }
+          const res = (await call('POST', `${threadPath(thread)}/scan`, thread, body)) as { entries?: unknown; done?: unknown }
+          if (!Array.isArray(res.entries) || typeof res.done !== 'boolean') throw malformed('scan page', thread)
+          for (const entry of res.entries) {
+            if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw malformed('scan entry', thread)
+            page.push([entry[0], decode(entry[1], thread)])
+          }
+          const last = page[page.length - 1]
+          if (res.done || last === undefined) break
+          if (reverse) hi = last[0]
+          else lo = `${last[0]}\u0000`
+        }
+        return page
+      })
+    },
+
+    async commit(thread, batch: Batch, guard?: Guard) {
+      checkPuts(batch, maxValueBytes, (code, message) => error(code, message, thread))
+      const body: Record<string, unknown> = {}
+      if (batch.put !== undefined) body.put = batch.put.map(([k, v]) => [k, encode(v)])
+      if (batch.del !== undefined) body.del = batch.del
+      if (guard !== undefined) body.guard = { key: guard.key, expect: guard.expect === undefined ? null : encode(guard.expect) }
+      await call('POST', `${threadPath(thread)}/commit`, thread, body)
+    },
+
+    async deleteThread(thread) {
+      await call('DELETE', threadPath(thread), thread)
+    },
+
+    async *threads(opts = {}) {
+      let left = opts.limit ?? Number.POSITIVE_INFINITY
+      let offset = 0
+      const before = opts.updatedBefore
+      // Times are ms since epoch within the Date range (±8.64e15); beyond it the filter keeps all or nothing.
+      if (before !== undefined && !(before > -8.64e15)) return
+      const bounded = before !== undefined && before < 8.64e15
+      while (left > 0) {
+        const query = new URLSearchParams()
+        if (bounded) query.set('updatedBefore', String(Math.ceil(before)))
+        query.set('limit', String(Math.min(1000, left)))
+        if (offset > 0) query.set('offset', String(offset))
+        const res = (await call('GET', `threads?${query}`, undefined)) as { threads?: unknown; more?: unknown }
+        if (!Array.isArray(res.threads) || typeof res.more !== 'boolean') throw malformed('thread list', undefined)
+        for (const info of res.threads as ThreadInfo[]) {
+          if (typeof info?.thread !== 'string' || typeof info.updatedAt !== 'number') throw malformed('thread entry', undefined)
+          yield { thread: info.thread, updatedAt: info.updatedAt }
+        }
+        left -= res.threads.length
+        offset += res.threads.length
+        if (!res.more || res.threads.length === 0) return
+      }
+    },
+  }
+
+  function decode(value: unknown, thread: string): Uint8Array {
+    if (typeof value !== 'string') throw malformed('value is not a base64 string', thread)
+    try {
+      const binary = atob(value)
+      const bytes = new Uint8Array(binary.length)
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+      return bytes
+    } catch (err) {
+      throw error('STORAGE_FAILED', 'malformed answer: value is not valid base64', thread, err)
+    }
+  }
+}
+
+function encode(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
+}

@@ -1,0 +1,278 @@
+/**
+ * @module The storage-level HTTP API of the worker: one {@link StorageAdapter}'s contract (get, scan, commit with
+ * guard, deleteThread, threads) over HTTP, so a browser can keep running graphs locally (diffs, encryption and
+ * chunking stay on the client) and store the bytes in the worker. `adapters/remote.ts` is its client.
+ *
+ * AUTH IS NOT PART OF THIS MODULE. Every request that reaches this app is served. A later step mounts JWT
+ * middleware in front of it (tenant, allowed thread prefix, rights, expiry); until then never expose it publicly.
+ *
+ * Routes (all JSON, values as standard base64 with padding):
+ * - `POST   /v1/storage/threads/:thread/get`    `{ keys: string[] }` → `{ values: (string | null)[] }`
+ * - `POST   /v1/storage/threads/:thread/scan`   `{ from?, to?, reverse?, limit }` → `{ entries: [key, value][], done }`.
+ *   `limit` (1..1000) is required. A page also stops early once its values pass ~4 MiB; `done: true` means the
+ *   range holds nothing more after the last entry (within `limit`), `done: false` means ask again after it.
+ * - `POST   /v1/storage/threads/:thread/commit` `{ put?: [key, value][], del?: string[], guard?: { key, expect: string | null } }` → `{ ok: true }`
+ * - `DELETE /v1/storage/threads/:thread` → `{ ok: true }`
+ * - `GET    /v1/storage/threads?updatedBefore=&limit=&offset=` → `{ threads: { thread, updatedAt }[], more }`
+ *   (pages of at most 1000; `offset` skips that many of the matching threads, oldest first).
+ *
+ * Validation (plain checks, no schema library): bodies must be JSON objects with exactly the documented fields
+ * (unknown fields are rejected), of the right types; keys are strings of at most 1024 characters (printable
+ * ASCII for stored keys: get/put/del/guard; scan bounds may be any string, since a client resumes a scan from
+ * `last + "\0"`); values are strict base64. Thread ids must match {@link THREAD_ID}: letters, digits and
+ * `. _ : - /`, 1 to 200 characters. `/` is allowed because thread ids are often namespaced (`user/42`, and the
+ * conformance suite uses `t/x`); the client sends it percent-encoded (`t%2Fx`) as one path segment. Every
+ * `/`-separated part must be non-empty and not `.` or `..`, so no id can climb or alias a path when used as a
+ * key prefix or storage name downstream. No spaces, backslashes, `%`, non-ASCII or control characters. Bodies above
+ * `maxBodyBytes` (default 8 MiB) are refused before they are read, with 413.
+ *
+ * Errors are always `{ "error": { "code", "message" } }`, never a stack trace. Status per code:
+ * `INVALID_ARGUMENT` 400 (404 for an unknown route), `CONFLICT` 409, `VALUE_TOO_LARGE` 413,
+ * `QUOTA_EXCEEDED` 507 (Insufficient Storage: the request was fine, the store is full — 413 would wrongly say
+ * "send less"), `STORAGE_UNAVAILABLE` 503, anything else 500 with its code kept; a thrown non-edgegraph error
+ * becomes 500 `STORAGE_FAILED` with a generic message (its details stay in the server log).
+ */
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { EdgegraphError, type ErrorCode } from '../src/errors.js'
+import type { Batch, Guard, StorageAdapter } from '../src/checkpoint/adapter.js'
+
+/** Allowed thread ids. */
+export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
+
+export interface StorageApiOptions {
+  /** Largest request body in bytes (default 8 MiB); larger ones get 413 `VALUE_TOO_LARGE`. */
+  maxBodyBytes?: number
+  /**
+   * The adapter that lists threads for `GET /v1/storage/threads`. Default: `resolve('')` (the empty string is
+   * never a valid thread id, so a resolver can recognise the listing call).
+   */
+  list?: () => StorageAdapter | Promise<StorageAdapter>
+}
+
+const MAX_KEY = 1024
+const MAX_KEYS = 1000
+const MAX_SCAN = 1000
+const MAX_THREADS_PAGE = 1000
+const SCAN_PAGE_BYTES = 4 * 1024 * 1024
+const PRINTABLE = /^[\x20-\x7e]*$/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** A request the API refuses: answered with `status` and the error code. */
+class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 413,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const bad = (message: string) => new ApiError(400, 'INVALID_ARGUMENT', message)
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  CONFLICT: 409,
+  VALUE_TOO_LARGE: 413,
+  QUOTA_EXCEEDED: 507,
+  STORAGE_UNAVAILABLE: 503,
+}
+
+/**
+ * Creates the Hono app serving the storage API. `resolve` gives the adapter holding a thread (one shared adapter,
+ * or one per thread such as a Durable Object's storage).
+ */
+export function storageApi(resolve: (thread: string) => StorageAdapter | Promise<StorageAdapter>, options: StorageApiOptions = {}): Hono {
+  const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024
+  const list = options.list ?? (() => resolve(''))
+  const app = new Hono()
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => c.json(errorBody('VALUE_TOO_LARGE', `request body is above the ${maxBodyBytes}-byte limit; commit fewer or smaller values at once`), 413),
+    }),
+  )
+
+  const adapterFor = async (c: Context): Promise<[string, StorageAdapter]> => {
+    const thread = threadParam(c)
+    return [thread, await resolve(thread)]
+  }
+
+  app.post('/v1/storage/threads/:thread/get', async (c) => {
+    const body = fields(await readJson(c), [], ['keys'])
+    const keys = stringArray(body.keys, 'keys', true, MAX_KEYS)
+    const [thread, adapter] = await adapterFor(c)
+    const values = await adapter.get(thread, keys)
+    return c.json({ values: values.map((v) => (v === undefined ? null : toBase64(v))) })
+  })
+
+  app.post('/v1/storage/threads/:thread/scan', async (c) => {
+    const body = fields(await readJson(c), ['from', 'to', 'reverse'], ['limit'])
+    const from = body.from === undefined ? undefined : key(body.from, 'from', false)
+    const to = body.to === undefined ? undefined : key(body.to, 'to', false)
+    if (body.reverse !== undefined && typeof body.reverse !== 'boolean') throw bad('"reverse" must be a boolean')
+    const limit = integer(body.limit, 'limit', 1, MAX_SCAN)
+    const [thread, adapter] = await adapterFor(c)
+    const entries: [string, string][] = []
+    let bytes = 0
+    let done = true
+    const range = { limit, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }), ...(body.reverse === true ? { reverse: true } : {}) }
+    for await (const [k, value] of adapter.scan(thread, range)) {
+      entries.push([k, toBase64(value)])
+      bytes += value.length
+      if (bytes >= SCAN_PAGE_BYTES && entries.length < limit) {
+        done = false
+        break
+      }
+    }
+    return c.json({ entries, done })
+  })
+
+  app.post('/v1/storage/threads/:thread/commit', async (c) => {
+    const body = fields(await readJson(c), ['put', 'del', 'guard'], [])
+    const batch: Batch = {}
+    if (body.put !== undefined) {
+      if (!Array.isArray(body.put)) throw bad('"put" must be an array of [key, base64 value] pairs')
+      if (body.put.length > MAX_KEYS) throw bad(`"put" holds more than ${MAX_KEYS} entries`)
+      batch.put = body.put.map((pair, i): [string, Uint8Array] => {
+        if (!Array.isArray(pair) || pair.length !== 2) throw bad(`"put[${i}]" must be a [key, base64 value] pair`)
+        return [key(pair[0], `put[${i}][0]`, true), bytesOf(pair[1], `put[${i}][1]`)]
+      })
+    }
+    if (body.del !== undefined) batch.del = stringArray(body.del, 'del', true, MAX_KEYS)
+    let guard: Guard | undefined
+    if (body.guard !== undefined) {
+      const g = fields(body.guard, [], ['key', 'expect'], 'guard')
+      guard = { key: key(g.key, 'guard.key', true), expect: g.expect === null ? undefined : bytesOf(g.expect, 'guard.expect') }
+    }
+    const [thread, adapter] = await adapterFor(c)
+    await adapter.commit(thread, batch, guard)
+    return c.json({ ok: true })
+  })
+
+  app.delete('/v1/storage/threads/:thread', async (c) => {
+    const [thread, adapter] = await adapterFor(c)
+    await adapter.deleteThread(thread)
+    return c.json({ ok: true })
+  })
+
+  app.get('/v1/storage/threads', async (c) => {
+    const query = c.req.queries()
+    for (const name of Object.keys(query)) {
+      if (!['updatedBefore', 'limit', 'offset'].includes(name)) throw bad(`unknown query parameter "${name}"`)
+      if ((query[name] ?? []).length !== 1) throw bad(`query parameter "${name}" must be given once`)
+    }
+    const param = (name: string, min: number, max: number): number | undefined => {
+      const raw = query[name]?.[0]
+      if (raw === undefined) return undefined
+      if (!/^-?\d{1,16}$/.test(raw)) throw bad(`query parameter "${name}" must be an integer`)
+      return integer(Number(raw), name, min, max)
+    }
+    const updatedBefore = param('updatedBefore', -8.64e15, 8.64e15)
+    const limit = param('limit', 0, MAX_THREADS_PAGE) ?? MAX_THREADS_PAGE
+    const offset = param('offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
+    const adapter = await list()
+    const threads: { thread: string; updatedAt: number }[] = []
+    let more = false
+    let seen = 0
+    if (limit > 0) {
+      for await (const info of adapter.threads(updatedBefore === undefined ? {} : { updatedBefore })) {
+        if (seen++ < offset) continue
+        if (threads.length === limit) {
+          more = true
+          break
+        }
+        threads.push({ thread: info.thread, updatedAt: info.updatedAt })
+      }
+    }
+    return c.json({ threads, more })
+  })
+
+  app.notFound((c) => c.json(errorBody('INVALID_ARGUMENT', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404))
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status)
+    if (err instanceof EdgegraphError) {
+      return c.json(errorBody(err.code, err.message), (STATUS[err.code] ?? 500) as 400 | 409 | 413 | 500 | 503 | 507)
+    }
+    console.error('storage API: unexpected error', err)
+    return c.json(errorBody('STORAGE_FAILED', 'the storage backend failed unexpectedly; see the server log'), 500)
+  })
+
+  return app
+}
+
+function errorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } }
+}
+
+function threadParam(c: Context): string {
+  const thread = c.req.param('thread') ?? ''
+  if (!THREAD_ID.test(thread) || thread.split('/').some((part) => part === '' || part === '.' || part === '..')) {
+    throw bad(`thread id must match ${THREAD_ID} (letters, digits, ". _ : - /", 1 to 200 characters) with no empty, "." or ".." part between slashes`)
+  }
+  return thread
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type') ?? ''
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw bad('send the body as JSON (content-type: application/json)')
+  const text = await c.req.text()
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw bad('request body is not valid JSON')
+  }
+}
+
+/** The object's fields, checking it is a plain object with no fields beyond `optional` and `required`. */
+function fields(value: unknown, optional: string[], required: string[], where = 'body'): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${where} must be a JSON object`)
+  const record = value as Record<string, unknown>
+  for (const name of Object.keys(record)) {
+    if (!optional.includes(name) && !required.includes(name)) throw bad(`${where} has an unknown field "${name}"`)
+  }
+  for (const name of required) if (record[name] === undefined) throw bad(`${where} is missing "${name}"`)
+  return record
+}
+
+function key(value: unknown, where: string, stored: boolean): string {
+  if (typeof value !== 'string') throw bad(`"${where}" must be a string`)
+  if (value.length > MAX_KEY) throw bad(`"${where}" is longer than ${MAX_KEY} characters`)
+  if (stored && !PRINTABLE.test(value)) throw bad(`"${where}" must be printable ASCII`)
+  return value
+}
+
+function stringArray(value: unknown, where: string, stored: boolean, max: number): string[] {
+  if (!Array.isArray(value)) throw bad(`"${where}" must be an array of strings`)
+  if (value.length > max) throw bad(`"${where}" holds more than ${max} entries`)
+  return value.map((v, i) => key(v, `${where}[${i}]`, stored))
+}
+
+function integer(value: unknown, where: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw bad(`"${where}" must be an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function bytesOf(value: unknown, where: string): Uint8Array {
+  if (typeof value !== 'string' || !BASE64.test(value)) throw bad(`"${where}" must be a base64 string`)
+  return fromBase64(value)
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(binary)
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}
