@@ -9,7 +9,11 @@ import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type Stor
 export interface RemoteAdapterOptions {
   /** Base URL of the worker, e.g. `https://agents.example.com` (the API lives under `/v1/storage/`). */
   url: string
-  /** Sent as `Authorization: Bearer <token>` when given. */
+  /**
+   * Sent as `Authorization: Bearer <token>` when given (a JWT for a worker with auth, see `worker/auth.ts`).
+   * A refused token (401 UNAUTHORIZED) or a missing right or prefix (403 FORBIDDEN) throws `STORAGE_UNAVAILABLE`
+   * with the server's message.
+   */
   token?: string
   /** A `fetch` to use instead of the global one (tests, custom agents). */
   fetch?: typeof fetch
@@ -71,9 +75,12 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
     }
     if (!response.ok) {
       const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
-      const code = typeof e?.code === 'string' && CODES.has(e.code as ErrorCode) ? (e.code as ErrorCode) : 'STORAGE_FAILED'
+      // The worker's auth codes (401 UNAUTHORIZED, 403 FORBIDDEN) are not edgegraph codes: the store cannot be
+      // used with these credentials, so they become STORAGE_UNAVAILABLE, keeping the server's code and message.
+      const auth = e?.code === 'UNAUTHORIZED' || e?.code === 'FORBIDDEN' ? e.code : undefined
+      const code = auth !== undefined ? 'STORAGE_UNAVAILABLE' : typeof e?.code === 'string' && CODES.has(e.code as ErrorCode) ? (e.code as ErrorCode) : 'STORAGE_FAILED'
       const message = typeof e?.message === 'string' ? e.message : `HTTP ${response.status} ${response.statusText}`.trim()
-      throw error(code, `${method} ${url} answered ${response.status}: ${message}`, thread)
+      throw error(code, `${method} ${url} answered ${response.status}${auth === undefined ? '' : ` ${auth}`}: ${message}`, thread)
     }
     if (json === undefined) throw error('STORAGE_FAILED', `${method} ${url} answered ${response.status} without valid JSON`, thread)
     return json

@@ -264,7 +264,9 @@ describe('storage API over HTTP', () => {
           expect(await dump(memory)).toBe(before)
         } else accepted++
       }),
-      { numRuns: 200 },
+      // The example always runs, so `accepted` never depends on the seed (random bodies alone are rarely valid,
+      // and some seeds produced none: a flaky failure).
+      { numRuns: 200, examples: [['commit', 't', JSON.stringify({ put: [['c', b64('x')]] })]] },
     )
     expect(accepted).toBeGreaterThan(0)
   })

@@ -3,8 +3,18 @@
  * guard, deleteThread, threads) over HTTP, so a browser can keep running graphs locally (diffs, encryption and
  * chunking stay on the client) and store the bytes in the worker. `adapters/remote.ts` is its client.
  *
- * AUTH IS NOT PART OF THIS MODULE. Every request that reaches this app is served. A later step mounts JWT
- * middleware in front of it (tenant, allowed thread prefix, rights, expiry); until then never expose it publicly.
+ * Auth (`options.auth`, see `worker/auth.ts`): WITHOUT IT EVERY REQUEST IS SERVED; never expose such an app
+ * publicly. With it, every route needs a valid JWT bearer token (or your `authorize` hook's approval), checked
+ * before the body is read: 401 `UNAUTHORIZED` otherwise. Then:
+ * - Rights: `read` (or `run`, or `admin`) for get, scan and the thread list; `write` (or `admin`) for commit and
+ *   delete. Missing right: 403 `FORBIDDEN`.
+ * - Prefix: the thread id must start with the token's `prefix` (403 `FORBIDDEN` otherwise); the list only shows
+ *   threads under it.
+ * - Tenant isolation: `resolve` and the adapter see the thread as `${tenant}/${thread}`. Tenant ids are
+ *   `[A-Za-z0-9_-]{1,64}` (no `/`), so the part before the first `/` is always exactly the token's tenant: a
+ *   thread id (which may itself contain `/` and `:`) can never name another tenant's storage id, and two tenants'
+ *   same-named threads never share one. The thread list only yields the caller tenant's threads (filtered by that
+ *   namespace), with the namespace removed; offset and limit count those only.
  *
  * Routes (all JSON, values as standard base64 with padding):
  * - `POST   /v1/storage/threads/:thread/get`    `{ keys: string[] }` → `{ values: (string | null)[] }`
@@ -36,6 +46,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { EdgegraphError, type ErrorCode } from '../src/errors.js'
 import type { Batch, Guard, StorageAdapter } from '../src/checkpoint/adapter.js'
+import { hasRight, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
 
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
@@ -48,7 +59,15 @@ export interface StorageApiOptions {
    * never a valid thread id, so a resolver can recognise the listing call).
    */
   list?: () => StorageAdapter | Promise<StorageAdapter>
+  /**
+   * Require auth on every route (`{ secret }` for HS256 JWTs, or `{ authorize }`), with per-tenant isolation:
+   * see the module notes. Without it every request is served.
+   */
+  auth?: AuthOptions
 }
+
+/** Codes of this API's errors: edgegraph's, plus the auth codes that exist only on the wire. */
+type ApiCode = ErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN'
 
 const MAX_KEY = 1024
 const MAX_KEYS = 1000
@@ -61,8 +80,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 /** A request the API refuses: answered with `status` and the error code. */
 class ApiError extends Error {
   constructor(
-    readonly status: 400 | 404 | 413,
-    readonly code: ErrorCode,
+    readonly status: 400 | 403 | 404 | 413,
+    readonly code: ApiCode,
     message: string,
   ) {
     super(message)
@@ -70,6 +89,7 @@ class ApiError extends Error {
 }
 
 const bad = (message: string) => new ApiError(400, 'INVALID_ARGUMENT', message)
+const forbidden = (message: string) => new ApiError(403, 'FORBIDDEN', message)
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
@@ -83,10 +103,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * Creates the Hono app serving the storage API. `resolve` gives the adapter holding a thread (one shared adapter,
  * or one per thread such as a Durable Object's storage).
  */
-export function storageApi(resolve: (thread: string) => StorageAdapter | Promise<StorageAdapter>, options: StorageApiOptions = {}): Hono {
+export function storageApi(resolve: (thread: string) => StorageAdapter | Promise<StorageAdapter>, options: StorageApiOptions = {}): Hono<AuthEnv> {
   const maxBodyBytes = options.maxBodyBytes ?? 8 * 1024 * 1024
   const list = options.list ?? (() => resolve(''))
-  const app = new Hono()
+  const app = new Hono<AuthEnv>()
+  const auth = options.auth
+
+  // Auth first, so an unauthenticated request is refused before its body is read.
+  if (auth !== undefined) app.use('*', requireAuth(auth))
 
   app.use(
     '*',
@@ -96,26 +120,38 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     }),
   )
 
-  const adapterFor = async (c: Context): Promise<[string, StorageAdapter]> => {
+  /**
+   * The storage id of the route's thread, once the id is valid and the caller may do `right` on it: the thread
+   * itself without auth, `${tenant}/${thread}` with it.
+   */
+  const access = (c: Context<AuthEnv>, right: Right): string => {
     const thread = threadParam(c)
-    return [thread, await resolve(thread)]
+    if (auth === undefined) return thread
+    const claims = c.get('auth')
+    if (!hasRight(claims, right)) throw forbidden(`the token lacks the "${right}" right needed for this request`)
+    const prefix = claims.prefix ?? ''
+    if (!thread.startsWith(prefix)) throw forbidden(`thread "${thread}" is outside the token's allowed prefix "${prefix}"`)
+    return `${claims.tenant}/${thread}`
   }
+  const adapterFor = async (storageId: string): Promise<[string, StorageAdapter]> => [storageId, await resolve(storageId)]
 
   app.post('/v1/storage/threads/:thread/get', async (c) => {
+    const id = access(c, 'read')
     const body = fields(await readJson(c), [], ['keys'])
     const keys = stringArray(body.keys, 'keys', true, MAX_KEYS)
-    const [thread, adapter] = await adapterFor(c)
+    const [thread, adapter] = await adapterFor(id)
     const values = await adapter.get(thread, keys)
     return c.json({ values: values.map((v) => (v === undefined ? null : toBase64(v))) })
   })
 
   app.post('/v1/storage/threads/:thread/scan', async (c) => {
+    const id = access(c, 'read')
     const body = fields(await readJson(c), ['from', 'to', 'reverse'], ['limit'])
     const from = body.from === undefined ? undefined : key(body.from, 'from', false)
     const to = body.to === undefined ? undefined : key(body.to, 'to', false)
     if (body.reverse !== undefined && typeof body.reverse !== 'boolean') throw bad('"reverse" must be a boolean')
     const limit = integer(body.limit, 'limit', 1, MAX_SCAN)
-    const [thread, adapter] = await adapterFor(c)
+    const [thread, adapter] = await adapterFor(id)
     const entries: [string, string][] = []
     let bytes = 0
     let done = true
@@ -132,6 +168,7 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
   })
 
   app.post('/v1/storage/threads/:thread/commit', async (c) => {
+    const id = access(c, 'write')
     const body = fields(await readJson(c), ['put', 'del', 'guard'], [])
     const batch: Batch = {}
     if (body.put !== undefined) {
@@ -148,18 +185,25 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
       const g = fields(body.guard, [], ['key', 'expect'], 'guard')
       guard = { key: key(g.key, 'guard.key', true), expect: g.expect === null ? undefined : bytesOf(g.expect, 'guard.expect') }
     }
-    const [thread, adapter] = await adapterFor(c)
+    const [thread, adapter] = await adapterFor(id)
     await adapter.commit(thread, batch, guard)
     return c.json({ ok: true })
   })
 
   app.delete('/v1/storage/threads/:thread', async (c) => {
-    const [thread, adapter] = await adapterFor(c)
+    const [thread, adapter] = await adapterFor(access(c, 'write'))
     await adapter.deleteThread(thread)
     return c.json({ ok: true })
   })
 
   app.get('/v1/storage/threads', async (c) => {
+    // Only the caller tenant's threads under its prefix, namespace removed (`scope` is '' without auth).
+    let scope = ''
+    if (auth !== undefined) {
+      const claims = c.get('auth')
+      if (!hasRight(claims, 'read')) throw forbidden('the token lacks the "read" right needed to list threads')
+      scope = `${claims.tenant}/${claims.prefix ?? ''}`
+    }
     const query = c.req.queries()
     for (const name of Object.keys(query)) {
       if (!['updatedBefore', 'limit', 'offset'].includes(name)) throw bad(`unknown query parameter "${name}"`)
@@ -180,12 +224,14 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     let seen = 0
     if (limit > 0) {
       for await (const info of adapter.threads(updatedBefore === undefined ? {} : { updatedBefore })) {
+        if (auth !== undefined && !info.thread.startsWith(scope)) continue
         if (seen++ < offset) continue
         if (threads.length === limit) {
           more = true
           break
         }
-        threads.push({ thread: info.thread, updatedAt: info.updatedAt })
+        const thread = auth === undefined ? info.thread : info.thread.slice(info.thread.indexOf('/') + 1)
+        threads.push({ thread, updatedAt: info.updatedAt })
       }
     }
     return c.json({ threads, more })
@@ -205,7 +251,7 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
   return app
 }
 
-function errorBody(code: ErrorCode, message: string) {
+function errorBody(code: ApiCode, message: string) {
   return { error: { code, message } }
 }
 
