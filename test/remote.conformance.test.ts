@@ -2,71 +2,20 @@
  * @module The remote adapter against the worker's storage API (worker/storage-api.ts) served by a real HTTP server
  * on 127.0.0.1: the conformance suite, then the API's own answers to bad requests, and a fuzz of its validators.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { createRemoteAdapter } from '../adapters/remote.js'
 import { EdgegraphError, type StorageAdapter } from '../src/index.js'
 import { storageApi } from '../worker/storage-api.js'
 import { runConformance } from './conformance/index.js'
+import { serveApps } from './http-apps.js'
 
-/** Every app served, by id: requests to `/s/<id>/...` go to app `<id>` with the prefix removed. */
-const apps = new Map<string, { fetch: (request: Request) => Response | Promise<Response> }>()
-let server: Server
-let base = ''
-let nextId = 0
-
-async function toRequest(req: IncomingMessage, url: string): Promise<Request> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v)
-    else if (value !== undefined) headers.set(name, value)
-  }
-  const method = req.method ?? 'GET'
-  return new Request(url, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }) })
-}
-
-async function send(response: Response, res: ServerResponse): Promise<void> {
-  const headers: Record<string, string> = {}
-  response.headers.forEach((value, name) => (headers[name] = value))
-  const body = Buffer.from(await response.arrayBuffer())
-  res.writeHead(response.status, { ...headers, 'content-length': String(body.length) })
-  res.end(body)
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  try {
-    const match = /^\/s\/([^/]+)(\/.*)$/.exec(req.url ?? '')
-    const app = match ? apps.get(match[1] as string) : undefined
-    if (!match || !app) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: 'no such app' } }))
-      return
-    }
-    await send(await app.fetch(await toRequest(req, `http://127.0.0.1${match[2]}`)), res)
-  } catch (err) {
-    res.writeHead(500).end(String(err))
-  }
-}
-
-beforeAll(async () => {
-  server = createServer((req, res) => void handle(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-
-afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())))
-})
+const { mount } = serveApps()
 
 /** Serves a fresh storage API over `backing` and returns its base URL. */
 function serve(backing: StorageAdapter, options: Parameters<typeof storageApi>[1] = {}): string {
-  const id = String(nextId++)
-  apps.set(id, storageApi(() => backing, options))
-  return `${base}/s/${id}`
+  return mount(storageApi(() => backing, options))
 }
 
 function fresh(maxValueBytes?: number): { memory: MemoryAdapter; remote: StorageAdapter; url: string } {

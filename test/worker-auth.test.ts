@@ -4,83 +4,32 @@
  * each other's threads, the remote adapter with a token, and the conformance suite through an authenticated
  * remote adapter.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { sign } from 'hono/jwt'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { createRemoteAdapter } from '../adapters/remote.js'
 import { EdgegraphError, type StorageAdapter } from '../src/index.js'
 import { mintToken, verifyToken, type AuthClaims } from '../worker/auth.js'
 import { storageApi, type StorageApiOptions } from '../worker/storage-api.js'
 import { runConformance } from './conformance/index.js'
+import { serveApps } from './http-apps.js'
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop'
 const OTHER_SECRET = 'another-secret-0123456789-abcdefghijkl'
 
-/** Every app served, by id: requests to `/s/<id>/...` go to app `<id>` with the prefix removed. */
-const apps = new Map<string, { fetch: (request: Request) => Response | Promise<Response> }>()
-let server: Server
-let base = ''
-let nextId = 0
-
-async function toRequest(req: IncomingMessage, url: string): Promise<Request> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v)
-    else if (value !== undefined) headers.set(name, value)
-  }
-  const method = req.method ?? 'GET'
-  return new Request(url, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }) })
-}
-
-async function send(response: Response, res: ServerResponse): Promise<void> {
-  const headers: Record<string, string> = {}
-  response.headers.forEach((value, name) => (headers[name] = value))
-  const body = Buffer.from(await response.arrayBuffer())
-  res.writeHead(response.status, { ...headers, 'content-length': String(body.length) })
-  res.end(body)
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  try {
-    const match = /^\/s\/([^/]+)(\/.*)$/.exec(req.url ?? '')
-    const app = match ? apps.get(match[1] as string) : undefined
-    if (!match || !app) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: 'no such app' } }))
-      return
-    }
-    await send(await app.fetch(await toRequest(req, `http://127.0.0.1${match[2]}`)), res)
-  } catch (err) {
-    res.writeHead(500).end(String(err))
-  }
-}
-
-beforeAll(async () => {
-  server = createServer((req, res) => void handle(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-
-afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())))
-})
+const { mount } = serveApps()
 
 /** Serves a fresh authenticated storage API over a memory adapter; `seen` records every id `resolve` got. */
 function serve(options: StorageApiOptions = { auth: { secret: SECRET } }): { url: string; memory: MemoryAdapter; seen: string[] } {
   const memory = createMemoryAdapter()
   const seen: string[] = []
-  const id = String(nextId++)
-  apps.set(
-    id,
+  const url = mount(
     storageApi((thread) => {
       seen.push(thread)
       return memory
     }, options),
   )
-  return { url: `${base}/s/${id}`, memory, seen }
+  return { url, memory, seen }
 }
 
 /** Everything a memory adapter holds, as comparable text. */
