@@ -4,6 +4,7 @@
  * while the history lives server-side. Web-standard APIs only (fetch, btoa/atob).
  */
 import { EdgegraphError, type ErrorCode } from '../src/errors.js'
+import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
 import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 
 export interface RemoteAdapterOptions {
@@ -130,9 +131,9 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
     async commit(thread, batch: Batch, guard?: Guard) {
       checkPuts(batch, maxValueBytes, (code, message) => error(code, message, thread))
       const body: Record<string, unknown> = {}
-      if (batch.put !== undefined) body.put = batch.put.map(([k, v]) => [k, encode(v)])
+      if (batch.put !== undefined) body.put = batch.put.map(([k, v]) => [k, toBase64(v)])
       if (batch.del !== undefined) body.del = batch.del
-      if (guard !== undefined) body.guard = { key: guard.key, expect: guard.expect === undefined ? null : encode(guard.expect) }
+      if (guard !== undefined) body.guard = { key: guard.key, expect: guard.expect === undefined ? null : toBase64(guard.expect) }
       await call('POST', `${threadPath(thread)}/commit`, thread, body)
     },
 
@@ -168,18 +169,9 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
   function decode(value: unknown, thread: string): Uint8Array {
     if (typeof value !== 'string') throw malformed('value is not a base64 string', thread)
     try {
-      const binary = atob(value)
-      const bytes = new Uint8Array(binary.length)
-      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
-      return bytes
+      return fromBase64(value)
     } catch (err) {
       throw error('STORAGE_FAILED', 'malformed answer: value is not valid base64', thread, err)
     }
   }
-}
-
-function encode(bytes: Uint8Array): string {
-  let binary = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(binary)
 }

@@ -47,6 +47,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { EdgegraphError, type ErrorCode } from '../src/errors.js'
 import type { Batch, Guard, StorageAdapter } from '../src/checkpoint/adapter.js'
 import { hasRight, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
+import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
 
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
@@ -308,17 +309,4 @@ function integer(value: unknown, where: string, min: number, max: number): numbe
 function bytesOf(value: unknown, where: string): Uint8Array {
   if (typeof value !== 'string' || !BASE64.test(value)) throw bad(`"${where}" must be a base64 string`)
   return fromBase64(value)
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(binary)
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text)
-  const bytes = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
-  return bytes
 }

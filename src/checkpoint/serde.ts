@@ -175,13 +175,15 @@ function unserializable(where: ValueLocation, what: string): EdgegraphError {
   )
 }
 
-function toBase64(bytes: Uint8Array): string {
+/** Standard base64 of bytes (web APIs only; chunked so large values do not overflow the call stack). */
+export function toBase64(bytes: Uint8Array): string {
   let bin = ''
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
   return btoa(bin)
 }
 
-function fromBase64(text: string): Uint8Array {
+/** Bytes of standard base64 text; throws on text that is not base64. */
+export function fromBase64(text: string): Uint8Array {
   const bin = atob(text)
   const out = new Uint8Array(bin.length)
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
