@@ -321,12 +321,12 @@ export class History {
     const below = (prefix: string) => (bound === undefined ? {} : { to: bound.inclusive ? `${prefix}${bound.id}~` : `${prefix}${bound.id}` })
     for await (const [key, raw] of this.#scan(threadId, { ...CHECKPOINT_RANGE, reverse: true, ...below('c/') })) {
       const id = key.slice(2)
-      yield [{ id, load: async () => decodeRecord_(threadId, id, await this.#resolve(threadId, key, raw)) }]
+      yield [{ id, load: async () => decodeRecord_(threadId, id, await this.resolve(threadId, key, raw)) }]
     }
     for await (const [key, raw] of this.#scan(threadId, { ...PACK_RANGE, reverse: true, ...below('p/') })) {
       let records: CheckpointRecord[]
       try {
-        records = decodePack(await this.#resolve(threadId, key, raw))
+        records = decodePack(await this.resolve(threadId, key, raw))
       } catch (err) {
         throw isEdgegraphError(err) ? err : corruptRecord(threadId, key.slice(2), `the pack holding it and the checkpoints after it is corrupt: ${(err as Error).message}`, err)
       }
@@ -349,7 +349,7 @@ export class History {
     const entries: [string, string][] = []
     const del: string[] = []
     for await (const [key, raw] of this.#scan(threadId, { ...CHECKPOINT_RANGE, limit: this.packSize })) {
-      const text = await this.#resolve(threadId, key, raw)
+      const text = await this.resolve(threadId, key, raw)
       decodeRecord_(threadId, key.slice(2), text) // never pack a record that cannot be read back
       entries.push([key.slice(2), text])
       del.push(key, ...chunkKeys(key, chunkCount(raw)))
@@ -445,7 +445,7 @@ export class History {
       const chunks = chunkCount(raw)
       let task_: PendingTask
       try {
-        task_ = decodePending(Number(task), await this.#resolve(threadId, key, raw))
+        task_ = decodePending(Number(task), await this.resolve(threadId, key, raw))
       } catch (err) {
         throw isEdgegraphError(err) ? err : corruptRecord(threadId, checkpoint.id, `pending write ${key}: ${(err as Error).message}`, err)
       }
@@ -457,16 +457,11 @@ export class History {
   // ---- bytes and chunks ----------------------------------------------------------------------------
 
   #toPuts(key: string, text: string): [string, Uint8Array][] {
-    const bytes = utf8.encode(text)
-    const max = this.adapter.limits.maxValueBytes
-    if (bytes.length <= max) return [[key, bytes]]
-    const count = Math.ceil(bytes.length / max)
-    const puts: [string, Uint8Array][] = [[key, utf8.encode(`#${count}`)]]
-    chunkKeys(key, count).forEach((k, i) => puts.push([k, bytes.subarray(i * max, (i + 1) * max)]))
-    return puts
+    return toPuts(key, text, this.adapter.limits.maxValueBytes)
   }
 
-  async #resolve(threadId: string, key: string, raw: Uint8Array): Promise<string> {
+  /** @internal The text of a stored value as scanned, joining its chunks when it was split. */
+  async resolve(threadId: string, key: string, raw: Uint8Array): Promise<string> {
     const count = chunkCount(raw)
     let bytes = raw
     if (count > 0) {
@@ -532,12 +527,23 @@ function decodeRecord_(threadId: string, id: string, text: string): CheckpointRe
   }
 }
 
-function chunkCount(raw: Uint8Array): number {
+/** The writes that store `text` at `key`: one value, or a chunk marker and chunks of at most `max` bytes. */
+export function toPuts(key: string, text: string, max: number): [string, Uint8Array][] {
+  const bytes = utf8.encode(text)
+  if (bytes.length <= max) return [[key, bytes]]
+  const count = Math.ceil(bytes.length / max)
+  const puts: [string, Uint8Array][] = [[key, utf8.encode(`#${count}`)]]
+  chunkKeys(key, count).forEach((k, i) => puts.push([k, bytes.subarray(i * max, (i + 1) * max)]))
+  return puts
+}
+
+/** How many chunks a stored value was split into (0 when it is stored whole). */
+export function chunkCount(raw: Uint8Array): number {
   if (raw[0] !== CHUNK_MARK) return 0
   return Number(new TextDecoder().decode(raw.subarray(1)))
 }
 
-function chunkKeys(key: string, count: number): string[] {
+export function chunkKeys(key: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `k/${key}/${String(i).padStart(4, '0')}`)
 }
 

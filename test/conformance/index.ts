@@ -10,6 +10,7 @@ import { describe } from 'vitest'
 import { adapterTests } from './adapter.js'
 import { historyTests } from './history.js'
 import { randomHistoryTests } from './random-history.js'
+import { retentionTests } from './retention.js'
 import { namedTests, type ConformanceOptions } from './suite.js'
 
 export type { ConformanceOptions } from './suite.js'
@@ -24,6 +25,7 @@ export function runConformance(options: ConformanceOptions): void {
     adapterTests(options, test)
     historyTests(options, test)
     randomHistoryTests(options, test)
+    retentionTests(options, test)
     const unused = unusedSkips()
     if (unused.length > 0) throw new Error(`runConformance(${options.name}): skip names no such test: ${unused.map((t) => JSON.stringify(t)).join(', ')}`)
   })
