@@ -48,6 +48,7 @@ import { EdgegraphError, type ErrorCode } from '../src/errors.js'
 import type { Batch, Guard, StorageAdapter } from '../src/checkpoint/adapter.js'
 import { hasRight, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
 import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
+import { ApiError, badRequest, forbidden, type ApiCode } from './http.js'
 
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
@@ -67,9 +68,6 @@ export interface StorageApiOptions {
   auth?: AuthOptions
 }
 
-/** Codes of this API's errors: edgegraph's, plus the auth codes that exist only on the wire. */
-type ApiCode = ErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN'
-
 const MAX_KEY = 1024
 const MAX_KEYS = 1000
 const MAX_SCAN = 1000
@@ -78,19 +76,7 @@ const SCAN_PAGE_BYTES = 4 * 1024 * 1024
 const PRINTABLE = /^[\x20-\x7e]*$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
-/** A request the API refuses: answered with `status` and the error code. */
-class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 413,
-    readonly code: ApiCode,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-const bad = (message: string) => new ApiError(400, 'INVALID_ARGUMENT', message)
-const forbidden = (message: string) => new ApiError(403, 'FORBIDDEN', message)
+const bad = badRequest
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
@@ -121,19 +107,7 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     }),
   )
 
-  /**
-   * The storage id of the route's thread, once the id is valid and the caller may do `right` on it: the thread
-   * itself without auth, `${tenant}/${thread}` with it.
-   */
-  const access = (c: Context<AuthEnv>, right: Right): string => {
-    const thread = threadParam(c)
-    if (auth === undefined) return thread
-    const claims = c.get('auth')
-    if (!hasRight(claims, right)) throw forbidden(`the token lacks the "${right}" right needed for this request`)
-    const prefix = claims.prefix ?? ''
-    if (!thread.startsWith(prefix)) throw forbidden(`thread "${thread}" is outside the token's allowed prefix "${prefix}"`)
-    return `${claims.tenant}/${thread}`
-  }
+  const access = (c: Context<AuthEnv>, right: Right): string => threadAccess(c, right, auth !== undefined)
   const adapterFor = async (storageId: string): Promise<[string, StorageAdapter]> => [storageId, await resolve(storageId)]
 
   app.post('/v1/storage/threads/:thread/get', async (c) => {
@@ -254,6 +228,20 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
 
 function errorBody(code: ApiCode, message: string) {
   return { error: { code, message } }
+}
+
+/**
+ * The storage id of the route's `:thread`, once the id is valid and the caller may do `right` on it: the thread
+ * itself without auth (`authenticated` false), `${tenant}/${thread}` with it. Throws 400 / 403 otherwise.
+ */
+export function threadAccess<E extends AuthEnv>(c: Context<E>, right: Right, authenticated: boolean): string {
+  const thread = threadParam(c)
+  if (!authenticated) return thread
+  const claims = (c as unknown as Context<AuthEnv>).get('auth')
+  if (!hasRight(claims, right)) throw forbidden(`the token lacks the "${right}" right needed for this request`)
+  const prefix = claims.prefix ?? ''
+  if (!thread.startsWith(prefix)) throw forbidden(`thread "${thread}" is outside the token's allowed prefix "${prefix}"`)
+  return `${claims.tenant}/${thread}`
 }
 
 function threadParam(c: Context): string {

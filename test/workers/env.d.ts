@@ -1,12 +1,19 @@
 /** Bindings of test/workers/wrangler.jsonc, as `env` from `cloudflare:test` / `cloudflare:workers` sees them. */
 interface Env {
   STORE: DurableObjectNamespace<import('./worker.js').TestStore>
+  THREADS: DurableObjectNamespace<import('./worker.js').EdgegraphThread>
+  THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
   DB: D1Database
+  EDGEGRAPH_JWT_SECRET: string
 }
 
 declare namespace Cloudflare {
   interface Env {
     STORE: DurableObjectNamespace<import('./worker.js').TestStore>
+    THREADS: DurableObjectNamespace<import('./worker.js').EdgegraphThread>
+    THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
+  THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
     DB: D1Database
+    EDGEGRAPH_JWT_SECRET: string
   }
 }

@@ -1,0 +1,62 @@
+/** @module Helpers for the run API tests inside workerd: signed requests to the Worker (`SELF`), SSE parsing. */
+import { env, SELF } from 'cloudflare:test'
+import { mintToken, type AuthClaims } from '../../worker/auth.js'
+
+export const SECRET = env.EDGEGRAPH_JWT_SECRET
+
+let threads = 0
+/** A thread id no other test uses. */
+export const newThread = (name = 't'): string => `${name}-${Date.now().toString(36)}-${(threads++).toString(36)}`
+
+export function token(claims: Partial<AuthClaims> = {}, expiresIn = 600): Promise<string> {
+  return mintToken(SECRET, { tenant: 'acme', rights: ['admin'], ...claims }, { expiresIn })
+}
+
+export interface Answer {
+  status: number
+  json: any
+  text: string
+  headers: Headers
+}
+
+/** Calls the Worker. `body` is sent as JSON unless `raw` is given; `auth` is a token, or null for none. */
+export async function call(method: string, path: string, options: { body?: unknown; raw?: string; auth?: string | null; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers }
+  const auth = options.auth === undefined ? await token() : options.auth
+  if (auth !== null) headers.authorization = `Bearer ${auth}`
+  let body: string | undefined
+  if (options.raw !== undefined) body = options.raw
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body)
+    headers['content-type'] ??= 'application/json'
+  }
+  const response = await SELF.fetch(`https://edgegraph.test${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
+  const text = await response.text()
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    json = undefined
+  }
+  return { status: response.status, json, text, headers: response.headers }
+}
+
+export const threadPath = (thread: string, rest = ''): string => `/v1/threads/${encodeURIComponent(thread)}${rest}`
+
+/** Server-Sent Events of a finished stream: `{ event, data }` with data parsed as JSON. */
+export function parseSse(text: string): { event: string; data: any }[] {
+  return text
+    .split(/\n\n/)
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      let event = 'message'
+      const data: string[] = []
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim()
+        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
+      }
+      return { event, data: JSON.parse(data.join('\n')) }
+    })
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

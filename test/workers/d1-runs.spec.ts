@@ -1,0 +1,51 @@
+/**
+ * @module The thread object with `store: 'd1'` (worker/thread.ts): the object runs the graph and is the thread's single
+ * writer, the history lives in D1 where the storage API (and so remote-adapter clients) can read it. Driven through
+ * the object's internal protocol, as the Worker does after auth and validation.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { createD1Adapter } from '../../adapters/d1.js'
+import { StateGraph } from '../../src/index.js'
+import { newThread, sleep } from './api.js'
+
+const objectOf = (thread: string) => env.THREADS_D1.get(env.THREADS_D1.idFromName(thread))
+
+async function op(thread: string, name: string, args: Record<string, unknown> = {}): Promise<{ status: number; json: any }> {
+  const response = await objectOf(thread).fetch(`https://thread/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...args, thread }) })
+  return { status: response.status, json: await response.json() }
+}
+
+describe('thread objects on D1', () => {
+  it('runs a graph with its history in D1, readable by any D1 adapter on the same tables', async () => {
+    const thread = newThread('d1')
+    const res = await op(thread, 'run', { graph: 'counter', input: { target: 4 } })
+    expect(res.status).toBe(200)
+    expect(res.json.values.count).toBe(4)
+    const rows = await env.DB.prepare('SELECT count(*) AS n FROM runs_d1_kv WHERE thread = ?').bind(thread).first<{ n: number }>()
+    expect(rows?.n).toBeGreaterThan(4)
+    // Another reader of the same D1 tables (a storage API client, another Worker) sees the same thread.
+    const reader = new StateGraph({ count: { default: () => 0 }, target: { default: () => 5 }, delayMs: { default: () => 0 } })
+      .addNode('increment', (s) => ({ count: s.count + 1 }))
+      .addEdge('__start__', 'increment')
+      .compile({ checkpointer: createD1Adapter(env.DB, { table: 'runs_d1' }) })
+    expect((await reader.getState({ threadId: thread })).values.count).toBe(4)
+  })
+
+  it('continues a run cut short by a reset object from the D1 history (alarm)', async () => {
+    const thread = newThread('d1-evict')
+    const pending = op(thread, 'run', { graph: 'freezeOnce', input: { target: 6, freezeAt: 2, key: thread } }).catch((err: unknown) => err)
+    for (let i = 0; i < 100; i++) {
+      const s = await op(thread, 'state')
+      if (s.status === 200 && s.json.values.count === 2) break
+      await sleep(20)
+    }
+    await runInDurableObject(objectOf(thread), (_instance, state) => state.abort('test: evicted')).catch(() => undefined)
+    await pending
+    expect(await runDurableObjectAlarm(objectOf(thread))).toBe(true)
+    const state = await op(thread, 'state')
+    expect(state.json.values.count).toBe(6)
+    const history = await op(thread, 'history', { limit: 100 })
+    expect(history.json.checkpoints.map((c: any) => c.metadata.step)).toEqual([6, 5, 4, 3, 2, 1, 0])
+  })
+})

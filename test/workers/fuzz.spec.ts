@@ -1,0 +1,219 @@
+/**
+ * @module Property-based fuzzing of the real Worker's run API inside workerd (`SELF.fetch`): random and mutated JSON
+ * bodies, query strings, content types and thread ids. Every answer is 200/400/403/404/409/413 (never 500), every
+ * refusal is the JSON error shape, and a thread made before the fuzz keeps a byte-identical history.
+ */
+import fc from 'fast-check'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { schemas } from '../../worker/schemas.js'
+import { call, newThread, threadPath, token, type Answer } from './api.js'
+
+const OK_STATUSES = [200, 400, 403, 404, 409, 413]
+/** Not too many runs: every request is a real round trip through the Worker and, once valid, a Durable Object. */
+const RUNS = 80
+
+let auth: string
+let keep: string
+let keepHistory: string
+let keepState: string
+
+/** Every page of a thread's history, as the exact text the Worker sent. */
+async function historyText(thread: string): Promise<string> {
+  const pages: string[] = []
+  let before: string | null = null
+  for (;;) {
+    const page = await call('GET', threadPath(thread, `/history?limit=2${before ? `&before=${before}` : ''}`), { auth })
+    expect(page.status).toBe(200)
+    pages.push(page.text)
+    before = page.json.nextBefore
+    if (before === null) return pages.join('\n')
+  }
+}
+
+beforeAll(async () => {
+  auth = await token()
+  keep = newThread('fuzz-keep')
+  const first = await call('POST', threadPath(keep, '/runs'), { body: { graph: 'counter', input: { target: 3 } }, auth })
+  expect(first.status).toBe(200)
+  keepHistory = await historyText(keep)
+  keepState = (await call('GET', threadPath(keep, '/state'), { auth })).text
+  expect(keepHistory.split('\n')).toHaveLength(2) // 4 checkpoints, 2 per page
+})
+
+// ---- generators ---------------------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const withKey = (o: Obj, key: string, value: unknown): Obj => Object.defineProperty({ ...o }, key, { value, enumerable: true, writable: true, configurable: true })
+const nested = (depth: number): unknown => {
+  let v: unknown = 1
+  for (let i = 0; i < depth; i++) v = i % 2 === 0 ? [v] : { a: v }
+  return v
+}
+
+const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', '', 'x'.repeat(65), 'x'.repeat(201)]
+const nastyKey = fc.oneof(fc.constantFrom(...NASTY_KEYS), fc.string({ maxLength: 10 }), fc.string({ unit: 'binary', maxLength: 5 }))
+const weird: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constantFrom(0, -1, 1.5, 10_001, 1_000_001, 315_360_001, 2 ** 53 + 2, 1e300, -1e300),
+  fc.constantFrom('', 'values', 'counter', 'chat', 'nope', 'zzzzzzzzzzz', 'x'.repeat(65), 'x'.repeat(201)),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  fc.constantFrom(...NASTY_KEYS).map((k) => withKey({}, k, { polluted: true })),
+  fc.integer({ min: 1, max: 300 }).map(nested),
+)
+const checkpointId = fc.oneof(fc.stringMatching(/^[0-9a-z]{11}$/), fc.constantFrom('zzzzzzzzzzz', '00000000000'))
+// Counter inputs that finish in a few steps: only `count`/`target` with small numbers (never `delayMs`, which would
+// make a run sleep), or unknown channels, which the graph refuses.
+const counterInput = fc.oneof(
+  fc.record({ count: fc.integer({ min: 0, max: 3 }), target: fc.integer({ min: 0, max: 4 }) }, { requiredKeys: [] }),
+  fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !['count', 'target', 'delayMs'].includes(k)), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1, maxKeys: 2 }),
+)
+const options = {
+  graph: fc.constantFrom('counter', 'counter', 'nope', 'chat-x'),
+  checkpointId,
+  stream: fc.constantFrom('values', 'updates', ['values', 'updates']),
+  recursionLimit: fc.integer({ min: 50, max: 10_000 }),
+  metadata: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }),
+  durability: fc.constantFrom('sync', 'async', 'exit'),
+}
+const valid = {
+  runs: fc.record({ ...options, input: fc.option(counterInput, { nil: null }), command: fc.record({ update: counterInput, goto: fc.constantFrom('increment', 'nope', ['increment']), resume: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }) }, { requiredKeys: [] }),
+  resume: fc.oneof(fc.record({ ...options, value: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: ['value'] }), fc.record({ ...options, values: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }) }, { requiredKeys: ['values'] })),
+  state: fc.record({ values: counterInput, asNode: fc.constantFrom('increment', 'nope'), checkpointId, graph: options.graph }, { requiredKeys: ['values'] }),
+  retention: fc.record({ ttlSeconds: fc.option(fc.integer({ min: 3600, max: 10 * 365 * 86_400 }), { nil: null }), keepLast: fc.option(fc.integer({ min: 100, max: 1_000_000 }), { nil: null }) }, { requiredKeys: [] }),
+}
+type Op = keyof typeof valid
+const FIELDS: Record<Op, string[]> = {
+  runs: ['graph', 'checkpointId', 'stream', 'recursionLimit', 'metadata', 'durability', 'input', 'command'],
+  resume: ['value', 'values', 'graph', 'stream', 'recursionLimit'],
+  state: ['values', 'asNode', 'checkpointId', 'graph'],
+  retention: ['ttlSeconds', 'keepLast'],
+}
+type Mutation = { kind: 'drop'; pick: number } | { kind: 'set'; key: string; value: unknown } | { kind: 'deep'; pick: number; key: string; value: unknown }
+const mutation = (op: Op): fc.Arbitrary<Mutation> =>
+  fc.oneof(
+    fc.record({ kind: fc.constant('drop' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('set' as const), key: fc.oneof(fc.constantFrom(...FIELDS[op]), nastyKey), value: weird }),
+    fc.record({ kind: fc.constant('deep' as const), pick: fc.nat(), key: nastyKey, value: weird }),
+  )
+function mutate(body: Obj, m: Mutation): Obj {
+  const keys = Object.keys(body)
+  if (m.kind === 'drop') {
+    if (keys.length === 0) return body
+    const { [keys[m.pick % keys.length] as string]: _gone, ...rest } = body
+    return rest
+  }
+  if (m.kind === 'set') return withKey(body, m.key, m.value)
+  const inner = keys.filter((k) => isObj(body[k]))
+  if (inner.length === 0) return withKey(body, m.key, m.value)
+  const k = inner[m.pick % inner.length] as string
+  return withKey(body, k, withKey(body[k] as Obj, m.key, m.value))
+}
+const bodyFor = (op: Op) =>
+  fc.oneof(
+    { weight: 2, arbitrary: valid[op] as fc.Arbitrary<unknown> },
+    { weight: 4, arbitrary: fc.tuple(valid[op] as fc.Arbitrary<Obj>, fc.array(mutation(op), { minLength: 1, maxLength: 2 })).map(([b, ms]) => ms.reduce(mutate, b)) },
+    { weight: 2, arbitrary: weird },
+  )
+/** The request body as sent: JSON text of a generated value (maybe padded past the 1 MiB limit), or not JSON at all. */
+const rawFor = (op: Op) =>
+  fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(bodyFor(op), fc.boolean()).map(([v, big]) => ({ value: v as unknown, text: big && isObj(v) ? JSON.stringify(withKey(v, 'metadata', { pad: 'x'.repeat(1024 * 1024) })) : (JSON.stringify(v) ?? 'null') })).filter(({ text }) => !text.includes('delayMs')) },
+    { weight: 1, arbitrary: fc.constantFrom('', '{', '{"input": ', 'null', '[]', '{} {}', '\ufeff{}', 'NaN', '{"graph":"counter",}').map((text) => ({ value: undefined as unknown, text })) },
+  )
+const contentType = fc.constantFrom('application/json', 'application/json', 'application/json', 'application/json; charset=utf-8', 'text/plain', undefined)
+
+/** Fresh valid ids (so a valid request acts on its own new thread), the kept thread, and ids a path can smuggle. */
+type Target = { kind: 'fresh' } | { kind: 'keep' } | { kind: 'raw'; path: string }
+const target: fc.Arbitrary<Target> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ kind: 'fresh' as const }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'keep' as const }) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom('..', '.', '../KEEP', 'KEEP/..', './KEEP', 'KEEP/', '/KEEP', 'KEEP//x', ' KEEP', 'KEEP\u0000', 'KEEP\n', 'ü', '😀', 'a b', 'a\\b', '%', '%2e%2e', 'x'.repeat(201), 'x'.repeat(3000), '\u202e', '?x=1', '#x'),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 10 }),
+      )
+      .chain((id) => fc.constantFrom(encodeURIComponent(id), encodeURIComponent(encodeURIComponent(id)), id).map((path) => ({ kind: 'raw' as const, path }))),
+  },
+)
+/** The path segment of a target: a raw one names the kept thread through KEEP (still an invalid id: a bad part or character). */
+const segment = (t: Target): string => (t.kind === 'fresh' ? encodeURIComponent(newThread('fz')) : t.kind === 'keep' ? encodeURIComponent(keep) : t.path.replaceAll('KEEP', encodeURIComponent(keep)))
+
+const queryFor = (names: string[]) =>
+  fc.oneof(
+    fc.dictionary(fc.constantFrom(...names, 'x', '__proto__', 'limit'), fc.oneof(checkpointId, fc.constantFrom('0', '1', '100', '101', '-1', '1.5', '0x10', '1e1', ' 5', '', 'input', 'loop', 'nope', '%00'), fc.string({ maxLength: 12 })), { maxKeys: 3 }).map((q) => new URLSearchParams(q).toString()),
+    fc.constantFrom('limit=1&limit=2', 'limit=%', 'before=..%2F..', '&&', '=', 'from=a&from=b', 'limit[]=1'),
+  )
+
+// ---- checks ---------------------------------------------------------------------------------------------
+
+function expectSane(res: Answer, what: string): void {
+  expect(OK_STATUSES, `${what} -> ${res.status} ${res.text.slice(0, 300)}`).toContain(res.status)
+  if (res.status === 200) return
+  expect(res.json, `${what}: not JSON: ${res.text.slice(0, 200)}`).toBeTypeOf('object')
+  expect(Object.keys(res.json)).toEqual(['error'])
+  expect(Object.keys(res.json.error).sort()).toEqual(['code', 'message'])
+  expect(res.json.error.code).toBeTypeOf('string')
+  expect(res.json.error.message).toBeTypeOf('string')
+  expect(res.json.error.message).not.toMatch(/\n\s+at |at .*\.(ts|js):\d+/)
+}
+
+const BODY_OPS: Record<Op, { method: string; rest: string; schema: { safeParse: (v: unknown) => { success: boolean } } }> = {
+  runs: { method: 'POST', rest: '/runs', schema: schemas.run },
+  resume: { method: 'POST', rest: '/resume', schema: schemas.resume },
+  state: { method: 'POST', rest: '/state', schema: schemas.update },
+  retention: { method: 'PUT', rest: '/retention', schema: schemas.retention },
+}
+
+describe('run API fuzz', () => {
+  it.each(Object.keys(BODY_OPS) as Op[])('%s: random and mutated bodies, content types and thread ids', async (op) => {
+    const { method, rest, schema } = BODY_OPS[op]
+    const seen = new Map<number, number>()
+    await fc.assert(
+      fc.asyncProperty(target, rawFor(op), contentType, async (t, raw, type) => {
+        // The kept thread only ever gets requests the Worker must refuse: a valid body goes to a fresh thread instead.
+        const sent = raw.text.length > 1024 * 1024 || type === undefined || type === 'text/plain'
+        const refused = sent || raw.value === undefined || !schema.safeParse(JSON.parse(raw.text)).success
+        const path = `/v1/threads/${segment(t.kind === 'keep' && !refused ? { kind: 'fresh' } : t)}${rest}`
+        const res = await call(method, path, { raw: raw.text, auth, headers: type === undefined ? {} : { 'content-type': type } })
+        seen.set(res.status, (seen.get(res.status) ?? 0) + 1)
+        expectSane(res, `${method} ${path.slice(0, 120)} ${raw.text.slice(0, 200)}`)
+      }),
+      { numRuns: RUNS },
+    )
+    expect(seen.get(400) ?? 0, JSON.stringify([...seen])).toBeGreaterThan(0)
+    expect(seen.get(200) ?? 0, JSON.stringify([...seen])).toBeGreaterThan(0)
+  })
+
+  it('GET state, history, diff and checkpoints, and DELETE, with random query strings and ids', async () => {
+    const route = fc.constantFrom('state', 'history', 'diff', 'checkpoint', 'delete')
+    await fc.assert(
+      fc.asyncProperty(route, target, queryFor(['limit', 'before', 'source', 'from', 'to']), checkpointId, async (r, t, query, id) => {
+        // DELETE with an empty query is a valid request: never aimed at the kept thread.
+        const seg = segment(r === 'delete' && t.kind === 'keep' && query === '' ? { kind: 'fresh' } : t)
+        const q = query === '' ? '' : `?${query}`
+        const path = r === 'delete' ? `/v1/threads/${seg}${q}` : r === 'checkpoint' ? `/v1/threads/${seg}/checkpoints/${id}${q}` : `/v1/threads/${seg}/${r}${q}`
+        const res = await call(r === 'delete' ? 'DELETE' : 'GET', path, { auth })
+        expectSane(res, `${r} ${path.slice(0, 160)}`)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it("leaves the kept thread's history and state byte-for-byte as they were", async () => {
+    expect(await historyText(keep)).toBe(keepHistory)
+    expect((await call('GET', threadPath(keep, '/state'), { auth })).text).toBe(keepState)
+  })
+
+  // KNOWN BUG (worker/schemas.ts): z.json() recurses once per nesting level; a value nested some thousands of levels
+  // deep (well under the 1 MiB body limit) overflows the stack inside the validator, and the Worker answers 500
+  // INTERNAL instead of 400. `it.fails` until the schema bounds the depth.
+  it.fails('a deeply nested JSON body is refused with 400 (KNOWN BUG: 500 from a stack overflow in z.json())', async () => {
+    const depth = 100_000
+    const raw = `{"graph": "counter", "input": {"x": ${'['.repeat(depth)}${']'.repeat(depth)}}}`
+    const res = await call('POST', threadPath(newThread('deep'), '/runs'), { raw, auth, headers: { 'content-type': 'application/json' } })
+    expect(res.status).toBe(400)
+  })
+})

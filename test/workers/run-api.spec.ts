@@ -1,0 +1,311 @@
+/**
+ * @module The run API of the edgegraph Worker (worker/index.ts, worker/thread.ts) inside workerd: runs, SSE, interrupts,
+ * state, paged history, checkpoints, updates and forks, diffs, deletes, auth and tenant isolation, a second run on a
+ * busy thread, bad input (nothing stored may change), eviction mid-run, and retention by alarm.
+ */
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { describe, expect, it } from 'vitest'
+import { call, newThread, parseSse, sleep, threadPath, token } from './api.js'
+
+const run = (thread: string, body: unknown, auth?: string) => call('POST', threadPath(thread, '/runs'), { body, ...(auth === undefined ? {} : { auth }) })
+const stateOf = async (thread: string, auth?: string) => call('GET', threadPath(thread, '/state'), auth === undefined ? {} : { auth })
+/** Every checkpoint of a thread, newest first, following the pages. */
+async function fullHistory(thread: string): Promise<any[]> {
+  const out: any[] = []
+  let before: string | null = null
+  for (;;) {
+    const page = await call('GET', threadPath(thread, `/history?limit=3${before ? `&before=${before}` : ''}`))
+    expect(page.status).toBe(200)
+    out.push(...page.json.checkpoints)
+    before = page.json.nextBefore
+    if (before === null) return out
+  }
+}
+/** Polls `read` until `done` holds (alarms run on their own schedule), for up to 5 s. */
+async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  let value = await read()
+  for (let i = 0; i < 100 && !done(value); i++) {
+    await sleep(50)
+    value = await read()
+  }
+  expect(done(value), `condition not met; last value: ${JSON.stringify(value).slice(0, 300)}`).toBe(true)
+  return value
+}
+const objectOf = (tenant: string, thread: string) => env.THREADS.get(env.THREADS.idFromName(`${tenant}/${thread}`))
+
+describe('runs', () => {
+  it('runs a graph to the end and answers with the state', async () => {
+    const thread = newThread()
+    const res = await run(thread, { graph: 'counter', input: { target: 3 } })
+    expect(res.status).toBe(200)
+    expect(res.json.values).toEqual({ count: 3, target: 3, delayMs: 0 })
+    expect(res.json.next).toEqual([])
+    expect(res.json.checkpointId).toMatch(/^[0-9a-z]{11}$/)
+    const state = await stateOf(thread)
+    expect(state.json.checkpointId).toBe(res.json.checkpointId)
+    expect(state.json.metadata.step).toBe(3)
+    // A second turn on the same thread keeps its graph; naming another one is refused.
+    expect((await run(thread, { input: { target: 5 } })).json.values.count).toBe(5)
+    const other = await run(thread, { graph: 'chat', input: { messages: [] } })
+    expect(other.status).toBe(409)
+    expect(other.json.error.message).toContain('runs graph "counter"')
+  })
+
+  it('streams updates and values as Server-Sent Events, then the final state', async () => {
+    const thread = newThread()
+    const res = await run(thread, { graph: 'counter', input: { target: 2 }, stream: ['updates', 'values'] })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const events = parseSse(res.text)
+    expect(events.map((e) => e.event)).toEqual(['values', 'updates', 'values', 'updates', 'values', 'end'])
+    expect(events[1]?.data).toEqual({ increment: { count: 1 } })
+    expect(events.at(-2)?.data).toEqual({ count: 2, target: 2, delayMs: 0 })
+    expect(events.at(-1)?.data.values.count).toBe(2)
+  })
+
+  it('reports a failure inside a stream as an error event', async () => {
+    const thread = newThread()
+    const res = await run(thread, { graph: 'counter', input: { count: 0, target: 50 }, recursionLimit: 3, stream: 'values' })
+    const events = parseSse(res.text)
+    expect(events.at(-1)).toEqual({ event: 'error', data: { error: { code: 'RECURSION_LIMIT', message: expect.stringContaining('3 steps') } } })
+  })
+
+  it('stops at an interrupt, resumes with a value, and refuses a resume with nothing pending', async () => {
+    const thread = newThread('chat')
+    const first = await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'hi' }] } })
+    expect(first.json).not.toHaveProperty('error')
+    expect(first.json.interrupts).toHaveLength(1)
+    expect(first.json.interrupts[0].value).toEqual({ question: 'Send this reply?', draft: 'You said: hi' })
+    const resumed = await call('POST', threadPath(thread, '/resume'), { body: { value: { approve: true } } })
+    expect(resumed.status).toBe(200)
+    expect(resumed.json.values.messages).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'You said: hi' },
+    ])
+    const before = await fullHistory(thread)
+    const again = await call('POST', threadPath(thread, '/resume'), { body: { value: { approve: true } } })
+    expect(again.status).toBe(409)
+    expect(again.json.error.code).toBe('NO_PENDING_INTERRUPT')
+    expect(await fullHistory(thread)).toEqual(before)
+  })
+
+  it('answers interrupts by id', async () => {
+    const thread = newThread('chat')
+    const first = await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'yo' }] } })
+    const id = first.json.interrupts[0].id as string
+    const resumed = await call('POST', threadPath(thread, '/resume'), { body: { values: { [id]: { approve: true, edit: 'edited' } } } })
+    expect(resumed.json.values.messages.at(-1)).toEqual({ role: 'assistant', content: 'edited' })
+  })
+
+  it('pages history, reads one checkpoint, diffs two, forks from an old one and deletes the thread', async () => {
+    const thread = newThread()
+    await run(thread, { graph: 'counter', input: { target: 4 } })
+    const history = await fullHistory(thread)
+    expect(history.map((c) => c.metadata.step)).toEqual([4, 3, 2, 1, 0])
+    expect(new Set(history.map((c) => c.checkpointId)).size).toBe(5)
+    const step1 = history.find((c) => c.metadata.step === 1)
+    const one = await call('GET', threadPath(thread, `/checkpoints/${step1.checkpointId}`))
+    expect(one.status).toBe(200)
+    expect(one.json.values.count).toBe(1)
+    const diff = await call('GET', threadPath(thread, `/diff?from=${step1.checkpointId}&to=${history[0].checkpointId}`))
+    expect(diff.json.patch).toEqual([{ op: 'replace', path: '/count', value: 4 }])
+    const inputs = await call('GET', threadPath(thread, '/history?source=input'))
+    expect(inputs.json.checkpoints.map((c: any) => c.metadata.source)).toEqual(['input'])
+
+    const fork = await call('POST', threadPath(thread, '/state'), { body: { values: { count: 10 }, checkpointId: step1.checkpointId } })
+    expect(fork.status).toBe(200)
+    const forked = await call('GET', threadPath(thread, `/checkpoints/${fork.json.checkpointId}`))
+    expect(forked.json.values.count).toBe(10)
+    expect(forked.json.parentId).toBe(step1.checkpointId)
+    // The old branch is untouched.
+    expect((await call('GET', threadPath(thread, `/checkpoints/${history[0].checkpointId}`))).json.values.count).toBe(4)
+
+    expect((await call('DELETE', threadPath(thread))).status).toBe(200)
+    const gone = await stateOf(thread)
+    expect(gone.status).toBe(404)
+    expect(gone.json.error.code).toBe('THREAD_NOT_FOUND')
+    const missing = await call('GET', threadPath(thread, `/checkpoints/${step1.checkpointId}`))
+    expect(missing.status).toBe(404)
+  })
+
+  it('refuses a second run while one is in flight (409), and the first one finishes intact', async () => {
+    const thread = newThread()
+    const first = run(thread, { graph: 'counter', input: { target: 4, delayMs: 150 } })
+    await sleep(100)
+    const second = await run(thread, { input: { target: 1 } })
+    expect(second.status).toBe(409)
+    expect(second.json.error.code).toBe('THREAD_BUSY')
+    const update = await call('POST', threadPath(thread, '/state'), { body: { values: { count: 99 } } })
+    expect(update.status).toBe(409)
+    const done = await first
+    expect(done.json.values.count).toBe(4)
+    expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([4, 3, 2, 1, 0])
+  })
+})
+
+describe('auth and tenant isolation', () => {
+  it('refuses missing, malformed, forged and expired tokens with 401', async () => {
+    const thread = newThread()
+    const path = threadPath(thread, '/runs')
+    const body = { graph: 'counter', input: {} }
+    const none = await call('POST', path, { body, auth: null })
+    expect(none.status).toBe(401)
+    expect(none.json.error.code).toBe('UNAUTHORIZED')
+    expect((await call('POST', path, { body, auth: 'not-a-jwt' })).status).toBe(401)
+    const good = await token()
+    const [h, p] = good.split('.')
+    const forged = await call('POST', path, { body, auth: `${h}.${p}.${'A'.repeat(43)}` })
+    expect(forged.status).toBe(401)
+    expect(forged.json.error.message).toContain('signature')
+    const expired = await call('POST', path, { body, auth: await token({}, -10) })
+    expect(expired.status).toBe(401)
+    expect(expired.json.error.message).toContain('expired')
+    // Nothing ran.
+    expect((await stateOf(thread)).status).toBe(404)
+  })
+
+  it('checks rights and the thread prefix (403)', async () => {
+    const thread = newThread('team-a/x')
+    const reader = await token({ rights: ['read'] })
+    const denied = await run(thread, { graph: 'counter', input: {} }, reader)
+    expect(denied.status).toBe(403)
+    expect(denied.json.error.code).toBe('FORBIDDEN')
+    expect((await run(thread, { graph: 'counter', input: { target: 1 } }, await token({ rights: ['run'] }))).status).toBe(200)
+    expect((await stateOf(thread, reader)).status).toBe(200)
+    expect((await call('DELETE', threadPath(thread), { auth: await token({ rights: ['run'] }) })).status).toBe(403)
+    const outside = await stateOf(thread, await token({ rights: ['read'], prefix: 'team-b/' }))
+    expect(outside.status).toBe(403)
+    expect(outside.json.error.message).toContain('prefix')
+  })
+
+  it('keeps tenants apart: same thread id, different objects; no reading, running or deleting across', async () => {
+    const thread = newThread('shared-name')
+    const a = await token({ tenant: 'tenant-a' })
+    const b = await token({ tenant: 'tenant-b' })
+    expect((await run(thread, { graph: 'counter', input: { target: 2 } }, a)).json.values.count).toBe(2)
+    const peek = await stateOf(thread, b)
+    expect(peek.status).toBe(404)
+    expect((await call('GET', threadPath(thread, '/history'), { auth: b })).status).toBe(404)
+    expect((await call('DELETE', threadPath(thread), { auth: b })).status).toBe(200) // deletes B's (empty) thread only
+    expect((await run(thread, { graph: 'counter', input: { target: 7 } }, b)).json.values.count).toBe(7)
+    expect((await stateOf(thread, a)).json.values.count).toBe(2)
+    // A thread id cannot climb into another tenant's namespace.
+    const climb = await call('GET', `/v1/threads/${encodeURIComponent(`../tenant-a/${thread}`)}/state`, { auth: b })
+    expect(climb.status).toBe(400)
+  })
+})
+
+describe('bad input', () => {
+  const cases: [name: string, method: string, path: (t: string) => string, options: Parameters<typeof call>[2], status: number, code: string, says?: string][] = [
+    ['malformed JSON', 'POST', (t) => threadPath(t, '/runs'), { raw: '{"graph": "counter", ', headers: { 'content-type': 'application/json' } }, 400, 'INVALID_ARGUMENT', 'JSON'],
+    ['no JSON content type', 'POST', (t) => threadPath(t, '/runs'), { raw: '{}', headers: { 'content-type': 'text/plain' } }, 400, 'INVALID_ARGUMENT'],
+    ['wrong type', 'POST', (t) => threadPath(t, '/runs'), { body: { graph: 'counter', input: 'hello' } }, 400, 'INVALID_ARGUMENT', 'input'],
+    ['unknown field', 'POST', (t) => threadPath(t, '/runs'), { body: { graph: 'counter', inputs: {} } }, 400, 'INVALID_ARGUMENT', 'inputs'],
+    ['bad recursion limit', 'POST', (t) => threadPath(t, '/runs'), { body: { graph: 'counter', recursionLimit: -1 } }, 400, 'INVALID_ARGUMENT', 'recursionLimit'],
+    ['unknown graph', 'POST', (t) => threadPath(t, '/runs'), { body: { graph: 'nope', input: {} } }, 404, 'NOT_FOUND', 'nope'],
+    ['unknown channel', 'POST', (t) => threadPath(t, '/runs'), { body: { input: { counter: 1 } } }, 400, 'INVALID_UPDATE', 'counter'],
+    ['resume without value', 'POST', (t) => threadPath(t, '/resume'), { body: {} }, 400, 'INVALID_ARGUMENT'],
+    ['bad checkpoint id', 'GET', (t) => threadPath(t, '/checkpoints/..%2F..'), {}, 400, 'INVALID_ARGUMENT'],
+    ['unknown checkpoint', 'GET', (t) => threadPath(t, '/checkpoints/zzzzzzzzzzz'), {}, 404, 'CHECKPOINT_NOT_FOUND'],
+    ['bad history limit', 'GET', (t) => threadPath(t, '/history?limit=0'), {}, 400, 'INVALID_ARGUMENT', 'limit'],
+    ['unknown query parameter', 'GET', (t) => threadPath(t, '/state?x=1'), {}, 400, 'INVALID_ARGUMENT'],
+    ['dot-dot thread', 'GET', () => `/v1/threads/${encodeURIComponent('a/../b')}/state`, {}, 400, 'INVALID_ARGUMENT', 'thread id'],
+    ['thread with a space', 'GET', () => `/v1/threads/${encodeURIComponent('a b')}/state`, {}, 400, 'INVALID_ARGUMENT', 'thread id'],
+    ['unknown route', 'GET', (t) => threadPath(t, '/nothing'), {}, 404, 'NOT_FOUND'],
+    ['oversized body', 'POST', (t) => threadPath(t, '/runs'), { body: { input: { target: 1 }, metadata: { blob: 'x'.repeat(1_100_000) } } }, 413, 'VALUE_TOO_LARGE'],
+    ['bad retention', 'PUT', (t) => threadPath(t, '/retention'), { body: { keepLast: 0 } }, 400, 'INVALID_ARGUMENT', 'keepLast'],
+  ]
+
+  it.each(cases)('%s: the right status and code, nothing stored changes', async (_name, method, path, options, status, code, says) => {
+    const thread = newThread('bad')
+    await run(thread, { graph: 'counter', input: { target: 2 } })
+    const before = await fullHistory(thread)
+    const res = await call(method, path(thread), options)
+    expect(res.status).toBe(status)
+    expect(res.json?.error?.code).toBe(code)
+    expect(res.json.error.message).not.toMatch(/\n\s+at /) // never a stack trace
+    if (says !== undefined) expect(res.json.error.message).toContain(says)
+    expect(await fullHistory(thread)).toEqual(before)
+  })
+})
+
+describe('eviction and retention', () => {
+  it('continues a run whose object was aborted mid-run from its last checkpoint (alarm)', async () => {
+    const thread = newThread('evict')
+    // The node freezes at count 3 (as an evicted object would), the test resets the object, the alarm finishes the run.
+    const pending = run(thread, { graph: 'freezeOnce', input: { target: 8, freezeAt: 3, key: thread } })
+    for (let i = 0; i < 100; i++) {
+      const s = await stateOf(thread)
+      if (s.status === 200 && s.json.values.count === 3) break
+      await sleep(20)
+    }
+    const stub = objectOf('acme', thread)
+    await runInDurableObject(stub, (_instance, state) => state.abort('test: evicted mid-run')).catch(() => undefined)
+    const cut = await pending
+    expect(cut.status).toBe(503) // the run's request died with the object
+    expect(cut.json.error.message).toContain('continued')
+    const mid = await stateOf(thread)
+    expect(mid.json.values.count).toBe(3)
+    // The lease alarm finds the run marker with no run in memory and continues from the last checkpoint.
+    // (A stub to an aborted object stays broken: callers get a new one, as the Worker does per request.)
+    expect(await runDurableObjectAlarm(objectOf('acme', thread))).toBe(true)
+    const after = await stateOf(thread)
+    expect(after.json.values).toEqual({ count: 8, target: 8, freezeAt: 3, key: thread })
+    // Every step stored exactly once: the same history an uninterrupted run writes.
+    expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([8, 7, 6, 5, 4, 3, 2, 1, 0])
+  })
+
+  it('starts a lost run over with its input when it had stored nothing yet', async () => {
+    const thread = newThread('evict0')
+    const pending = run(thread, { graph: 'freezeOnce', input: { target: 2, freezeAt: 0, key: thread }, durability: 'exit' })
+    const stub = objectOf('acme', thread)
+    await sleep(100)
+    expect((await stateOf(thread)).status).toBe(404) // durability 'exit': nothing stored before the end
+    await runInDurableObject(stub, (_instance, state) => state.abort('test: evicted')).catch(() => undefined)
+    await pending
+    expect(await runDurableObjectAlarm(objectOf('acme', thread))).toBe(true)
+    expect((await stateOf(thread)).json.values.count).toBe(2)
+  })
+
+  it('prunes to keepLast after a run, keeping chains readable and the thread runnable', async () => {
+    const thread = newThread('keep')
+    expect((await call('PUT', threadPath(thread, '/retention'), { body: { keepLast: 3 } })).json.retention).toEqual({ ttlSeconds: null, keepLast: 3 })
+    const head = (await run(thread, { graph: 'counter', input: { target: 10 } })).json
+    // The alarm armed after the run prunes the 11 checkpoints (it fires by itself; running it early is the same).
+    await runDurableObjectAlarm(objectOf('acme', thread))
+    const kept = await waitFor(() => fullHistory(thread), (h) => h.length === 3)
+    expect(kept.map((c) => c.metadata.step)).toEqual([10, 9, 8])
+    expect(kept.map((c) => c.values.count)).toEqual([10, 9, 8])
+    expect((await stateOf(thread)).json).toEqual(head)
+    expect((await run(thread, { input: { target: 12 } })).json.values.count).toBe(12)
+  })
+
+  it('keeps a pending interrupt through pruning, and it can still be resumed', async () => {
+    const thread = newThread('keep-chat')
+    await call('PUT', threadPath(thread, '/retention'), { body: { keepLast: 1 } })
+    await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'a' }] } })
+    await call('POST', threadPath(thread, '/resume'), { body: { value: { approve: true } } })
+    await run(thread, { input: { messages: [{ role: 'user', content: 'b' }] } })
+    await runDurableObjectAlarm(objectOf('acme', thread))
+    await waitFor(() => fullHistory(thread), (h) => h.length === 1)
+    const state = await stateOf(thread)
+    expect(state.json.interrupts).toHaveLength(1)
+    const resumed = await call('POST', threadPath(thread, '/resume'), { body: { value: { approve: true } } })
+    expect(resumed.json.values.messages.map((m: any) => m.content)).toEqual(['a', 'You said: a', 'b', 'You said: b'])
+  })
+
+  it('deletes a thread idle for longer than its TTL', async () => {
+    const thread = newThread('ttl')
+    await call('PUT', threadPath(thread, '/retention'), { body: { ttlSeconds: 1 } })
+    await run(thread, { graph: 'counter', input: { target: 1 } })
+    const stub = objectOf('acme', thread)
+    // Not yet expired: an early alarm only re-arms.
+    await runDurableObjectAlarm(stub)
+    expect((await stateOf(thread)).status).toBe(200)
+    await sleep(1_100)
+    await runDurableObjectAlarm(stub)
+    await waitFor(() => stateOf(thread), (s) => s.status === 404)
+    const left = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'edgegraph%'").one().n)
+    expect(left).toBe(0)
+  })
+})

@@ -1,0 +1,75 @@
+/**
+ * @module What the worker's HTTP APIs share: the JSON error shape `{ "error": { "code", "message" } }`, the status of
+ * each error code, and one error handler that never lets a stack trace out.
+ */
+import type { Context } from 'hono'
+import { EdgegraphError, type ErrorCode } from '../src/errors.js'
+
+/** Codes of the APIs' errors: edgegraph's, plus those that exist only on the wire. */
+export type ApiCode = ErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'MISCONFIGURED' | 'INTERNAL'
+
+export type ApiStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503 | 507
+
+/** A request the API refuses: answered with `status` and the error code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ApiStatus,
+    readonly code: ApiCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export const badRequest = (message: string): ApiError => new ApiError(400, 'INVALID_ARGUMENT', message)
+export const forbidden = (message: string): ApiError => new ApiError(403, 'FORBIDDEN', message)
+
+/**
+ * HTTP status of each edgegraph error code. 409 is "the thread's state does not allow this now" (busy, moved by
+ * another writer, no interrupt to resume); 507 means the store is full (the request itself was fine, so not 413).
+ */
+const STATUS: Record<ErrorCode, ApiStatus> = {
+  INVALID_GRAPH: 500,
+  INVALID_ARGUMENT: 400,
+  INVALID_UPDATE: 400,
+  UNSERIALIZABLE: 400,
+  UNKNOWN_NODE: 400,
+  THREAD_NOT_FOUND: 404,
+  CHECKPOINT_NOT_FOUND: 404,
+  NO_PENDING_INTERRUPT: 409,
+  NODE_FAILED: 500,
+  RECURSION_LIMIT: 500,
+  ABORTED: 503,
+  CONFLICT: 409,
+  CORRUPT_RECORD: 500,
+  VALUE_TOO_LARGE: 413,
+  QUOTA_EXCEEDED: 507,
+  STORAGE_FAILED: 500,
+  STORAGE_UNAVAILABLE: 503,
+  THREAD_BUSY: 409,
+}
+
+export function errorBody(code: ApiCode, message: string): { error: { code: ApiCode; message: string } } {
+  return { error: { code, message } }
+}
+
+/** The code, status and client-safe message of anything thrown while serving a request. */
+export function describeError(err: unknown, what: string): { status: ApiStatus; code: ApiCode; message: string } {
+  if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message }
+  if (err instanceof EdgegraphError) return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message }
+  console.error(`${what}: unexpected error`, err)
+  return { status: 500, code: 'INTERNAL', message: `${what} failed unexpectedly; see the server log` }
+}
+
+/** Hono `onError` handler answering every error as JSON. */
+export function onApiError(what: string): (err: Error, c: Context) => Response {
+  return (err, c) => {
+    const { status, code, message } = describeError(err, what)
+    return c.json(errorBody(code, message), status)
+  }
+}
+
+/** Hono `notFound` handler. */
+export function notFoundRoute(c: Context): Response {
+  return c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404)
+}

@@ -1,0 +1,201 @@
+/**
+ * @module The edgegraph Worker: runs registered graphs in one Durable Object per tenant + thread, over an HTTP API
+ * under `/v1` (Hono), with the storage-level API (`worker/storage-api.ts`) for `adapters/remote.ts` beside it.
+ *
+ * ```ts
+ * const { worker, ThreadObject } = createEdgegraphWorker({ graphs: { chat: (checkpointer) => chatGraph.compile({ checkpointer }) } })
+ * export class EdgegraphThread extends ThreadObject {}   // bound as THREADS in wrangler.jsonc
+ * export default worker
+ * ```
+ *
+ * Routes (JSON bodies; `:thread` as in the storage API: letters, digits, `. _ : - /`, sent percent-encoded):
+ * - `GET    /v1/graphs`                                  the registered graph names
+ * - `POST   /v1/threads/:thread/runs`                    `{ graph?, input?, command?, checkpointId?, stream?, recursionLimit?, metadata?, durability? }`
+ *   → the state after the run (JSON), or with `stream` (`"values"`, `"updates"` or both) Server-Sent Events: one
+ *   event per chunk (`event: values|updates`), then `event: end` with the state, or `event: error`.
+ *   `input` starts a new turn; null or absent continues from the last checkpoint (or from `checkpointId`: a fork).
+ * - `POST   /v1/threads/:thread/resume`                  `{ value }` or `{ values: { [interruptId]: value } }`, plus `stream?` etc.
+ * - `GET    /v1/threads/:thread/state`                   the newest checkpoint
+ * - `GET    /v1/threads/:thread/history?limit=&before=&source=`   newest first, paged: `{ checkpoints, nextBefore }`
+ * - `GET    /v1/threads/:thread/checkpoints/:checkpointId`
+ * - `POST   /v1/threads/:thread/state`                   `{ values, asNode?, checkpointId?, graph? }` update or fork → `{ checkpointId }`
+ * - `GET    /v1/threads/:thread/diff?from=&to=`          RFC 6902 patch between two checkpoints
+ * - `PUT    /v1/threads/:thread/retention`               `{ ttlSeconds?, keepLast? }` (null clears)
+ * - `DELETE /v1/threads/:thread`
+ * - `/v1/storage/...`                                    the storage API, on D1 (binding `DB`)
+ *
+ * Rights (token claim `rights`): `read` for state, history, checkpoints and diff; `run` for runs, resume and
+ * state updates; `write` for delete and retention; `admin` for all. Each tenant's threads live in objects named
+ * `${tenant}/${thread}`, so a tenant can only ever reach its own.
+ *
+ * Errors are JSON `{ "error": { "code", "message" } }`: 400 bad request, 401 bad or missing token, 403 missing
+ * right or thread outside the token's prefix, 404 unknown route, graph, thread or checkpoint, 409 thread busy,
+ * no interrupt to resume or another writer, 413 body too large, 500 node failure or bug (no stack traces), 503
+ * storage unavailable or misconfiguration.
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
+import { HTTPException } from 'hono/http-exception'
+import type { z } from 'zod'
+import { createD1Adapter } from '../adapters/d1.js'
+import { requireAuth, type AuthClaims, type AuthOptions, type Right } from './auth.js'
+import { ApiError, badRequest, errorBody, notFoundRoute, onApiError } from './http.js'
+import { storageApi, threadAccess } from './storage-api.js'
+import { body, CHECKPOINT_ID, GRAPH_NAME, query, schemas } from './schemas.js'
+import { createThreadObject, type EdgegraphEnv, type GraphFactory, type Retention, type ThreadObjectOptions } from './thread.js'
+
+export type { EdgegraphEnv, GraphFactory, Retention }
+
+export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
+  /**
+   * `'env'` (default): HS256 JWTs signed with the `EDGEGRAPH_JWT_SECRET` secret; `{ secret }` or `{ authorize }`
+   * as in `worker/auth.ts`; `'none'` serves every request without auth (local experiments only).
+   */
+  auth?: 'env' | 'none' | AuthOptions
+  /** Largest run API request body (default 1 MiB); the storage API has its own (8 MiB). */
+  maxBodyBytes?: number
+  /** Origins allowed by CORS (default `*`: tokens travel in a header, not in cookies). */
+  corsOrigins?: string | string[]
+}
+
+type WorkerEnv = { Bindings: EdgegraphEnv; Variables: { auth: AuthClaims } }
+
+// ---- the worker -----------------------------------------------------------------------------------------
+
+/** Creates the Worker's fetch handler and its Durable Object class (export a subclass of it under the bound name). */
+export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
+  const ThreadObject = createThreadObject(options)
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
+  const names = Object.keys(options.graphs)
+  for (const name of names) if (!GRAPH_NAME.test(name)) throw new TypeError(`graph name "${name}" must be 1 to 64 of A-Z a-z 0-9 _ -`)
+
+  const authFor = (env: EdgegraphEnv): AuthOptions | undefined => {
+    const auth = options.auth ?? 'env'
+    if (auth === 'none') return undefined
+    if (auth !== 'env') return auth
+    const secret = env.EDGEGRAPH_JWT_SECRET
+    if (typeof secret !== 'string' || secret.length < 32) {
+      throw new ApiError(503, 'MISCONFIGURED', 'the worker has no EDGEGRAPH_JWT_SECRET of at least 32 characters; set it with `wrangler secret put EDGEGRAPH_JWT_SECRET` (or .dev.vars locally)')
+    }
+    return { secret }
+  }
+
+  const app = new Hono<WorkerEnv>()
+  app.use('/v1/*', cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'], maxAge: 600 }))
+
+  // The storage API has its own auth, limits and errors; it shares the D1 database with `store: 'd1'` runs.
+  const storageApps = new Map<string, ReturnType<typeof storageApi>>()
+  app.all('/v1/storage/*', (c) => {
+    const auth = authFor(c.env)
+    const db = c.env.DB
+    if (db === undefined) throw new ApiError(503, 'MISCONFIGURED', 'the storage API needs a D1 database bound as DB in the wrangler config')
+    const key = auth === undefined ? '' : 'secret' in auth ? auth.secret : 'authorize'
+    let storage = storageApps.get(key)
+    if (storage === undefined) {
+      const adapter = createD1Adapter(db, { table: options.d1Table ?? 'edgegraph' })
+      storage = storageApi(() => adapter, auth === undefined ? {} : { auth })
+      storageApps.set(key, storage)
+    }
+    return storage.fetch(c.req.raw)
+  })
+
+  // Auth before anything reads the body.
+  const auths = new Map<string, MiddlewareHandler<WorkerEnv>>()
+  app.use('/v1/*', async (c, next) => {
+    const auth = authFor(c.env)
+    if (auth === undefined) return next()
+    const key = 'secret' in auth ? auth.secret : 'authorize'
+    let middleware = auths.get(key)
+    if (middleware === undefined) auths.set(key, (middleware = requireAuth(auth) as unknown as MiddlewareHandler<WorkerEnv>))
+    return middleware(c, next)
+  })
+  app.use(
+    '/v1/*',
+    bodyLimit({ maxSize: maxBodyBytes, onError: (c) => c.json(errorBody('VALUE_TOO_LARGE', `request body is above the ${maxBodyBytes}-byte limit`), 413) }),
+  )
+
+  app.on(['POST', 'PUT'], '/v1/threads/*', async (c, next) => {
+    if (!/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) throw badRequest('send the body as JSON (content-type: application/json)')
+    await next()
+  })
+
+  /** The object owning the route's thread, once the caller may do `right` on it. */
+  const thread = (c: Context<WorkerEnv>, right: Right) => {
+    const id = threadAccess(c, right, authFor(c.env) !== undefined)
+    const stub = c.env.THREADS.get(c.env.THREADS.idFromName(id))
+    return async (op: string, args: Record<string, unknown> = {}): Promise<Response> => {
+      let response: Response
+      try {
+        response = await stub.fetch(`https://thread/${op}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...args, thread: id }) })
+      } catch (err) {
+        // The object was evicted, reset or redeployed under the request: a run it was doing is continued by its alarm.
+        if ((err as { durableObjectReset?: boolean } | undefined)?.durableObjectReset === true || (err as { retryable?: boolean } | undefined)?.retryable === true) {
+          throw new ApiError(503, 'STORAGE_UNAVAILABLE', "the thread's Durable Object restarted during the request; a run in progress is continued automatically from its last checkpoint: poll GET .../state, or retry")
+        }
+        throw err
+      }
+      // Re-wrapped so CORS can add its headers (a fetched response's are immutable).
+      return new Response(response.body, response)
+    }
+  }
+  const knownGraph = (name: string | undefined) => {
+    if (name !== undefined && !Object.hasOwn(options.graphs, name)) {
+      throw new ApiError(404, 'NOT_FOUND', `no graph named "${name}"; registered: ${names.join(', ') || '(none)'}`)
+    }
+  }
+
+  app.get('/v1/graphs', (c) => c.json({ graphs: names }))
+
+  app.post('/v1/threads/:thread/runs', body(schemas.run), (c) => {
+    const args = c.req.valid('json')
+    knownGraph(args.graph)
+    return thread(c, 'run')('run', args)
+  })
+
+  app.post('/v1/threads/:thread/resume', body(schemas.resume), (c) => {
+    const { value, values, ...args } = c.req.valid('json') as z.infer<typeof schemas.resume> & { value?: unknown; values?: Record<string, unknown> }
+    knownGraph(args.graph)
+    return thread(c, 'run')('run', { ...args, resume: values !== undefined ? { byId: values } : { value } })
+  })
+
+  app.get('/v1/threads/:thread/state', query(schemas.none), (c) => thread(c, 'read')('state'))
+
+  app.get('/v1/threads/:thread/checkpoints/:checkpointId', query(schemas.none), (c) => {
+    const checkpointId = c.req.param('checkpointId')
+    if (!CHECKPOINT_ID.test(checkpointId)) throw badRequest('checkpoint id must be 11 characters of 0-9 a-z')
+    return thread(c, 'read')('state', { checkpointId })
+  })
+
+  app.get('/v1/threads/:thread/history', query(schemas.history), (c) => {
+    const { limit, before, source } = c.req.valid('query')
+    return thread(c, 'read')('history', { limit, before, ...(source === undefined ? {} : { filter: { source } }) })
+  })
+
+  app.post('/v1/threads/:thread/state', body(schemas.update), (c) => {
+    const args = c.req.valid('json')
+    knownGraph(args.graph)
+    return thread(c, 'run')('update', args)
+  })
+
+  app.get('/v1/threads/:thread/diff', query(schemas.diff), (c) => thread(c, 'read')('diff', c.req.valid('query')))
+
+  app.put('/v1/threads/:thread/retention', body(schemas.retention), (c) => thread(c, 'write')('retention', { retention: c.req.valid('json') }))
+
+  app.delete('/v1/threads/:thread', query(schemas.none), (c) => thread(c, 'write')('delete'))
+
+  app.get('/', (c) => c.json({ name: 'edgegraph', api: '/v1', graphs: names }))
+  app.notFound(notFoundRoute)
+  const onError = onApiError('the edgegraph worker')
+  app.onError((err, c) => {
+    // Hono's own validator and body parser failures (wrong content type, malformed JSON) are client errors.
+    if (err instanceof HTTPException && err.status < 500) {
+      const message = /json/i.test(err.message) ? 'request body must be valid JSON sent with content-type: application/json' : err.message
+      return c.json(errorBody('INVALID_ARGUMENT', message), 400)
+    }
+    return onError(err, c)
+  })
+
+  const worker = { fetch: (request: Request, env: EdgegraphEnv, ctx: ExecutionContext) => app.fetch(request, env, ctx) } satisfies ExportedHandler<EdgegraphEnv>
+  return { worker, ThreadObject, app }
+}

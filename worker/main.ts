@@ -1,0 +1,13 @@
+/**
+ * @module The Worker `wrangler dev` / `wrangler deploy` run (root wrangler.jsonc): the example graphs, each thread
+ * in its own SQLite-backed Durable Object, the storage API on D1. Copy this file and register your own graphs.
+ */
+import { createEdgegraphWorker } from './index.js'
+import { exampleGraphs } from './graphs.js'
+
+const { worker, ThreadObject } = createEdgegraphWorker({ graphs: exampleGraphs })
+
+/** Bound as THREADS in wrangler.jsonc. */
+export class EdgegraphThread extends ThreadObject {}
+
+export default worker

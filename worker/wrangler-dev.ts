@@ -1,0 +1,130 @@
+/**
+ * @module Starts a Worker in a real local workerd with `wrangler dev` on 127.0.0.1 and stops it by its process id (the
+ * whole process group: wrangler, esbuild and workerd). Used by `npm run dev` (worker/dev.ts), the end-to-end tests
+ * and the worker benchmark. Node only.
+ *
+ * wrangler's CLI refuses Node 20 from 4.87 on, but runs fine there when started as
+ * `node node_modules/wrangler/wrangler-dist/cli.js` (see TOOLCHAIN.md).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('../', import.meta.url))
+
+export interface WranglerDevOptions {
+  /** wrangler config (default: the repository's wrangler.jsonc). */
+  config?: string
+  /** Entry to serve instead of the config's `main` (with `noBundle`, an already bundled script). */
+  script?: string
+  noBundle?: boolean
+  /** Port on 127.0.0.1 (default: a free one). */
+  port?: number
+  /** Where Durable Objects and D1 keep their data between runs. */
+  persistTo: string
+  /** Variables and secrets for the Worker (`--var NAME:value`). */
+  vars?: Record<string, string>
+  /** Path answered with 2xx once the Worker is up (default `/`). */
+  ready?: string
+  /** Progress lines (default: none). */
+  log?: (line: string) => void
+  /** Show wrangler's own output live (default: collected, and shown only if it fails to start). */
+  inherit?: boolean
+}
+
+export interface WranglerDev {
+  url: string
+  pid: number
+  /** Everything wrangler printed so far (empty with `inherit`). */
+  output(): string
+  /** Kills the process group (SIGTERM, then SIGKILL) and waits for it. Safe to call twice. */
+  stop(): Promise<void>
+  /** Kills it at once with SIGKILL, as a crash would: no shutdown, nothing flushed. */
+  kill(): Promise<void>
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(true)
+    const timer = setTimeout(() => resolve(false), ms)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+}
+
+export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
+  const port = options.port ?? (await freePort())
+  const args = ['--no-warnings', path.join(root, 'node_modules/wrangler/wrangler-dist/cli.js'), 'dev']
+  if (options.script !== undefined) args.push(options.script)
+  if (options.noBundle) args.push('--no-bundle')
+  args.push('--config', options.config ?? path.join(root, 'wrangler.jsonc'))
+  args.push('--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false')
+  for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`)
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    detached: true, // its own process group, so stop() reaches workerd too
+    stdio: options.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? 'true' },
+  })
+  let output = ''
+  child.stdout?.on('data', (d: Buffer) => (output += d))
+  child.stderr?.on('data', (d: Buffer) => (output += d))
+  const pid = child.pid as number
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, name)
+    } catch {
+      // already gone
+    }
+  }
+  let stopped: Promise<void> | undefined
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      signal('SIGTERM')
+      if (!(await exited(child, 5_000))) {
+        signal('SIGKILL')
+        await exited(child, 5_000)
+      }
+    })())
+  const kill = () =>
+    (stopped ??= (async () => {
+      signal('SIGKILL')
+      await exited(child, 5_000)
+    })())
+
+  const url = `http://127.0.0.1:${port}`
+  options.log?.(`starting wrangler dev on ${url} (pid ${pid})`)
+  const deadline = Date.now() + 90_000
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before answering:\n${output.trim()}`)
+    }
+    try {
+      const res = await fetch(url + (options.ready ?? '/'))
+      if (res.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error(`wrangler dev did not answer within 90 s:\n${output.trim()}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  return { url, pid, output: () => output, stop, kill }
+}
