@@ -6,7 +6,7 @@ import type { Context } from 'hono'
 import { EdgegraphError, type ErrorCode } from '../src/errors.js'
 
 /** Codes of the APIs' errors: edgegraph's, plus those that exist only on the wire. */
-export type ApiCode = ErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'MISCONFIGURED' | 'INTERNAL'
+export type ApiCode = ErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'RATE_LIMITED' | 'MISCONFIGURED' | 'INTERNAL'
 
 export type ApiStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503 | 507
 

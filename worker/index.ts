@@ -31,7 +31,8 @@
  * Errors are JSON `{ "error": { "code", "message" } }`: 400 bad request, 401 bad or missing token, 403 missing
  * right or thread outside the token's prefix, 404 unknown route, graph, thread or checkpoint, 409 thread busy,
  * no interrupt to resume or another writer, 413 body too large, 500 node failure or bug (no stack traces), 503
- * storage unavailable or misconfiguration.
+ * storage unavailable or misconfiguration; 429 when the optional `RATE_LIMITER` binding says the tenant sent too
+ * many requests.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -57,6 +58,11 @@ export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
   maxBodyBytes?: number
   /** Origins allowed by CORS (default `*`: tokens travel in a header, not in cookies). */
   corsOrigins?: string | string[]
+  /**
+   * What the `RATE_LIMITER` binding (if bound) counts requests by: default the token's tenant (the client IP
+   * without auth). Return undefined to let a request through uncounted.
+   */
+  rateLimitKey?: (claims: AuthClaims | undefined, request: Request) => string | undefined
 }
 
 type WorkerEnv = { Bindings: EdgegraphEnv; Variables: { auth: AuthClaims } }
@@ -109,6 +115,18 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     let middleware = auths.get(key)
     if (middleware === undefined) auths.set(key, (middleware = requireAuth(auth) as unknown as MiddlewareHandler<WorkerEnv>))
     return middleware(c, next)
+  })
+  // Per-tenant rate limit (after auth, before the body is read), when a `ratelimits` binding is configured.
+  app.use('/v1/*', async (c, next) => {
+    const limiter = c.env.RATE_LIMITER
+    if (limiter === undefined) return next()
+    const claims = authFor(c.env) === undefined ? undefined : c.get('auth')
+    const key = options.rateLimitKey ? options.rateLimitKey(claims, c.req.raw) : (claims?.tenant ?? c.req.header('cf-connecting-ip') ?? 'anonymous')
+    if (key !== undefined && !(await limiter.limit({ key })).success) {
+      c.header('retry-after', '60')
+      throw new ApiError(429, 'RATE_LIMITED', 'too many requests for this tenant; slow down and retry after a minute')
+    }
+    return next()
   })
   app.use(
     '/v1/*',

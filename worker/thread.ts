@@ -40,6 +40,8 @@ export interface EdgegraphEnv {
   DB?: D1Database
   /** HS256 secret of the bearer tokens (`wrangler secret put EDGEGRAPH_JWT_SECRET`). */
   EDGEGRAPH_JWT_SECRET?: string
+  /** Optional Workers rate limiter (`ratelimits` in wrangler.jsonc): requests over it get 429, per tenant by default. */
+  RATE_LIMITER?: RateLimit
 }
 
 /** Builds a registered graph on the thread's storage: `(checkpointer) => new StateGraph(...).compile({ checkpointer })`. */

@@ -5,6 +5,7 @@ interface Env {
   THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
   DB: D1Database
   EDGEGRAPH_JWT_SECRET: string
+  RATE_LIMITER: RateLimit
 }
 
 declare namespace Cloudflare {
@@ -15,5 +16,6 @@ declare namespace Cloudflare {
   THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
     DB: D1Database
     EDGEGRAPH_JWT_SECRET: string
+    RATE_LIMITER: RateLimit
   }
 }

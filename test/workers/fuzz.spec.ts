@@ -16,6 +16,8 @@ let auth: string
 let keep: string
 let keepHistory: string
 let keepState: string
+/** Threads that exist (a counter run each), for valid requests that need a thread: updates and runs may change them. */
+const scratch: string[] = []
 
 /** Every page of a thread's history, as the exact text the Worker sent. */
 async function historyText(thread: string): Promise<string> {
@@ -38,6 +40,10 @@ beforeAll(async () => {
   keepHistory = await historyText(keep)
   keepState = (await call('GET', threadPath(keep, '/state'), { auth })).text
   expect(keepHistory.split('\n')).toHaveLength(2) // 4 checkpoints, 2 per page
+  for (let i = 0; i < 2; i++) {
+    scratch.push(newThread('fz-scratch'))
+    expect((await call('POST', threadPath(scratch[i] as string, '/runs'), { body: { graph: 'counter', input: { target: 1 } }, auth })).status).toBe(200)
+  }
 })
 
 // ---- generators ---------------------------------------------------------------------------------------
@@ -118,15 +124,16 @@ const bodyFor = (op: Op) =>
 /** The request body as sent: JSON text of a generated value (maybe padded past the 1 MiB limit), or not JSON at all. */
 const rawFor = (op: Op) =>
   fc.oneof(
-    { weight: 8, arbitrary: fc.tuple(bodyFor(op), fc.boolean()).map(([v, big]) => ({ value: v as unknown, text: big && isObj(v) ? JSON.stringify(withKey(v, 'metadata', { pad: 'x'.repeat(1024 * 1024) })) : (JSON.stringify(v) ?? 'null') })).filter(({ text }) => !text.includes('delayMs')) },
+    { weight: 8, arbitrary: fc.tuple(bodyFor(op), fc.nat(7).map((n) => n === 0)).map(([v, big]) => ({ value: v as unknown, text: big && isObj(v) ? JSON.stringify(withKey(v, 'metadata', { pad: 'x'.repeat(1024 * 1024) })) : (JSON.stringify(v) ?? 'null') })).filter(({ text }) => !text.includes('delayMs')) },
     { weight: 1, arbitrary: fc.constantFrom('', '{', '{"input": ', 'null', '[]', '{} {}', '\ufeff{}', 'NaN', '{"graph":"counter",}').map((text) => ({ value: undefined as unknown, text })) },
   )
 const contentType = fc.constantFrom('application/json', 'application/json', 'application/json', 'application/json; charset=utf-8', 'text/plain', undefined)
 
 /** Fresh valid ids (so a valid request acts on its own new thread), the kept thread, and ids a path can smuggle. */
-type Target = { kind: 'fresh' } | { kind: 'keep' } | { kind: 'raw'; path: string }
+type Target = { kind: 'fresh' } | { kind: 'scratch'; pick: number } | { kind: 'keep' } | { kind: 'raw'; path: string }
 const target: fc.Arbitrary<Target> = fc.oneof(
-  { weight: 3, arbitrary: fc.constant({ kind: 'fresh' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'fresh' as const }) },
+  { weight: 2, arbitrary: fc.nat().map((pick) => ({ kind: 'scratch' as const, pick })) },
   { weight: 3, arbitrary: fc.constant({ kind: 'keep' as const }) },
   {
     weight: 4,
@@ -139,7 +146,12 @@ const target: fc.Arbitrary<Target> = fc.oneof(
   },
 )
 /** The path segment of a target: a raw one names the kept thread through KEEP (still an invalid id: a bad part or character). */
-const segment = (t: Target): string => (t.kind === 'fresh' ? encodeURIComponent(newThread('fz')) : t.kind === 'keep' ? encodeURIComponent(keep) : t.path.replaceAll('KEEP', encodeURIComponent(keep)))
+function segment(t: Target): string {
+  if (t.kind === 'fresh') return encodeURIComponent(newThread('fz'))
+  if (t.kind === 'scratch') return encodeURIComponent(scratch[t.pick % scratch.length] as string)
+  if (t.kind === 'keep') return encodeURIComponent(keep)
+  return t.path.replaceAll('KEEP', encodeURIComponent(keep))
+}
 
 const queryFor = (names: string[]) =>
   fc.oneof(
@@ -168,14 +180,20 @@ const BODY_OPS: Record<Op, { method: string; rest: string; schema: { safeParse: 
 }
 
 describe('run API fuzz', () => {
+  it('PROBE', async () => {
+    for (const body of [{ values: { count: 2 } }, { values: { count: 2 }, asNode: 'increment' }, { values: {} }, { values: { count: 1 }, graph: 'counter' }]) {
+      const r = await call('POST', threadPath(scratch[0] as string, '/state'), { body, auth })
+      console.log('PROBE', JSON.stringify(body), r.status, r.text.slice(0, 200))
+    }
+  })
   it.each(Object.keys(BODY_OPS) as Op[])('%s: random and mutated bodies, content types and thread ids', async (op) => {
     const { method, rest, schema } = BODY_OPS[op]
     const seen = new Map<number, number>()
     await fc.assert(
       fc.asyncProperty(target, rawFor(op), contentType, async (t, raw, type) => {
         // The kept thread only ever gets requests the Worker must refuse: a valid body goes to a fresh thread instead.
-        const sent = raw.text.length > 1024 * 1024 || type === undefined || type === 'text/plain'
-        const refused = sent || raw.value === undefined || !schema.safeParse(JSON.parse(raw.text)).success
+        const refusedUnread = raw.text.length > 1024 * 1024 || type === undefined || type === 'text/plain'
+        const refused = refusedUnread || raw.value === undefined || !schema.safeParse(JSON.parse(raw.text)).success
         const path = `/v1/threads/${segment(t.kind === 'keep' && !refused ? { kind: 'fresh' } : t)}${rest}`
         const res = await call(method, path, { raw: raw.text, auth, headers: type === undefined ? {} : { 'content-type': type } })
         seen.set(res.status, (seen.get(res.status) ?? 0) + 1)
@@ -185,14 +203,15 @@ describe('run API fuzz', () => {
     )
     expect(seen.get(400) ?? 0, JSON.stringify([...seen])).toBeGreaterThan(0)
     expect(seen.get(200) ?? 0, JSON.stringify([...seen])).toBeGreaterThan(0)
+    console.log(op, JSON.stringify([...seen].sort()))
   })
 
   it('GET state, history, diff and checkpoints, and DELETE, with random query strings and ids', async () => {
     const route = fc.constantFrom('state', 'history', 'diff', 'checkpoint', 'delete')
     await fc.assert(
       fc.asyncProperty(route, target, queryFor(['limit', 'before', 'source', 'from', 'to']), checkpointId, async (r, t, query, id) => {
-        // DELETE with an empty query is a valid request: never aimed at the kept thread.
-        const seg = segment(r === 'delete' && t.kind === 'keep' && query === '' ? { kind: 'fresh' } : t)
+        // A DELETE may be valid (an empty or all-`&` query): never aimed at the kept thread.
+        const seg = segment(r === 'delete' && t.kind === 'keep' ? { kind: 'fresh' } : t)
         const q = query === '' ? '' : `?${query}`
         const path = r === 'delete' ? `/v1/threads/${seg}${q}` : r === 'checkpoint' ? `/v1/threads/${seg}/checkpoints/${id}${q}` : `/v1/threads/${seg}/${r}${q}`
         const res = await call(r === 'delete' ? 'DELETE' : 'GET', path, { auth })

@@ -195,6 +195,20 @@ describe('auth and tenant isolation', () => {
   })
 })
 
+describe('rate limit', () => {
+  it('answers 429 with retry-after once a tenant passes its limit, and other tenants go on', async () => {
+    const limited = await token({ tenant: `limited-${Date.now().toString(36)}` })
+    const statuses: number[] = []
+    for (let i = 0; i < 12; i++) statuses.push((await call('GET', threadPath('any', '/state'), { auth: limited })).status)
+    expect(statuses.slice(0, 10).every((s) => s === 404)).toBe(true)
+    const over = await call('GET', threadPath('any', '/state'), { auth: limited })
+    expect(over.status).toBe(429)
+    expect(over.json.error.code).toBe('RATE_LIMITED')
+    expect(over.headers.get('retry-after')).toBe('60')
+    expect((await call('GET', threadPath('any', '/state'))).status).toBe(404)
+  })
+})
+
 describe('bad input', () => {
   const cases: [name: string, method: string, path: (t: string) => string, options: Parameters<typeof call>[2], status: number, code: string, says?: string][] = [
     ['malformed JSON', 'POST', (t) => threadPath(t, '/runs'), { raw: '{"graph": "counter", ', headers: { 'content-type': 'application/json' } }, 400, 'INVALID_ARGUMENT', 'JSON'],

@@ -39,7 +39,11 @@ export class TestStore extends DurableObject<Env> {
 }
 
 // A long lease, so only the tests trigger the alarm that re-drives a lost run.
-const { worker, ThreadObject } = createEdgegraphWorker({ graphs: { ...exampleGraphs, freezeOnce }, leaseMs: 60_000 })
+const { worker, ThreadObject } = createEdgegraphWorker({
+  graphs: { ...exampleGraphs, freezeOnce },
+  leaseMs: 60_000,
+  rateLimitKey: (claims) => (claims?.tenant.startsWith('limited-') ? claims.tenant : undefined),
+})
 
 export class EdgegraphThread extends ThreadObject {}
 
