@@ -318,7 +318,8 @@ export function createThreadObject(options: ThreadObjectOptions) {
 
     /** Records activity and arms the alarm for retention. */
     async #touched(meta: ThreadMeta, graph: string): Promise<void> {
-      const next: ThreadMeta = { ...meta, graph, lastActive: Date.now() }
+      // Re-read: retention may have been changed while the run went on.
+      const next: ThreadMeta = { ...((await this.ctx.storage.get<ThreadMeta>(META)) ?? meta), graph, lastActive: Date.now() }
       delete next.lastError
       await this.ctx.storage.put(META, next)
       await this.#schedule(next)
