@@ -19,6 +19,8 @@ const here = fileURLToPath(new URL('./', import.meta.url))
 export interface DevServer {
   origin: string
   pid: number
+  /** The last `lines` lines wrangler printed. */
+  tail(lines: number): string
   /** Kills the process group, waits for it, removes the temp directory. Safe to call twice. */
   stop(): Promise<void>
 }
@@ -53,5 +55,6 @@ export async function startDevServer(log: (line: string) => void): Promise<DevSe
       // wrangler leaves a .wrangler folder next to the config.
       await rm(path.join(here, '.wrangler'), { recursive: true, force: true })
     })())
-  return { origin: server.url, pid: server.pid, stop }
+  const tail = (lines: number) => server.output().trimEnd().split('\n').slice(-lines).join('\n')
+  return { origin: server.url, pid: server.pid, tail, stop }
 }
