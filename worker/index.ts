@@ -165,13 +165,13 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
 
   app.get('/v1/graphs', (c) => c.json({ graphs: names }))
 
-  app.post('/v1/threads/:thread/runs', body(schemas.run), (c) => {
+  app.post('/v1/threads/:thread/runs', query(schemas.none), body(schemas.run), (c) => {
     const args = c.req.valid('json')
     knownGraph(args.graph)
     return thread(c, 'run')('run', args)
   })
 
-  app.post('/v1/threads/:thread/resume', body(schemas.resume), (c) => {
+  app.post('/v1/threads/:thread/resume', query(schemas.none), body(schemas.resume), (c) => {
     const { value, values, ...args } = c.req.valid('json') as z.infer<typeof schemas.resume> & { value?: unknown; values?: Record<string, unknown> }
     knownGraph(args.graph)
     return thread(c, 'run')('run', { ...args, resume: values !== undefined ? { byId: values } : { value } })
@@ -190,7 +190,7 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     return thread(c, 'read')('history', { limit, before, ...(source === undefined ? {} : { filter: { source } }) })
   })
 
-  app.post('/v1/threads/:thread/state', body(schemas.update), (c) => {
+  app.post('/v1/threads/:thread/state', query(schemas.none), body(schemas.update), (c) => {
     const args = c.req.valid('json')
     knownGraph(args.graph)
     return thread(c, 'run')('update', args)
@@ -198,7 +198,7 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
 
   app.get('/v1/threads/:thread/diff', query(schemas.diff), (c) => thread(c, 'read')('diff', c.req.valid('query')))
 
-  app.put('/v1/threads/:thread/retention', body(schemas.retention), (c) => thread(c, 'write')('retention', { retention: c.req.valid('json') }))
+  app.put('/v1/threads/:thread/retention', query(schemas.none), body(schemas.retention), (c) => thread(c, 'write')('retention', { retention: c.req.valid('json') }))
 
   app.delete('/v1/threads/:thread', query(schemas.none), (c) => thread(c, 'write')('delete'))
 

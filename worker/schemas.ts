@@ -9,15 +9,56 @@ import { badRequest } from './http.js'
 export const GRAPH_NAME = /^[A-Za-z0-9_-]{1,64}$/
 export const CHECKPOINT_ID = /^[0-9a-z]{11}$/
 
-const json = z.json()
-const stateUpdate = z.record(z.string().max(200), json)
+/** How deep request values may nest. Deeper ones are refused (400) before anything recursive touches them. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * The problem with a parsed JSON value, or undefined when it is fine: nested at most {@link MAX_JSON_DEPTH} deep, no
+ * `__proto__` key anywhere (zod's records would silently drop it). Iterative, so no input can overflow the stack.
+ */
+export function jsonProblem(value: unknown): string | undefined {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number]
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return 'numbers must be finite'
+      continue
+    }
+    if (typeof v !== 'object') return `a ${typeof v} is not JSON`
+    if (depth >= MAX_JSON_DEPTH) return `values may nest at most ${MAX_JSON_DEPTH} levels deep`
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push([item, depth + 1])
+      continue
+    }
+    if (Object.hasOwn(v, '__proto__')) return 'a "__proto__" key is not allowed'
+    for (const item of Object.values(v)) stack.push([item, depth + 1])
+  }
+  return undefined
+}
+
+/** Any JSON value, bounded as {@link jsonProblem} says. */
+const json = z.unknown().superRefine((value, ctx) => {
+  if (value === undefined) ctx.addIssue({ code: 'custom', message: 'a value is required' })
+  else {
+    const problem = jsonProblem(value)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+  }
+})
+/** A JSON object of state channel values (checked whole first, so a `__proto__` key cannot be dropped unseen). */
+const jsonRecord = (maxKey: number) =>
+  z.unknown().superRefine((value, ctx) => {
+    const problem = jsonProblem(value)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+  }).pipe(z.record(z.string().max(maxKey), z.unknown()))
+const stateUpdate = jsonRecord(200)
 const streamMode = z.enum(['values', 'updates'])
 const runOptions = {
   graph: z.string().regex(GRAPH_NAME, 'must be 1 to 64 of A-Z a-z 0-9 _ -').optional(),
   checkpointId: z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id (11 characters, 0-9 a-z)').optional(),
   stream: z.union([streamMode, z.array(streamMode).min(1).max(2)]).optional(),
   recursionLimit: z.number().int().min(1).max(10_000).optional(),
-  metadata: z.record(z.string().max(64), json).optional(),
+  metadata: jsonRecord(64).optional(),
   durability: z.enum(['sync', 'async', 'exit']).optional(),
 }
 export const schemas = {
@@ -32,7 +73,7 @@ export const schemas = {
       })
       .optional(),
   }),
-  resume: z.union([z.strictObject({ ...runOptions, value: json }), z.strictObject({ ...runOptions, values: z.record(z.string().max(200), json) })]),
+  resume: z.union([z.strictObject({ ...runOptions, value: json }), z.strictObject({ ...runOptions, values: jsonRecord(200) })]),
   update: z.strictObject({
     values: stateUpdate,
     asNode: z.string().min(1).max(200).optional(),
@@ -44,7 +85,12 @@ export const schemas = {
     keepLast: z.number().int().min(1).max(1_000_000).nullable().optional(),
   }),
   history: z.strictObject({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
+    limit: z
+      .string()
+      .regex(/^[1-9]\d{0,2}$/, 'must be a whole number from 1 to 100')
+      .transform(Number)
+      .pipe(z.number().max(100, 'must be a whole number from 1 to 100'))
+      .default(20),
     before: z.string().regex(CHECKPOINT_ID).optional(),
     source: z.enum(['input', 'loop', 'update', 'fork']).optional(),
   }),

@@ -296,5 +296,8 @@ function integer(value: unknown, where: string, min: number, max: number): numbe
 
 function bytesOf(value: unknown, where: string): Uint8Array {
   if (typeof value !== 'string' || !BASE64.test(value)) throw bad(`"${where}" must be a base64 string`)
-  return fromBase64(value)
+  const bytes = fromBase64(value)
+  // Canonical only (no stray bits in the last character), so what is read back is exactly what was sent.
+  if (toBase64(bytes) !== value) throw bad(`"${where}" must be canonical base64 (it decodes to bytes that encode differently)`)
+  return bytes
 }

@@ -13,7 +13,6 @@ declare namespace Cloudflare {
     STORE: DurableObjectNamespace<import('./worker.js').TestStore>
     THREADS: DurableObjectNamespace<import('./worker.js').EdgegraphThread>
     THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
-  THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
     DB: D1Database
     EDGEGRAPH_JWT_SECRET: string
     RATE_LIMITER: RateLimit
