@@ -3,7 +3,7 @@
  * it runs the thread's graph next to its data, is the thread's single writer (a second run while one is in flight
  * gets 409 `THREAD_BUSY`), re-drives a run cut short by eviction or a restart, and enforces the thread's retention.
  *
- * The Worker (`worker/run-api.ts`) authenticates and validates every request, then forwards it here as an internal
+ * The Worker (`worker/index.ts`) authenticates and validates every request, then forwards it here as an internal
  * request: `POST https://thread/<op>` with a JSON body naming the thread's storage id. Nothing else can reach an
  * object, so the object trusts those bodies.
  *
@@ -123,9 +123,12 @@ export function createThreadObject(options: ThreadObjectOptions) {
       super(ctx, env)
       this.#adapter = this.#createAdapter()
       this.#app = this.#routes()
-      // A run marker left by an earlier incarnation means a run was cut short: re-drive it soon.
+      // A run marker left by an earlier incarnation means a run was cut short: re-drive it now. That incarnation's
+      // lease alarm may still be armed up to leaseMs ahead, so bring it forward.
       void ctx.blockConcurrencyWhile(async () => {
-        if ((await ctx.storage.get(RUN)) !== undefined && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now())
+        if ((await ctx.storage.get(RUN)) === undefined) return
+        const at = await ctx.storage.getAlarm()
+        if (at === null || at > Date.now()) await ctx.storage.setAlarm(Date.now())
       })
     }
 
@@ -303,8 +306,16 @@ export function createThreadObject(options: ThreadObjectOptions) {
         await storage.put(RUN, { ...marker, attempts: marker.attempts + 1 })
         await storage.setAlarm(Date.now() + leaseMs)
         const { graph, meta } = await this.#graphOf(marker.args.thread, marker.graph, true)
-        const moved = (await this.#head(marker.args.thread)) !== marker.startHead
-        await this.#execute(graph, marker.args, meta ?? { thread: marker.args.thread, lastActive: 0 }, marker.graph, undefined, moved ? 'head' : undefined)
+        const thread = marker.args.thread
+        const moved = (await this.#head(thread)) !== marker.startHead
+        let args = marker.args
+        if (moved && args.checkpointId === undefined) {
+          // The steps already taken count against the run's recursion limit: a run cut short does not get a fresh budget.
+          const now = (await graph.getState({ threadId: thread })).metadata.step
+          const start = marker.startHead === null ? 0 : (await graph.getState({ threadId: thread, checkpointId: marker.startHead })).metadata.step + 1
+          args = { ...args, recursionLimit: Math.max(1, (args.recursionLimit ?? 25) - (now - start)) }
+        }
+        await this.#execute(graph, args, meta ?? { thread, lastActive: 0 }, marker.graph, undefined, moved ? 'head' : undefined)
       } catch (err) {
         const { code, message } = describeError(err, 'continuing the run')
         const meta = await storage.get<ThreadMeta>(META)

@@ -6,7 +6,7 @@
  * // test/memory.conformance.test.ts
  * runConformance({ name: 'memory', create: () => createMemoryAdapter() })
  */
-import { describe } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { adapterTests } from './adapter.js'
 import { historyTests } from './history.js'
 import { randomHistoryTests } from './random-history.js'
@@ -26,7 +26,11 @@ export function runConformance(options: ConformanceOptions): void {
     historyTests(options, test)
     randomHistoryTests(options, test)
     retentionTests(options, test)
-    const unused = unusedSkips()
-    if (unused.length > 0) throw new Error(`runConformance(${options.name}): skip names no such test: ${unused.map((t) => JSON.stringify(t)).join(', ')}`)
+    // Checked once vitest has collected the nested describes (their callbacks run after this one returns).
+    if ((options.skip ?? []).length > 0) {
+      it('skips only tests that exist', () => {
+        expect(unusedSkips(), `runConformance(${options.name}): skip names no such test`).toEqual([])
+      })
+    }
   })
 }
