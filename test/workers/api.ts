@@ -1,5 +1,6 @@
 /** @module Helpers for the run API tests inside workerd: signed requests to the Worker (`SELF`), SSE parsing. */
 import { env, SELF } from 'cloudflare:test'
+import { expect } from 'vitest'
 import { mintToken, type AuthClaims } from '../../worker/auth.js'
 
 export const SECRET = env.EDGEGRAPH_JWT_SECRET
@@ -60,3 +61,14 @@ export function parseSse(text: string): { event: string; data: any }[] {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Polls `read` until `done` holds (alarms run on their own schedule), for up to 5 s. */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  let value = await read()
+  for (let i = 0; i < 100 && !done(value); i++) {
+    await sleep(50)
+    value = await read()
+  }
+  expect(done(value), `condition not met; last value: ${JSON.stringify(value).slice(0, 300)}`).toBe(true)
+  return value
+}
