@@ -161,7 +161,8 @@ export function commitStatements(t: SqlTables, thread: string, batch: Batch, now
     sql: `INSERT INTO ${t.threads} (thread, updated_at) VALUES (?, ?) ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at`,
     params: [thread, now],
   })
-  out.push({ sql: `DELETE FROM ${t.threads} WHERE thread = ? AND NOT EXISTS (SELECT 1 FROM ${t.kv} WHERE thread = ?)`, params: [thread, thread] })
+  // Only a commit that deletes can leave the thread empty.
+  if (dels.length > 0) out.push({ sql: `DELETE FROM ${t.threads} WHERE thread = ? AND NOT EXISTS (SELECT 1 FROM ${t.kv} WHERE thread = ?)`, params: [thread, thread] })
   return out
 }
 
