@@ -3,7 +3,7 @@
  * state, paged history, checkpoints, updates and forks, diffs, deletes, auth and tenant isolation, a second run on a
  * busy thread, bad input (nothing stored may change), eviction mid-run, and retention by alarm.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { call, newThread, parseSse, sleep, threadPath, token, waitFor } from './api.js'
 
@@ -116,6 +116,38 @@ describe('runs', () => {
     expect(gone.json.error.code).toBe('THREAD_NOT_FOUND')
     const missing = await call('GET', threadPath(thread, `/checkpoints/${step1.checkpointId}`))
     expect(missing.status).toBe(404)
+  })
+
+  it('answers a node failure with 500 NODE_FAILED, keeps the finished steps, and continues with input null', async () => {
+    const thread = newThread('fail')
+    const res = await run(thread, { graph: 'failOnce', input: { target: 5, failAt: 2, key: thread } })
+    expect(res.status).toBe(500)
+    expect(res.json.error.code).toBe('NODE_FAILED')
+    expect(res.json.error.message).toContain('model timed out at count 2')
+    const state = await stateOf(thread)
+    expect(state.json.values.count).toBe(2)
+    expect(state.json.tasks[0].error.message).toContain('model timed out')
+    // The run ended (no re-drive pending): the client decides, and a continue re-runs only the failed node.
+    const resumed = await run(thread, { input: null })
+    expect(resumed.status).toBe(200)
+    expect(resumed.json.values.count).toBe(5)
+    expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([5, 4, 3, 2, 1, 0])
+  })
+
+  it('keeps running when the client of a stream goes away', async () => {
+    const thread = newThread('gone')
+    const response = await SELF.fetch(`https://edgegraph.test${threadPath(thread, '/runs')}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ graph: 'counter', input: { target: 6, delayMs: 50 }, stream: 'updates' }),
+    })
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    const first = new TextDecoder().decode((await reader.read()).value)
+    expect(first).toContain('event: updates')
+    await reader.cancel()
+    const done = await waitFor(() => stateOf(thread), (s) => s.status === 200 && s.json.values.count === 6)
+    expect(done.json.next).toEqual([])
+    expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([6, 5, 4, 3, 2, 1, 0])
   })
 
   it('refuses a second run while one is in flight (409), and the first one finishes intact', async () => {

@@ -38,9 +38,27 @@ export class TestStore extends DurableObject<Env> {
   }
 }
 
+/** Keys of `failOnce` runs whose node has failed already. */
+const failed = new Set<string>()
+
+/** A counter whose node throws once when it reaches `failAt` (per `key`), as a flaky LLM call would. */
+function failOnce(checkpointer: StorageAdapter) {
+  return new StateGraph({ count: { default: () => 0 }, target: { default: () => 5 }, failAt: { default: () => -1 }, key: { default: () => '' } })
+    .addNode('increment', (s) => {
+      if (s.count === s.failAt && !failed.has(s.key)) {
+        failed.add(s.key)
+        throw new Error(`model timed out at count ${s.count}`)
+      }
+      return { count: s.count + 1 }
+    })
+    .addEdge(START, 'increment')
+    .addConditionalEdges('increment', (s) => (s.count >= s.target ? END : 'increment'))
+    .compile({ checkpointer })
+}
+
 // A long lease, so only the tests trigger the alarm that re-drives a lost run.
 const { worker, ThreadObject } = createEdgegraphWorker({
-  graphs: { ...exampleGraphs, freezeOnce },
+  graphs: { ...exampleGraphs, freezeOnce, failOnce },
   leaseMs: 60_000,
   rateLimitKey: (claims) => (claims?.tenant.startsWith('limited-') ? claims.tenant : undefined),
 })
