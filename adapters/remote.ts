@@ -76,9 +76,10 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
     }
     if (!response.ok) {
       const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
-      // The worker's auth codes (401 UNAUTHORIZED, 403 FORBIDDEN) are not edgegraph codes: the store cannot be
-      // used with these credentials, so they become STORAGE_UNAVAILABLE, keeping the server's code and message.
-      const auth = e?.code === 'UNAUTHORIZED' || e?.code === 'FORBIDDEN' ? e.code : undefined
+      // The worker's auth and rate-limit codes (401 UNAUTHORIZED, 403 FORBIDDEN, 429 RATE_LIMITED) are not edgegraph
+      // codes: the store cannot be used now, with these credentials, so they become STORAGE_UNAVAILABLE, keeping the
+      // server's code and message (which says what to do).
+      const auth = e?.code === 'UNAUTHORIZED' || e?.code === 'FORBIDDEN' || e?.code === 'RATE_LIMITED' ? e.code : undefined
       const code = auth !== undefined ? 'STORAGE_UNAVAILABLE' : typeof e?.code === 'string' && CODES.has(e.code as ErrorCode) ? (e.code as ErrorCode) : 'STORAGE_FAILED'
       const message = typeof e?.message === 'string' ? e.message : `HTTP ${response.status} ${response.statusText}`.trim()
       throw error(code, `${method} ${url} answered ${response.status}${auth === undefined ? '' : ` ${auth}`}: ${message}`, thread)

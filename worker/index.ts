@@ -90,22 +90,6 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
   const app = new Hono<WorkerEnv>()
   app.use('/v1/*', cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'], maxAge: 600 }))
 
-  // The storage API has its own auth, limits and errors; it shares the D1 database with `store: 'd1'` runs.
-  const storageApps = new Map<string, ReturnType<typeof storageApi>>()
-  app.all('/v1/storage/*', (c) => {
-    const auth = authFor(c.env)
-    const db = c.env.DB
-    if (db === undefined) throw new ApiError(503, 'MISCONFIGURED', 'the storage API needs a D1 database bound as DB in the wrangler config')
-    const key = auth === undefined ? '' : 'secret' in auth ? auth.secret : 'authorize'
-    let storage = storageApps.get(key)
-    if (storage === undefined) {
-      const adapter = createD1Adapter(db, { table: options.d1Table ?? 'edgegraph' })
-      storage = storageApi(() => adapter, auth === undefined ? {} : { auth })
-      storageApps.set(key, storage)
-    }
-    return storage.fetch(c.req.raw)
-  })
-
   // Auth before anything reads the body.
   const auths = new Map<string, MiddlewareHandler<WorkerEnv>>()
   app.use('/v1/*', async (c, next) => {
@@ -128,6 +112,23 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     }
     return next()
   })
+  // The storage API has its own auth (checked again there), body limit (8 MiB) and errors; it comes after the
+  // rate limit, and shares the D1 database with `store: 'd1'` runs.
+  const storageApps = new Map<string, ReturnType<typeof storageApi>>()
+  app.all('/v1/storage/*', (c) => {
+    const auth = authFor(c.env)
+    const db = c.env.DB
+    if (db === undefined) throw new ApiError(503, 'MISCONFIGURED', 'the storage API needs a D1 database bound as DB in the wrangler config')
+    const key = auth === undefined ? '' : 'secret' in auth ? auth.secret : 'authorize'
+    let storage = storageApps.get(key)
+    if (storage === undefined) {
+      const adapter = createD1Adapter(db, { table: options.d1Table ?? 'edgegraph' })
+      storage = storageApi(() => adapter, auth === undefined ? {} : { auth })
+      storageApps.set(key, storage)
+    }
+    return storage.fetch(c.req.raw)
+  })
+
   app.use(
     '/v1/*',
     bodyLimit({ maxSize: maxBodyBytes, onError: (c) => c.json(errorBody('VALUE_TOO_LARGE', `request body is above the ${maxBodyBytes}-byte limit`), 413) }),

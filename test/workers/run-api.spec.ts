@@ -5,6 +5,8 @@
  */
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { createRemoteAdapter } from '../../adapters/remote.js'
+import { isEdgegraphError } from '../../src/index.js'
 import { call, newThread, parseSse, sleep, threadPath, token, waitFor } from './api.js'
 
 const run = (thread: string, body: unknown, auth?: string) => call('POST', threadPath(thread, '/runs'), { body, ...(auth === undefined ? {} : { auth }) })
@@ -228,6 +230,15 @@ describe('rate limit', () => {
     expect(over.json.error.code).toBe('RATE_LIMITED')
     expect(over.headers.get('retry-after')).toBe('60')
     expect((await call('GET', threadPath('any', '/state'))).status).toBe(404)
+    // The storage API counts against the same limit.
+    const storage = await call('POST', '/v1/storage/threads/any/get', { auth: limited, body: { keys: ['h'] } })
+    expect(storage.status).toBe(429)
+    expect(storage.json.error.code).toBe('RATE_LIMITED')
+    // A remote adapter (a browser running graphs itself) sees it as STORAGE_UNAVAILABLE, with the reason.
+    const remote = createRemoteAdapter({ url: 'https://edgegraph.test', token: limited, fetch: (input, init) => SELF.fetch(input, init) })
+    const err = await remote.get('any', ['h']).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'STORAGE_UNAVAILABLE')).toBe(true)
+    expect((err as Error).message).toContain('429 RATE_LIMITED: too many requests')
   })
 })
 
