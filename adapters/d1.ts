@@ -6,27 +6,40 @@
  * ## How the head guard is enforced atomically
  * A Worker cannot hold a D1 transaction open across round trips, so "read the head, compare, then write" in
  * code would let another writer commit in between. Instead the guard is the FIRST statement of the batch and
- * is evaluated by SQLite itself, inside the same transaction as the writes:
+ * is evaluated by SQLite itself, inside the same transaction as the writes. Two forms:
  *
- * ```sql
- * INSERT INTO edgegraph_guard (ok) SELECT <guard holds>           -- 1 when it holds, 0 when it does not
- * ...deletes, puts, updated_at...
- * DELETE FROM edgegraph_guard                                     -- last: the table never keeps a row
- * ```
- * `edgegraph_guard.ok` carries `CONSTRAINT edgegraph_guard_failed CHECK (ok = 1)`, so when the head does not
- * match, the insert fails with `CHECK constraint failed: edgegraph_guard_failed` and D1 rolls back the batch:
- * nothing of the commit is written. The adapter recognises that constraint name and throws `CONFLICT`.
+ * - The commit writes the guarded key (every checkpoint moves the head): that write is the guard.
+ *   ```sql
+ *   INSERT INTO edgegraph_kv (thread, key, value) VALUES (?, 'h', CASE WHEN <guard holds> THEN ?new ELSE NULL END)
+ *     ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value
+ *   ...deletes, other puts, updated_at...
+ *   ```
+ *   When the head does not match, the value is NULL, `value BLOB NOT NULL` fails, and D1 rolls back the batch.
+ *   One row written for guard and head together (rows written are what D1 bills). No other statement of the
+ *   adapter ever binds NULL there, so that constraint failing means exactly "the head moved".
+ * - Otherwise (packing, pruning: guarded on the head without moving it), a guard table row:
+ *   ```sql
+ *   INSERT INTO edgegraph_guard (ok) SELECT <guard holds>           -- 1 when it holds, 0 when it does not
+ *   ...deletes, puts, updated_at...
+ *   DELETE FROM edgegraph_guard                                     -- last: the table never keeps a row
+ *   ```
+ *   `edgegraph_guard.ok` carries `CONSTRAINT edgegraph_guard_failed CHECK (ok = 1)`, so a stale head fails the
+ *   insert with `CHECK constraint failed: edgegraph_guard_failed`.
+ *
+ * Either way the adapter recognises the failure and throws `CONFLICT`, with nothing of the commit written.
  * (SQLite's `RAISE()` only works inside triggers, and errors such as division by zero are not errors in
- * SQLite, hence the CHECK constraint.) The guard condition compares the stored BLOB byte for byte (`value = ?`),
- * or checks that the key is absent (`NOT EXISTS`). D1 executes one batch at a time per database, and the guard
- * read, the writes and the cleanup are one transaction, so no other writer can interleave between them.
+ * SQLite, hence constraints.) The guard condition compares the stored BLOB byte for byte (`value = ?`), or checks
+ * that the key is absent (`NOT EXISTS`). D1 executes one batch at a time per database, and the guard read, the
+ * writes and the cleanup are one transaction, so no other writer can interleave between them.
  * Verified in test/workers/limits.spec.ts (and by the conformance suite): a guard failure leaves no row written
- * and none in the guard table, a failure after the guard rolls the guard back too, eight concurrent writers on one head give exactly
- * one winner per round, and the same race with the guard checked in code (read, then write) lets several win.
+ * and none in the guard table, a failure after the guard rolls the guard back too, eight concurrent writers on
+ * one head give exactly one winner per round (both forms), and the same race with the guard checked in code
+ * (read, then write) lets several win.
  */
 import { EdgegraphError } from '../src/errors.js'
 import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
 import {
+  blob,
   bytesOf,
   commitStatements,
   conflictError,
@@ -70,10 +83,22 @@ export function d1GuardStatement(t: SqlTables, thread: string, guard: Guard): Sq
   return { sql: `INSERT INTO ${t.guard} (ok) SELECT CASE WHEN ${condition.sql} THEN 1 ELSE 0 END`, params: condition.params }
 }
 
-/** True when `err` is the guard statement's CHECK constraint failing, i.e. the head moved. */
-function isGuardFailure(err: unknown): boolean {
+/**
+ * The write of the guarded key that is also the guard: stores `value` when the guard holds, else NULL, which the
+ * table's NOT NULL refuses, rolling back the batch.
+ */
+export function d1GuardedPut(t: SqlTables, thread: string, guard: Guard, value: Uint8Array): SqlStatement {
+  const condition = guardCondition(t, thread, guard.key, guard.expect)
+  return {
+    sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES (?, ?, CASE WHEN ${condition.sql} THEN ? ELSE NULL END) ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`,
+    params: [thread, guard.key, ...condition.params, blob(value)],
+  }
+}
+
+/** True when `err` is either guard form failing, i.e. the head moved. */
+function isGuardFailure(t: SqlTables, err: unknown): boolean {
   const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
-  return /edgegraph_guard_failed/.test(message)
+  return /edgegraph_guard_failed/.test(message) || message.includes(`NOT NULL constraint failed: ${t.kv}.value`)
 }
 
 /**
@@ -136,16 +161,24 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
 
     async commit(thread, batch: Batch, guard?: Guard) {
       checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${name} adapter, thread "${thread}": ${message}`, { context: { adapter: name, threadId: thread } }))
-      const statements = commitStatements(t, thread, batch, Date.now())
-      if (guard) {
-        statements.unshift(d1GuardStatement(t, thread, guard))
-        statements.push({ sql: `DELETE FROM ${t.guard}`, params: [] })
+      // A commit that writes the guarded key (and does not delete it) guards with that write; see the module notes.
+      const guardedPut = guard && !(batch.del ?? []).includes(guard.key) ? batch.put?.findLast(([k]) => k === guard.key) : undefined
+      let statements: SqlStatement[]
+      if (guard && guardedPut) {
+        const rest: Batch = { ...batch, put: (batch.put ?? []).filter(([k]) => k !== guard.key) }
+        statements = [d1GuardedPut(t, thread, guard, guardedPut[1]), ...commitStatements(t, thread, rest, Date.now())]
+      } else {
+        statements = commitStatements(t, thread, batch, Date.now())
+        if (guard) {
+          statements.unshift(d1GuardStatement(t, thread, guard))
+          statements.push({ sql: `DELETE FROM ${t.guard}`, params: [] })
+        }
       }
       await attempt(thread, 'commit', async () => {
         try {
           await db.batch(statements.map(prepare))
         } catch (err) {
-          if (guard && isGuardFailure(err)) throw conflictError(name, thread, guard.key)
+          if (guard && isGuardFailure(t, err)) throw conflictError(name, thread, guard.key)
           throw err
         }
       })

@@ -166,6 +166,42 @@ describe('D1 head guard: enforced by SQLite inside the batch', () => {
     expect(await guardRows(first.table)).toBe(0)
   })
 
+  it('a commit that moves the head is guarded by that write itself: one row, stale heads refused, nothing written', async () => {
+    const adapter = d1Adapter()
+    await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
+    const rows = async (batch: Parameters<typeof adapter.commit>[1], guard: Parameters<typeof adapter.commit>[2]) => {
+      const t = sqlTables(adapter.table)
+      const before = Number((await env.DB.prepare(`SELECT count(*) AS n FROM ${t.kv}`).first<{ n: number }>())?.n)
+      await adapter.commit('t', batch, guard)
+      return Number((await env.DB.prepare(`SELECT count(*) AS n FROM ${t.kv}`).first<{ n: number }>())?.n) - before
+    }
+    for (const stale of [undefined, utf8('2'), new Uint8Array(0)]) {
+      const err = await adapter.commit('t', { put: [['c/2', utf8('two')], ['h', utf8('2')]], del: ['c/1'] }, { key: 'h', expect: stale }).catch((e: unknown) => e)
+      expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+    }
+    expect((await adapter.get('t', ['h', 'c/1', 'c/2'])).map(text)).toEqual(['1', 'one', undefined])
+    expect(await rows({ put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })).toBe(1)
+    expect((await adapter.get('t', ['h', 'c/2'])).map(text)).toEqual(['2', 'two'])
+    // A new thread: the guard is "no head yet".
+    await adapter.commit('u', { put: [['h', utf8('1')]] }, { key: 'h', expect: undefined })
+    const again = await adapter.commit('u', { put: [['h', utf8('9')]] }, { key: 'h', expect: undefined }).catch((e: unknown) => e)
+    expect(isEdgegraphError(again, 'CONFLICT'), String(again)).toBe(true)
+    expect(await guardRows(adapter.table)).toBe(0)
+  })
+
+  it('a commit guarded on the head without writing it (packing, pruning) uses the guard table', async () => {
+    const adapter = d1Adapter()
+    await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
+    const moved = adapter.commit('t', { put: [['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+    await moved
+    const err = await adapter.commit('t', { put: [['p/1', utf8('pack')]], del: ['c/1'] }, { key: 'h', expect: utf8('1') }).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+    expect((await adapter.get('t', ['c/1', 'p/1'])).map(text)).toEqual(['one', undefined])
+    await adapter.commit('t', { put: [['p/1', utf8('pack')]], del: ['c/1'] }, { key: 'h', expect: utf8('2') })
+    expect((await adapter.get('t', ['c/1', 'p/1'])).map(text)).toEqual([undefined, 'pack'])
+    expect(await guardRows(adapter.table)).toBe(0)
+  })
+
   it('control: the same race with the guard checked in code (read, then write) lets several writers win', async () => {
     // Shows the race above has teeth: only a guard evaluated inside the batch keeps it to one winner.
     const first = d1Adapter()
