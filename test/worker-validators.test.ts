@@ -8,11 +8,10 @@ import { describe, expect, it } from 'vitest'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { CHECKPOINT_ID, GRAPH_NAME, schemas } from '../worker/schemas.js'
 import { storageApi } from '../worker/storage-api.js'
+import { isObj, mutate, mutation, nested, NASTY_KEYS, withKey, type Obj } from './fuzz-bodies.js'
 
 // ---- reference predicates: the documented shapes, written without zod ------------------------------------
 
-type Obj = Record<string, unknown>
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 const only = (o: Obj, allowed: string[]) => Object.keys(o).every((k) => allowed.includes(k))
 const has = (o: Obj, k: string) => Object.hasOwn(o, k)
 const int = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
@@ -83,16 +82,6 @@ const reference = {
 
 /** What arrives on the wire: JSON text parsed, so a `__proto__` key is an own property, as JSON.parse makes it. */
 const wire = (v: unknown): unknown => JSON.parse(JSON.stringify(v) ?? 'null')
-/** An object whose own keys include `__proto__` (a plain `{ __proto__: x }` literal would set the prototype instead). */
-const withKey = (o: Obj, key: string, value: unknown): Obj => Object.defineProperty({ ...o }, key, { value, enumerable: true, writable: true, configurable: true })
-const nested = (depth: number, leaf: unknown = 1): unknown => {
-  let v: unknown = leaf
-  for (let i = 0; i < depth; i++) v = i % 2 === 0 ? [v] : { a: v }
-  return v
-}
-
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '', 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(200), 'x'.repeat(201)]
-const nastyKey = fc.oneof(fc.constantFrom(...NASTY_KEYS), fc.string({ maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 6 }))
 /** Values that sit on or past a boundary of some field. */
 const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
@@ -145,28 +134,7 @@ const FIELDS: Record<Name, string[]> = {
 }
 
 /** One change to a valid body: drop a field, set a known or unknown field, or add a key inside a nested record. */
-type Mutation = { kind: 'drop'; pick: number } | { kind: 'set'; key: string; value: unknown } | { kind: 'deep'; pick: number; key: string; value: unknown }
-const mutation = (name: Name): fc.Arbitrary<Mutation> =>
-  fc.oneof(
-    fc.record({ kind: fc.constant('drop' as const), pick: fc.nat() }),
-    fc.record({ kind: fc.constant('set' as const), key: fc.oneof(fc.constantFrom(...FIELDS[name], 'inputs', 'Graph'), nastyKey), value: weird }),
-    fc.record({ kind: fc.constant('deep' as const), pick: fc.nat(), key: nastyKey, value: weird }),
-  )
-function mutate(body: Obj, m: Mutation): Obj {
-  const keys = Object.keys(body)
-  if (m.kind === 'drop') {
-    if (keys.length === 0) return body
-    const { [keys[m.pick % keys.length] as string]: _gone, ...rest } = body
-    return rest
-  }
-  if (m.kind === 'set') return withKey(body, m.key, m.value)
-  // Into one of the body's nested objects (input, metadata, values, command, command.update...).
-  const inner = keys.filter((k) => isObj(body[k]))
-  if (inner.length === 0) return withKey(body, m.key, m.value)
-  const k = inner[m.pick % inner.length] as string
-  return withKey(body, k, withKey(body[k] as Obj, m.key, m.value))
-}
-const mutations = (name: Name) => fc.tuple(valid[name] as fc.Arbitrary<Obj>, fc.array(mutation(name), { minLength: 1, maxLength: 3 })).map(([b, ms]) => ms.reduce(mutate, b))
+const mutations = (name: Name) => fc.tuple(valid[name] as fc.Arbitrary<Obj>, fc.array(mutation([...FIELDS[name], 'inputs', 'Graph'], weird), { minLength: 1, maxLength: 3 })).map(([b, ms]) => ms.reduce(mutate, b))
 const inputsFor = (name: Name) => fc.oneof(valid[name] as fc.Arbitrary<unknown>, mutations(name), fc.jsonValue({ maxDepth: 3 }), weird).map(wire)
 
 // ---- checks ---------------------------------------------------------------------------------------------

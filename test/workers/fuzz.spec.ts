@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { schemas } from '../../worker/schemas.js'
+import { isObj, mutate, mutation, nested, NASTY_KEYS, withKey, type Obj } from '../fuzz-bodies.js'
 import { call, newThread, parseSse, threadPath, token, type Answer } from './api.js'
 
 const OK_STATUSES = [200, 400, 403, 404, 409, 413]
@@ -48,24 +49,13 @@ beforeAll(async () => {
 
 // ---- generators ---------------------------------------------------------------------------------------
 
-type Obj = Record<string, unknown>
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-const withKey = (o: Obj, key: string, value: unknown): Obj => Object.defineProperty({ ...o }, key, { value, enumerable: true, writable: true, configurable: true })
-const nested = (depth: number): unknown => {
-  let v: unknown = 1
-  for (let i = 0; i < depth; i++) v = i % 2 === 0 ? [v] : { a: v }
-  return v
-}
-
-const NASTY_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', '', 'x'.repeat(65), 'x'.repeat(201)]
-const nastyKey = fc.oneof(fc.constantFrom(...NASTY_KEYS), fc.string({ maxLength: 10 }), fc.string({ unit: 'binary', maxLength: 5 }))
 const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
   fc.constantFrom(0, -1, 1.5, 10_001, 1_000_001, 315_360_001, 2 ** 53 + 2, 1e300, -1e300),
   fc.constantFrom('', 'values', 'counter', 'chat', 'nope', 'zzzzzzzzzzz', 'x'.repeat(65), 'x'.repeat(201)),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.constantFrom(...NASTY_KEYS).map((k) => withKey({}, k, { polluted: true })),
-  fc.integer({ min: 1, max: 300 }).map(nested),
+  fc.integer({ min: 1, max: 300 }).map((d) => nested(d)),
 )
 const checkpointId = fc.oneof(fc.stringMatching(/^[0-9a-z]{11}$/), fc.constantFrom('zzzzzzzzzzz', '00000000000'))
 // Counter inputs that finish in a few steps: only `count`/`target` with small numbers (never `delayMs`, which would
@@ -95,30 +85,10 @@ const FIELDS: Record<Op, string[]> = {
   state: ['values', 'asNode', 'checkpointId', 'graph'],
   retention: ['ttlSeconds', 'keepLast'],
 }
-type Mutation = { kind: 'drop'; pick: number } | { kind: 'set'; key: string; value: unknown } | { kind: 'deep'; pick: number; key: string; value: unknown }
-const mutation = (op: Op): fc.Arbitrary<Mutation> =>
-  fc.oneof(
-    fc.record({ kind: fc.constant('drop' as const), pick: fc.nat() }),
-    fc.record({ kind: fc.constant('set' as const), key: fc.oneof(fc.constantFrom(...FIELDS[op]), nastyKey), value: weird }),
-    fc.record({ kind: fc.constant('deep' as const), pick: fc.nat(), key: nastyKey, value: weird }),
-  )
-function mutate(body: Obj, m: Mutation): Obj {
-  const keys = Object.keys(body)
-  if (m.kind === 'drop') {
-    if (keys.length === 0) return body
-    const { [keys[m.pick % keys.length] as string]: _gone, ...rest } = body
-    return rest
-  }
-  if (m.kind === 'set') return withKey(body, m.key, m.value)
-  const inner = keys.filter((k) => isObj(body[k]))
-  if (inner.length === 0) return withKey(body, m.key, m.value)
-  const k = inner[m.pick % inner.length] as string
-  return withKey(body, k, withKey(body[k] as Obj, m.key, m.value))
-}
 const bodyFor = (op: Op) =>
   fc.oneof(
     { weight: 2, arbitrary: valid[op] as fc.Arbitrary<unknown> },
-    { weight: 4, arbitrary: fc.tuple(valid[op] as fc.Arbitrary<Obj>, fc.array(mutation(op), { minLength: 1, maxLength: 2 })).map(([b, ms]) => ms.reduce(mutate, b)) },
+    { weight: 4, arbitrary: fc.tuple(valid[op] as fc.Arbitrary<Obj>, fc.array(mutation(FIELDS[op], weird), { minLength: 1, maxLength: 2 })).map(([b, ms]) => ms.reduce(mutate, b)) },
     { weight: 2, arbitrary: weird },
   )
 /** The request body as sent: JSON text of a generated value (maybe padded past the 1 MiB limit), or not JSON at all. */
