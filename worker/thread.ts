@@ -309,11 +309,14 @@ export function createThreadObject(options: ThreadObjectOptions) {
         const thread = marker.args.thread
         const moved = (await this.#head(thread)) !== marker.startHead
         let args = marker.args
-        if (moved && args.checkpointId === undefined) {
-          // The steps already taken count against the run's recursion limit: a run cut short does not get a fresh budget.
-          const now = (await graph.getState({ threadId: thread })).metadata.step
-          const start = marker.startHead === null ? 0 : (await graph.getState({ threadId: thread, checkpointId: marker.startHead })).metadata.step + 1
-          args = { ...args, recursionLimit: Math.max(1, (args.recursionLimit ?? 25) - (now - start)) }
+        if (moved) {
+          // The steps already taken count against the run's recursion limit: a run cut short gets no fresh budget.
+          // They are the steps from where it started (its fork point, or the head then; a new input's own
+          // checkpoint is not a step) to the head now.
+          const stepOf = async (checkpointId?: string) => (await graph.getState({ threadId: thread, ...(checkpointId === undefined ? {} : { checkpointId }) })).metadata.step
+          const from = args.checkpointId ?? marker.startHead ?? undefined
+          const start = (from === undefined ? -1 : await stepOf(from)) + (inputOf(args) === null ? 0 : 1)
+          args = { ...args, recursionLimit: Math.max(1, (args.recursionLimit ?? 25) - ((await stepOf()) - start)) }
         }
         await this.#execute(graph, args, meta ?? { thread, lastActive: 0 }, marker.graph, undefined, moved ? 'head' : undefined)
       } catch (err) {

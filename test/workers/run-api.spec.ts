@@ -304,6 +304,19 @@ describe('eviction and retention', () => {
     expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([8, 7, 6, 5, 4, 3, 2, 1, 0])
   })
 
+  it('counts the steps taken before the eviction against the recursion limit of the continued run', async () => {
+    const thread = newThread('evict-limit')
+    // 8 steps are needed, 7 allowed: a re-driven run with a fresh budget would finish; this one must stop at 7.
+    const pending = run(thread, { graph: 'freezeOnce', input: { target: 8, freezeAt: 3, key: thread }, recursionLimit: 7 })
+    await waitFor(() => stateOf(thread), (s) => s.status === 200 && s.json.values.count === 3)
+    await runInDurableObject(objectOf('acme', thread), (_instance, state) => state.abort('test: evicted')).catch(() => undefined)
+    await pending
+    await runDurableObjectAlarm(objectOf('acme', thread))
+    const after = await waitFor(() => stateOf(thread), (s) => s.json.lastError !== undefined)
+    expect(after.json.lastError.code).toBe('RECURSION_LIMIT')
+    expect(after.json.values.count).toBe(7)
+  })
+
   it('starts a lost run over with its input when it had stored nothing yet', async () => {
     const thread = newThread('evict0')
     const pending = run(thread, { graph: 'freezeOnce', input: { target: 2, freezeAt: 0, key: thread }, durability: 'exit' })
