@@ -40,22 +40,23 @@ import { EdgegraphError } from '../src/errors.js'
 import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
 import {
   blob,
-  bytesOf,
   commitStatements,
   conflictError,
   deleteThreadStatements,
+  entryOf,
   getStatements,
   guardCondition,
   pagedThreads,
   scanStatement,
   schemaStatements,
   sqlError,
+  sqlMaxValueBytes,
   sqlTables,
-  SQL_MAX_VALUE_BYTES,
+  threadOf,
   threadsStatement,
+  valuesByKey,
   type SqlStatement,
   type SqlTables,
-  type ThreadsCursor,
 } from './sql.js'
 
 /** The part of `D1PreparedStatement` this adapter uses. */
@@ -110,12 +111,7 @@ function isGuardFailure(t: SqlTables, err: unknown): boolean {
 export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = {}): StorageAdapter {
   const name = 'd1'
   const t = sqlTables(options.table, name)
-  const maxValueBytes = options.maxValueBytes ?? SQL_MAX_VALUE_BYTES
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0 || maxValueBytes > SQL_MAX_VALUE_BYTES) {
-    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`, {
-      context: { adapter: name },
-    })
-  }
+  const maxValueBytes = sqlMaxValueBytes(options.maxValueBytes, name)
   if (typeof db?.prepare !== 'function' || typeof db.batch !== 'function') {
     throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: pass a D1Database binding (env.DB).`, { context: { adapter: name } })
   }
@@ -149,14 +145,14 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
 
     async get(thread, keys) {
       return attempt(thread, 'get', async () => {
-        const found = new Map<string, Uint8Array>()
-        for (const s of getStatements(t, thread, keys)) for (const row of await all(s)) found.set(row.key as string, bytesOf(row.value))
-        return keys.map((k) => found.get(k)?.slice())
+        const rows: Record<string, unknown>[] = []
+        for (const s of getStatements(t, thread, keys)) rows.push(...(await all(s)))
+        return valuesByKey(keys, rows)
       })
     },
 
     scan(thread, range: ScanRange = {}) {
-      return pagedScan(range, SCAN_PAGE, (page) => attempt(thread, 'scan', async () => (await all(scanStatement(t, thread, page))).map((row) => [row.key as string, bytesOf(row.value)] as [string, Uint8Array])))
+      return pagedScan(range, SCAN_PAGE, (page) => attempt(thread, 'scan', async () => (await all(scanStatement(t, thread, page))).map(entryOf)))
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
@@ -191,7 +187,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
     threads(opts = {}) {
       return pagedThreads(
         (after, count) =>
-          attempt('*', 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count))).map((row): ThreadsCursor => ({ thread: row.thread as string, updatedAt: Number(row.updated_at) }))),
+          attempt('*', 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count))).map(threadOf)),
         opts,
         256,
       )

@@ -17,18 +17,20 @@ import {
   commitStatements,
   conflictError,
   deleteThreadStatements,
+  entryOf,
   getStatements,
   guardReadStatement,
   pagedThreads,
   scanStatement,
   schemaStatements,
   sqlError,
+  sqlMaxValueBytes,
   sqlTables,
-  SQL_MAX_VALUE_BYTES,
+  threadOf,
   threadsStatement,
+  valuesByKey,
   type SqlParam,
   type SqlStatement,
-  type ThreadsCursor,
 } from './sql.js'
 
 /** The part of `DurableObjectStorage` (from `@cloudflare/workers-types`) this adapter uses. */
@@ -50,12 +52,7 @@ export interface DurableObjectAdapterOptions {
 export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike, options: DurableObjectAdapterOptions = {}): StorageAdapter {
   const name = 'durable-object'
   const t = sqlTables(options.table, name)
-  const maxValueBytes = options.maxValueBytes ?? SQL_MAX_VALUE_BYTES
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0 || maxValueBytes > SQL_MAX_VALUE_BYTES) {
-    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`, {
-      context: { adapter: name },
-    })
-  }
+  const maxValueBytes = sqlMaxValueBytes(options.maxValueBytes, name)
   if (typeof storage?.sql?.exec !== 'function' || typeof storage.transactionSync !== 'function') {
     throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: pass a SQLite-backed DurableObjectStorage (this.ctx.storage). Its class must be listed in new_sqlite_classes of a migration.`, {
       context: { adapter: name },
@@ -86,16 +83,11 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
     limits: { maxValueBytes },
 
     async get(thread, keys) {
-      return attempt(thread, 'get', () => {
-        const found = new Map<string, Uint8Array>()
-        for (const s of getStatements(t, thread, keys)) for (const row of run(s)) found.set(row.key as string, bytesOf(row.value))
-        // A fresh copy per position: a key asked twice must not return one shared array.
-        return keys.map((k) => found.get(k)?.slice())
-      })
+      return attempt(thread, 'get', () => valuesByKey(keys, getStatements(t, thread, keys).flatMap(run)))
     },
 
     scan(thread, range: ScanRange = {}) {
-      return pagedScan(range, SCAN_PAGE, async (page) => attempt(thread, 'scan', () => run(scanStatement(t, thread, page)).map((row) => [row.key as string, bytesOf(row.value)] as [string, Uint8Array])))
+      return pagedScan(range, SCAN_PAGE, async (page) => attempt(thread, 'scan', () => run(scanStatement(t, thread, page)).map(entryOf)))
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
@@ -125,7 +117,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
     threads(opts = {}) {
       return pagedThreads(
         async (after, count) =>
-          attempt('*', 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count)).map((row): ThreadsCursor => ({ thread: row.thread as string, updatedAt: Number(row.updated_at) }))),
+          attempt('*', 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count)).map(threadOf)),
         opts,
         256,
       )

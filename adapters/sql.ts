@@ -70,6 +70,35 @@ export function schemaStatements(t: SqlTables, shared: boolean): string[] {
   return statements
 }
 
+/** The adapter's `maxValueBytes` option, checked: at most {@link SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit). */
+export function sqlMaxValueBytes(option: number | undefined, adapter: string): number {
+  const maxValueBytes = option ?? SQL_MAX_VALUE_BYTES
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0 || maxValueBytes > SQL_MAX_VALUE_BYTES) {
+    throw new EdgegraphError('INVALID_ARGUMENT', `${adapter} adapter: maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`, {
+      context: { adapter },
+    })
+  }
+  return maxValueBytes
+}
+
+/** The values of `keys` from the rows of {@link getStatements}, in key order; undefined where absent. */
+export function valuesByKey(keys: readonly string[], rows: Iterable<Record<string, unknown>>): (Uint8Array | undefined)[] {
+  const found = new Map<string, Uint8Array>()
+  for (const row of rows) found.set(row.key as string, bytesOf(row.value))
+  // A fresh copy per position: a key asked twice must not return one shared array.
+  return keys.map((k) => found.get(k)?.slice())
+}
+
+/** A row of {@link scanStatement} as a scan entry. */
+export function entryOf(row: Record<string, unknown>): [string, Uint8Array] {
+  return [row.key as string, bytesOf(row.value)]
+}
+
+/** A row of {@link threadsStatement} as a `threads()` entry. */
+export function threadOf(row: Record<string, unknown>): ThreadsCursor {
+  return { thread: row.thread as string, updatedAt: Number(row.updated_at) }
+}
+
 /** An exact-length copy of `bytes` as an ArrayBuffer, so a subarray binds only its own bytes. */
 export function blob(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer as ArrayBuffer
