@@ -1,5 +1,5 @@
 /** Bindings of test/workers/wrangler.jsonc, as `env` from `cloudflare:test` / `cloudflare:workers` sees them. */
-interface Env {
+type TestBindings = {
   STORE: DurableObjectNamespace<import('./worker.js').TestStore>
   THREADS: DurableObjectNamespace<import('./worker.js').EdgegraphThread>
   THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
@@ -8,13 +8,8 @@ interface Env {
   RATE_LIMITER: RateLimit
 }
 
+interface Env extends TestBindings {}
+
 declare namespace Cloudflare {
-  interface Env {
-    STORE: DurableObjectNamespace<import('./worker.js').TestStore>
-    THREADS: DurableObjectNamespace<import('./worker.js').EdgegraphThread>
-    THREADS_D1: DurableObjectNamespace<import('./worker.js').EdgegraphThreadD1>
-    DB: D1Database
-    EDGEGRAPH_JWT_SECRET: string
-    RATE_LIMITER: RateLimit
-  }
+  interface Env extends TestBindings {}
 }
