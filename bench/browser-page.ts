@@ -3,7 +3,7 @@ import { scriptStart, txCount } from './browser-start.js'
 import type { Durability, StorageAdapter } from '../src/index.js'
 import { benchGraph } from './engines/edgegraph.js'
 import { createIndexedDBAdapter, type IndexedDBAdapter } from '../adapters/indexeddb.js'
-import { checkFinal, checkHistory, makeMessages, progress, type Workload } from './workloads.js'
+import { checkFinal, checkHistory, makeMessages, progress, stepSample, upperMedian, type Workload } from './workloads.js'
 
 export interface PageCase {
   workload: Workload
@@ -48,7 +48,6 @@ export interface RestoreSample {
   checkpoints: number
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN
 const snapshot = (): Tx => ({ ...txCount })
 const since = (t: Tx): Tx => ({ readwrite: txCount.readwrite - t.readwrite, readonly: txCount.readonly - t.readonly })
 const messagesCache = new Map<number, string[]>()
@@ -104,11 +103,8 @@ async function runOnce(c: PageCase, n: number, dbName: string): Promise<PageSamp
     const history = since(tx2)
     checkHistory(n, seen, 'getStateHistory')
 
-    const gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
-    const memory = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory
     return {
-      usPerStep: median(gaps),
-      usPerStepMean: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length),
+      ...stepSample(stamps),
       runMs,
       bytesStored: await adapter.bytes('t'),
       getStateMs,
@@ -116,7 +112,6 @@ async function runOnce(c: PageCase, n: number, dbName: string): Promise<PageSamp
       checkpoints: seen.length,
       tx: { run, getState, history },
       ...counts,
-      jsHeapMb: (memory?.usedJSHeapSize ?? Number.NaN) / 2 ** 20,
     }
   } finally {
     await adapter.close()
@@ -191,7 +186,7 @@ const bench = {
     }
     db.close()
     await deleteDb(name)
-    return median(times)
+    return upperMedian(times)
   },
   restored(): Promise<RestoreSample> {
     if (!restored) throw new Error('this page was not opened with ?restore=<db>&n=<n>')

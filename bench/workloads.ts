@@ -65,3 +65,20 @@ export function checkHistory(n: number, seen: readonly number[], where: string):
   const have = new Set(seen)
   for (let i = 0; i <= n; i++) if (!have.has(i)) throw new Error(`${where}: no checkpoint with progress ${i}`)
 }
+
+/** The browser benchmarks' median: the upper middle value of the sorted samples. */
+export const upperMedian = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN
+
+/**
+ * What a browser page reports of a timed run: per-step time from the timestamps taken at each node call (ms),
+ * as the median and mean gap in µs, and Chromium's used JS heap in MB (NaN where the browser does not say).
+ */
+export function stepSample(stamps: readonly number[]): { usPerStep: number; usPerStepMean: number; jsHeapMb: number } {
+  const gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
+  const memory = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory
+  return {
+    usPerStep: upperMedian(gaps),
+    usPerStepMean: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length),
+    jsHeapMb: (memory?.usedJSHeapSize ?? Number.NaN) / 2 ** 20,
+  }
+}
