@@ -1,18 +1,9 @@
 /** Browser side of the LangGraph.js baseline: `window.lg` runs the counter and chat graphs over MemorySaver in Chromium. */
 import { Annotation, END, MemorySaver, START, StateGraph } from '@langchain/langgraph/web'
-import { checkFinal, checkHistory, makeMessages, progress, stepSample, type Workload } from './workloads.js'
+import { checkFinal, checkHistory, makeMessages, progress, stepSample, type BrowserRunSample, type Workload } from './workloads.js'
 import { langgraphGraphs, memorySaverBytes } from './engines/langgraph-graphs.js'
 
-export interface LangGraphSample {
-  usPerStep: number
-  usPerStepMean: number
-  runMs: number
-  bytesStored: number
-  getStateMs: number
-  historyMs: number
-  checkpoints: number
-  jsHeapMb: number
-}
+export type LangGraphSample = BrowserRunSample
 
 const config = (threadId: string) => ({ configurable: { thread_id: threadId } })
 /** The same two graphs as in Node and workerd. */

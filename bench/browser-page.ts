@@ -3,7 +3,7 @@ import { scriptStart, txCount } from './browser-start.js'
 import type { Durability, StorageAdapter } from '../src/index.js'
 import { benchGraph } from './engines/edgegraph.js'
 import { createIndexedDBAdapter, type IndexedDBAdapter } from '../adapters/indexeddb.js'
-import { checkFinal, checkHistory, makeMessages, progress, stepSample, upperMedian, type Workload } from './workloads.js'
+import { checkFinal, checkHistory, makeMessages, progress, stepSample, upperMedian, type BrowserRunSample, type Workload } from './workloads.js'
 
 export interface PageCase {
   workload: Workload
@@ -17,20 +17,12 @@ export interface PageCase {
 
 type Tx = { readwrite: number; readonly: number }
 
-export interface PageSample {
-  usPerStep: number
-  usPerStepMean: number
-  runMs: number
-  bytesStored: number
-  getStateMs: number
-  historyMs: number
-  checkpoints: number
+export interface PageSample extends BrowserRunSample {
   /** IndexedDB transactions opened during the timed invoke, getState and full history read. */
   tx: { run: Tx; getState: Tx; history: Tx }
   /** Adapter commits during the timed invoke, and how many of them wrote a pack (`p/` key). */
   commits: number
   packCommits: number
-  jsHeapMb: number
 }
 
 export interface RestoreSample {

@@ -66,6 +66,18 @@ export function checkHistory(n: number, seen: readonly number[], where: string):
   for (let i = 0; i <= n; i++) if (!have.has(i)) throw new Error(`${where}: no checkpoint with progress ${i}`)
 }
 
+/** What a browser page measures of one timed run, for either engine. */
+export interface BrowserRunSample {
+  usPerStep: number
+  usPerStepMean: number
+  runMs: number
+  bytesStored: number
+  getStateMs: number
+  historyMs: number
+  checkpoints: number
+  jsHeapMb: number
+}
+
 /** The browser benchmarks' median: the upper middle value of the sorted samples. */
 export const upperMedian = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN
 

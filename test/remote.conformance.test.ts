@@ -9,6 +9,7 @@ import { createRemoteAdapter } from '../adapters/remote.js'
 import { EdgegraphError, type StorageAdapter } from '../src/index.js'
 import { storageApi } from '../worker/storage-api.js'
 import { runConformance } from './conformance/index.js'
+import { answerOf, type Answer } from './api-client.js'
 import { serveApps } from './http-apps.js'
 
 const { mount } = serveApps()
@@ -47,16 +48,8 @@ async function collectThreads(adapter: StorageAdapter): Promise<string[]> {
 
 const b64 = (text: string) => Buffer.from(text).toString('base64')
 
-async function post(url: string, path: string, body: string, contentType = 'application/json'): Promise<{ status: number; json: unknown; text: string }> {
-  const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body })
-  const text = await res.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: res.status, json, text }
+async function post(url: string, path: string, body: string, contentType = 'application/json'): Promise<Answer> {
+  return answerOf(await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body }))
 }
 
 function expectError(result: { status: number; json: unknown; text: string }, status: number, code: string): void {

@@ -12,6 +12,7 @@ import { EdgegraphError, type StorageAdapter } from '../src/index.js'
 import { mintToken, verifyToken, type AuthClaims } from '../worker/auth.js'
 import { storageApi, type StorageApiOptions } from '../worker/storage-api.js'
 import { runConformance } from './conformance/index.js'
+import { answerOf } from './api-client.js'
 import { serveApps } from './http-apps.js'
 
 const SECRET = 'test-secret-0123456789-abcdefghijklmnop'
@@ -54,15 +55,7 @@ async function call(url: string, method: string, path: string, auth: string | un
   const headers: Record<string, string> = {}
   if (auth !== undefined) headers.authorization = auth
   if (body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
-  const text = await res.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: res.status, json, text }
+  return answerOf(await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }))
 }
 
 const bearer = (t: string) => `Bearer ${t}`

@@ -12,6 +12,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { mintToken, type AuthClaims } from '../worker/auth.js'
 import { startWranglerDev, type WranglerDev } from '../worker/wrangler-dev.js'
+import { answerOf, requestInit, sleep, type Answer, type Call } from './api-client.js'
+
+export { sleep, threadPath, type Answer } from './api-client.js'
 
 export interface DevServer {
   url: string
@@ -70,39 +73,7 @@ export function tokenFor(server: DevServer, claims: Partial<AuthClaims> & { tena
   return mintToken(server.secret, { rights: ['admin'], ...claims }, { expiresIn })
 }
 
-export interface Answer {
-  status: number
-  headers: Headers
-  text: string
-  json: any
-}
-
 /** Calls the server: `body` goes as JSON unless `raw` is given; `token` null sends no Authorization header. */
-export async function call(
-  server: DevServer,
-  method: string,
-  route: string,
-  options: { token: string | null; body?: unknown; raw?: string; headers?: Record<string, string> },
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  if (options.token !== null) headers.authorization = `Bearer ${options.token}`
-  let body: string | undefined
-  if (options.raw !== undefined) body = options.raw
-  else if (options.body !== undefined) {
-    body = JSON.stringify(options.body)
-    headers['content-type'] ??= 'application/json'
-  }
-  const response = await fetch(`${server.url}${route}`, { method, headers, ...(body === undefined ? {} : { body }) })
-  const text = await response.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, headers: response.headers, text, json }
+export async function call(server: DevServer, method: string, route: string, options: Call): Promise<Answer> {
+  return answerOf(await fetch(`${server.url}${route}`, requestInit(method, options)))
 }
-
-export const threadPath = (thread: string, rest = ''): string => `/v1/threads/${encodeURIComponent(thread)}${rest}`
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

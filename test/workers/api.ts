@@ -2,6 +2,9 @@
 import { env, SELF } from 'cloudflare:test'
 import { expect } from 'vitest'
 import { mintToken, type AuthClaims } from '../../worker/auth.js'
+import { answerOf, requestInit, sleep, type Answer, type Call } from '../api-client.js'
+
+export { sleep, threadPath, type Answer } from '../api-client.js'
 
 export const SECRET = env.EDGEGRAPH_JWT_SECRET
 
@@ -13,36 +16,12 @@ export function token(claims: Partial<AuthClaims> = {}, expiresIn = 600): Promis
   return mintToken(SECRET, { tenant: 'acme', rights: ['admin'], ...claims }, { expiresIn })
 }
 
-export interface Answer {
-  status: number
-  json: any
-  text: string
-  headers: Headers
+/** Calls the Worker. `body` is sent as JSON unless `raw` is given; `auth` is a token (default: an admin one), or null for none. */
+export async function call(method: string, path: string, options: Omit<Call, 'token'> & { auth?: string | null } = {}): Promise<Answer> {
+  const { auth, ...rest } = options
+  return answerOf(await SELF.fetch(`https://edgegraph.test${path}`, requestInit(method, { ...rest, token: auth === undefined ? await token() : auth })))
 }
 
-/** Calls the Worker. `body` is sent as JSON unless `raw` is given; `auth` is a token, or null for none. */
-export async function call(method: string, path: string, options: { body?: unknown; raw?: string; auth?: string | null; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers }
-  const auth = options.auth === undefined ? await token() : options.auth
-  if (auth !== null) headers.authorization = `Bearer ${auth}`
-  let body: string | undefined
-  if (options.raw !== undefined) body = options.raw
-  else if (options.body !== undefined) {
-    body = JSON.stringify(options.body)
-    headers['content-type'] ??= 'application/json'
-  }
-  const response = await SELF.fetch(`https://edgegraph.test${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
-  const text = await response.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: response.status, json, text, headers: response.headers }
-}
-
-export const threadPath = (thread: string, rest = ''): string => `/v1/threads/${encodeURIComponent(thread)}${rest}`
 
 /** Server-Sent Events of a finished stream: `{ event, data }` with data parsed as JSON. */
 export function parseSse(text: string): { event: string; data: any }[] {
@@ -60,7 +39,6 @@ export function parseSse(text: string): { event: string; data: any }[] {
     })
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Polls `read` until `done` holds (alarms run on their own schedule), for up to 5 s. */
 export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
