@@ -53,23 +53,32 @@ export function errorBody(code: ApiCode, message: string): { error: { code: ApiC
   return { error: { code, message } }
 }
 
-/** The code, status and client-safe message of anything thrown while serving a request. */
-export function describeError(err: unknown, what: string): { status: ApiStatus; code: ApiCode; message: string } {
+/**
+ * The code, status and client-safe message of anything thrown while serving a request. An error that is neither an
+ * `ApiError` nor an `EdgegraphError` is logged and answered 500 with `unexpected` (default: `INTERNAL`).
+ */
+export function describeError(
+  err: unknown,
+  what: string,
+  unexpected: { code: ApiCode; message: string } = { code: 'INTERNAL', message: `${what} failed unexpectedly; see the server log` },
+): { status: ApiStatus; code: ApiCode; message: string } {
   if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message }
   if (err instanceof EdgegraphError) return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message }
   console.error(`${what}: unexpected error`, err)
-  return { status: 500, code: 'INTERNAL', message: `${what} failed unexpectedly; see the server log` }
+  return { status: 500, ...unexpected }
 }
 
-/** Hono `onError` handler answering every error as JSON. */
-export function onApiError(what: string): (err: Error, c: Context) => Response {
+/** Hono `onError` handler answering every error as JSON (see {@link describeError}). */
+export function onApiError(what: string, unexpected?: { code: ApiCode; message: string }): (err: Error, c: Context) => Response {
   return (err, c) => {
-    const { status, code, message } = describeError(err, what)
+    const { status, code, message } = describeError(err, what, unexpected)
     return c.json(errorBody(code, message), status)
   }
 }
 
-/** Hono `notFound` handler. */
-export function notFoundRoute(c: Context): Response {
-  return c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404)
+/** Hono `notFound` handler answering 404 with `code`. */
+export function routeNotFound(code: ApiCode): (c: Context) => Response {
+  return (c) => c.json(errorBody(code, `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404)
 }
+
+export const notFoundRoute = routeNotFound('NOT_FOUND')

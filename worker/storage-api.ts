@@ -39,16 +39,16 @@
  * Errors are always `{ "error": { "code", "message" } }`, never a stack trace. Status per code:
  * `INVALID_ARGUMENT` 400 (404 for an unknown route), `CONFLICT` 409, `VALUE_TOO_LARGE` 413,
  * `QUOTA_EXCEEDED` 507 (Insufficient Storage: the request was fine, the store is full — 413 would wrongly say
- * "send less"), `STORAGE_UNAVAILABLE` 503, anything else 500 with its code kept; a thrown non-edgegraph error
- * becomes 500 `STORAGE_FAILED` with a generic message (its details stay in the server log).
+ * "send less"), `STORAGE_UNAVAILABLE` 503, `STORAGE_FAILED` 500 (the table for every code is in worker/http.ts, shared
+ * with the run API); a thrown non-edgegraph error becomes 500 `STORAGE_FAILED` with a generic message (its details
+ * stay in the server log).
  */
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { EdgegraphError, type ErrorCode } from '../src/errors.js'
 import type { Batch, Guard, StorageAdapter } from '../src/checkpoint/adapter.js'
 import { hasRight, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
 import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
-import { ApiError, badRequest, forbidden, type ApiCode } from './http.js'
+import { badRequest, errorBody, forbidden, onApiError, routeNotFound } from './http.js'
 
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
@@ -77,14 +77,6 @@ const PRINTABLE = /^[\x20-\x7e]*$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 const bad = badRequest
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  INVALID_ARGUMENT: 400,
-  CONFLICT: 409,
-  VALUE_TOO_LARGE: 413,
-  QUOTA_EXCEEDED: 507,
-  STORAGE_UNAVAILABLE: 503,
-}
 
 /**
  * Creates the Hono app serving the storage API. `resolve` gives the adapter holding a thread (one shared adapter,
@@ -212,22 +204,10 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     return c.json({ threads, more })
   })
 
-  app.notFound((c) => c.json(errorBody('INVALID_ARGUMENT', `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404))
-
-  app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message), err.status)
-    if (err instanceof EdgegraphError) {
-      return c.json(errorBody(err.code, err.message), (STATUS[err.code] ?? 500) as 400 | 409 | 413 | 500 | 503 | 507)
-    }
-    console.error('storage API: unexpected error', err)
-    return c.json(errorBody('STORAGE_FAILED', 'the storage backend failed unexpectedly; see the server log'), 500)
-  })
+  app.notFound(routeNotFound('INVALID_ARGUMENT'))
+  app.onError(onApiError('storage API', { code: 'STORAGE_FAILED', message: 'the storage backend failed unexpectedly; see the server log' }))
 
   return app
-}
-
-function errorBody(code: ApiCode, message: string) {
-  return { error: { code, message } }
 }
 
 /**
