@@ -187,9 +187,9 @@ export function createThreadObject(options: ThreadObjectOptions) {
       app.post('/update', async (c) => {
         const body = await c.req.json<{ thread: string; graph?: string; values: Record<string, unknown>; asNode?: string; checkpointId?: string }>()
         return this.#exclusive(async () => {
-          const { graph, meta } = await this.#graphOf(body.thread, body.graph)
+          const { graph, name } = await this.#graphOf(body.thread, body.graph)
           const config = await graph.updateState({ threadId: body.thread, ...(body.checkpointId === undefined ? {} : { checkpointId: body.checkpointId }) }, body.values, body.asNode)
-          await this.#touched(meta ?? { thread: body.thread, lastActive: 0 }, graphName(meta, body.graph))
+          await this.#touched(body.thread, name)
           return c.json({ checkpointId: config.checkpointId })
         })
       })
@@ -225,22 +225,21 @@ export function createThreadObject(options: ThreadObjectOptions) {
       this.#busy = 'run'
       let handedOff = false
       try {
-        const { graph, meta } = await this.#graphOf(args.thread, args.graph, true)
-        const name = graphName(meta, args.graph)
+        const { graph, meta, name } = await this.#graphOf(args.thread, args.graph, true)
         const head = await this.#head(args.thread)
         const marker: RunMarker = { args, graph: name, startHead: head, attempts: 0, startedAt: Date.now() }
         // A new thread's graph is recorded before it runs, so its state can be read while the run goes on.
-        const base: ThreadMeta = meta?.graph === name ? meta : { ...meta, thread: args.thread, graph: name, lastActive: Date.now() }
-        await this.ctx.storage.put({ [RUN]: marker, [META]: base })
+        const recorded: ThreadMeta = meta?.graph === name ? meta : { ...meta, thread: args.thread, graph: name, lastActive: Date.now() }
+        await this.ctx.storage.put({ [RUN]: marker, [META]: recorded })
         await this.ctx.storage.setAlarm(Date.now() + leaseMs)
         if (args.stream === undefined) {
-          await this.#execute(graph, args, base, name, undefined)
+          await this.#execute(graph, args, name, undefined)
           return c.json(snapshotJson(await graph.getState({ threadId: args.thread })))
         }
         handedOff = true
         return streamSSE(c, async (sse) => {
           try {
-            await this.#execute(graph, args, base, name, sse)
+            await this.#execute(graph, args, name, sse)
             await send(sse, 'end', snapshotJson(await graph.getState({ threadId: args.thread })))
           } catch (err) {
             const { code, message } = describeError(err, 'the run')
@@ -255,7 +254,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
     }
 
     /** Runs (or continues) the graph; clears the run marker once the run has ended, one way or another. */
-    async #execute(graph: CompiledGraph<any, any>, args: RunArgs, meta: ThreadMeta, name: string, sse: SSEStreamingApi | undefined, continueFrom?: 'head'): Promise<void> {
+    async #execute(graph: CompiledGraph<any, any>, args: RunArgs, name: string, sse: SSEStreamingApi | undefined, continueFrom?: 'head'): Promise<void> {
       const config = {
         threadId: args.thread,
         ...(args.checkpointId === undefined || continueFrom === 'head' ? {} : { checkpointId: args.checkpointId }),
@@ -284,7 +283,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
       } finally {
         if (ended) {
           await this.ctx.storage.delete(RUN)
-          await this.#touched(meta, name)
+          await this.#touched(args.thread, name)
         } else {
           await this.ctx.storage.setAlarm(Date.now() + Math.min(leaseMs, 5_000))
         }
@@ -305,7 +304,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
       try {
         await storage.put(RUN, { ...marker, attempts: marker.attempts + 1 })
         await storage.setAlarm(Date.now() + leaseMs)
-        const { graph, meta } = await this.#graphOf(marker.args.thread, marker.graph, true)
+        const { graph } = await this.#graphOf(marker.args.thread, marker.graph, true)
         const thread = marker.args.thread
         const moved = (await this.#head(thread)) !== marker.startHead
         let args = marker.args
@@ -318,7 +317,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
           const start = (from === undefined ? -1 : await stepOf(from)) + (inputOf(args) === null ? 0 : 1)
           args = { ...args, recursionLimit: Math.max(1, (args.recursionLimit ?? 25) - ((await stepOf()) - start)) }
         }
-        await this.#execute(graph, args, meta ?? { thread, lastActive: 0 }, marker.graph, undefined, moved ? 'head' : undefined)
+        await this.#execute(graph, args, marker.graph, undefined, moved ? 'head' : undefined)
       } catch (err) {
         const { code, message } = describeError(err, 'continuing the run')
         const meta = await storage.get<ThreadMeta>(META)
@@ -331,9 +330,9 @@ export function createThreadObject(options: ThreadObjectOptions) {
     // ---- retention -------------------------------------------------------------------------------------
 
     /** Records activity and arms the alarm for retention. */
-    async #touched(meta: ThreadMeta, graph: string): Promise<void> {
-      // Re-read: retention may have been changed while the run went on.
-      const next: ThreadMeta = { ...((await this.ctx.storage.get<ThreadMeta>(META)) ?? meta), graph, lastActive: Date.now() }
+    async #touched(thread: string, graph: string): Promise<void> {
+      // Read now, not when the run started: retention may have been changed while it went on.
+      const next: ThreadMeta = { ...((await this.ctx.storage.get<ThreadMeta>(META)) ?? { thread }), graph, lastActive: Date.now() }
       delete next.lastError
       await this.ctx.storage.put(META, next)
       await this.#schedule(next)
@@ -394,7 +393,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
     }
 
     /** The thread's graph: the one it was created with, or `requested` for a new thread. */
-    async #graphOf(thread: string, requested?: string, create = false): Promise<{ graph: CompiledGraph<any, any>; meta: ThreadMeta | undefined }> {
+    async #graphOf(thread: string, requested?: string, create = false): Promise<{ graph: CompiledGraph<any, any>; name: string; meta: ThreadMeta | undefined }> {
       const meta = await this.ctx.storage.get<ThreadMeta>(META)
       if (meta?.graph !== undefined && requested !== undefined && requested !== meta.graph) {
         throw new ApiError(409, 'INVALID_ARGUMENT', `thread "${thread}" runs graph "${meta.graph}", not "${requested}"; start a new thread for another graph`)
@@ -412,7 +411,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
         graph = factory(this.#adapter)
         this.#graphs.set(name, graph)
       }
-      return { graph, meta }
+      return { graph, name, meta }
     }
 
     async #head(thread: string): Promise<string | null> {
@@ -420,10 +419,6 @@ export function createThreadObject(options: ThreadObjectOptions) {
       return raw === undefined ? null : new TextDecoder().decode(raw)
     }
   }
-}
-
-function graphName(meta: ThreadMeta | undefined, requested: string | undefined): string {
-  return (meta?.graph ?? requested) as string
 }
 
 function effective(defaults: Retention | undefined, own: Retention | undefined): Retention {
