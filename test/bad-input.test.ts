@@ -119,3 +119,55 @@ describe('bad input leaves history intact', () => {
     expect(await g.invoke(null, { threadId: 'q' })).toEqual({ count: 8 })
   })
 })
+
+describe('options edgegraph does not support fail loudly, naming the option', () => {
+  const sync = (fn: () => unknown): Error & { code?: string } => {
+    try {
+      fn()
+    } catch (err) {
+      return err as Error & { code?: string }
+    }
+    throw new Error('expected a throw')
+  }
+
+  it('stream modes that do not exist yet, and subgraphs: true', async () => {
+    const g = counter()
+    for (const mode of ['messages', 'custom', 'tasks', 'checkpoints', 'bogus']) {
+      const err = sync(() => g.stream({ count: 0 }, { threadId: 's', streamMode: mode as 'values' }))
+      expect(err.code, mode).toBe('INVALID_ARGUMENT')
+      expect(err.message).toContain(`"${mode}"`)
+    }
+    expect(sync(() => g.stream({ count: 0 }, { threadId: 's', streamMode: ['values', 'messages' as 'values'] })).message).toContain('"messages"')
+    expect(sync(() => g.stream({ count: 0 }, { threadId: 's', subgraphs: true } as never)).message).toContain('subgraphs: true')
+    // Nothing ran, nothing was stored.
+    await rejectsWith(g.getState({ threadId: 's' }), 'THREAD_NOT_FOUND')
+    expect(await collect(g.stream({ count: 3 }, { threadId: 's', subgraphs: false } as never))).toHaveLength(3)
+  })
+
+  it('node options retryPolicy, cachePolicy and defer', () => {
+    for (const option of [{ retryPolicy: { maxAttempts: 3 } }, { cachePolicy: { ttl: 60 } }, { defer: true }]) {
+      const [name] = Object.keys(option)
+      const err = sync(() => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({}), option as never))
+      expect(err.code, name).toBe('INVALID_ARGUMENT')
+      expect(err.message).toContain(`option "${name}"`)
+      expect(err.message).toContain('addNode("a")')
+    }
+  })
+
+  it('run config and compile options LangGraph.js has and edgegraph does not, with a hint', async () => {
+    const store = createMemoryAdapter()
+    const g = counter(store)
+    const configurable = await rejectsWith(g.invoke({ count: 0 }, { configurable: { thread_id: 'c' } } as never), 'INVALID_ARGUMENT')
+    expect(configurable.message).toContain('option "configurable"')
+    expect(configurable.message).toContain('{ threadId, checkpointId }')
+    await rejectsWith(g.invoke({ count: 0 }, { threadId: 'c', callbacks: [] } as never), 'INVALID_ARGUMENT')
+    await rejectsWith(g.invoke({ count: 0 }, { threadId: 'c', durability: 'later' as 'sync' }), 'INVALID_ARGUMENT')
+    await rejectsWith(g.invoke({ count: 0 }, { threadId: 'c', recursionLimit: 0 }), 'INVALID_ARGUMENT')
+    await rejectsWith(g.getState({ configurable: { thread_id: 'c' } } as never), 'INVALID_ARGUMENT')
+    expect(await dump(store, 'c')).toBe('')
+    const build = () => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({})).addEdge(START, 'a')
+    expect(sync(() => build().compile({ store: {} } as never)).message).toContain('option "store"')
+    expect(sync(() => build().compile({ checkpointer: false } as never)).code).toBe('INVALID_ARGUMENT')
+    expect(sync(() => build().compile({ checkpointer: { adapter: store, snapshotEvery: 3 } } as never)).message).toContain('"snapshotEvery"')
+  })
+})

@@ -134,3 +134,15 @@ describe('interruptBefore / interruptAfter', () => {
     expect(sources).toEqual(['loop', 'update', 'loop', 'input'])
   })
 })
+
+describe('interrupt() without a checkpointer', () => {
+  it('fails with a clear error instead of returning an interrupt that can never be resumed', async () => {
+    const g = new StateGraph({ answer: { default: () => '' } })
+      .addNode('ask', (_s, ctx) => ({ answer: ctx.interrupt<string>('name?') }))
+      .addEdge(START, 'ask')
+      .compile()
+    const err = await rejectsWith(g.invoke({}), 'INVALID_ARGUMENT')
+    expect(err.message).toContain('Node "ask" called interrupt(), which needs a checkpointer')
+    expect(err.context.node).toBe('ask')
+  })
+})

@@ -70,6 +70,48 @@ describe('supersteps', () => {
     expect(await outer.invoke({ count: 2 }, { threadId: 's' })).toEqual({ count: 6 })
   })
 
+  it('hands back a channel the subgraph wrote that the parent had not set (no default), as LangGraph.js does', async () => {
+    const channels = { q: {}, answer: {} }
+    const inner = new StateGraph(channels)
+      .addNode('respond', (s) => ({ answer: `A(${s.q})` }))
+      .addEdge(START, 'respond')
+      .compile()
+    const outer = new StateGraph(channels).addNode('sub', inner).addEdge(START, 'sub').compile({ checkpointer: createMemoryAdapter() })
+    expect(await outer.invoke({ q: 'x' }, { threadId: 'unset' })).toEqual({ q: 'x', answer: 'A(x)' })
+    expect((await outer.getState({ threadId: 'unset' })).values).toEqual({ q: 'x', answer: 'A(x)' })
+    // Without a checkpointer too, and with a channel only the subgraph knows kept to itself.
+    const inner2 = new StateGraph({ q: {}, answer: {}, scratch: {} })
+      .addNode('respond', (s) => ({ answer: `B(${s.q})`, scratch: 'private' }))
+      .addEdge(START, 'respond')
+      .compile()
+    expect(await new StateGraph(channels).addNode('sub', inner2).addEdge(START, 'sub').compile().invoke({ q: 'y' })).toEqual({ q: 'y', answer: 'B(y)' })
+  })
+
+  it('hands back a write made after resuming an interrupt() inside a subgraph, to a channel the parent had not set', async () => {
+    const channels = { q: {}, answer: {} }
+    const inner = new StateGraph(channels)
+      .addNode('ask', (s, ctx) => ({ answer: `${s.q}: ${ctx.interrupt<string>('name?')}` }))
+      .addEdge(START, 'ask')
+      .compile()
+    const outer = new StateGraph(channels).addNode('sub', inner).addEdge(START, 'sub').compile({ checkpointer: createMemoryAdapter() })
+    const first = await outer.invoke({ q: 'hello' }, { threadId: 'ri' })
+    expect(first.__interrupt__?.[0]?.value).toBe('name?')
+    expect(await outer.invoke(new Command({ resume: 'Ada' }), { threadId: 'ri' })).toEqual({ q: 'hello', answer: 'hello: Ada' })
+  })
+
+  it('refuses a subgraph compiled with a checkpointer or static interrupts, which it would silently lose', () => {
+    const build = () => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({ n: 1 })).addEdge(START, 'a')
+    const outer = new StateGraph({ n: { default: () => 0 } })
+    let err: unknown
+    try {
+      outer.addNode('sub', build().compile({ checkpointer: createMemoryAdapter() }))
+    } catch (e) {
+      err = e
+    }
+    expect(isEdgegraphError(err, 'INVALID_ARGUMENT') && err.message).toMatch(/addNode\("sub", subgraph\).*checkpointer/)
+    expect(() => build().compile({ interruptBefore: ['a'] })).toThrow(/need a checkpointer/)
+  })
+
   it('lets interrupt() inside a subgraph pause the parent and resume it', async () => {
     const inner = new StateGraph({ answer: { default: () => '' } })
       .addNode('ask', (_s, ctx) => ({ answer: ctx.interrupt<string>('name?') }))

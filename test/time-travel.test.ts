@@ -33,6 +33,20 @@ describe('getState and getStateHistory', () => {
     expect(await collect(g.getStateHistory({ threadId: 't' }, { filter: { step: 3 } }))).toHaveLength(1)
   })
 
+  it("pages with before given as a checkpoint config (LangGraph's shape) as well as an id", async () => {
+    const g = counter()
+    await g.invoke({ count: 0 }, { threadId: 't' })
+    const [, second] = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2 }))
+    const byConfig = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2, before: second?.config }))
+    const byId = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2, before: second?.config.checkpointId }))
+    expect(byConfig.map((s) => s.values.count)).toEqual([3, 2])
+    expect(byConfig).toEqual(byId)
+    for (const before of [{ threadId: 't' }, 42, { configurable: { checkpoint_id: 'x' } }]) {
+      const err = await rejectsWith(collect(g.getStateHistory({ threadId: 't' }, { before: before as never })), 'INVALID_ARGUMENT')
+      expect(err.message).toContain('before must be a checkpoint id or a config')
+    }
+  })
+
   it('rejects an unknown thread or checkpoint with typed errors', async () => {
     const g = counter()
     await rejectsWith(g.getState({ threadId: 'nope' }), 'THREAD_NOT_FOUND')

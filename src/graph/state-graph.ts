@@ -3,6 +3,7 @@ import { EdgegraphError } from '../errors.js'
 import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { HistoryOptions } from '../checkpoint/history.js'
 import { CompiledGraph, type Durability } from '../run/compiled.js'
+import { checkKeys } from '../run/options.js'
 import type { BranchSpec, GraphSpec, NodeContext, NodeSpec } from '../run/spec.js'
 import { isStandardSchema, type ChannelSpec, type StateDefinition, type StateOf, type UpdateOf } from './channels.js'
 import { END, START, type Command, type Send } from './command.js'
@@ -66,8 +67,14 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or reserved (names starting with "__" are reserved)`)
     else if (this.#spec.nodes.has(name)) this.#problems.push(`node "${name}" is added twice`)
     else if (this.#spec.channels.has(name)) this.#problems.push(`node "${name}" has the same name as a state channel`)
+    checkKeys(options, ['ends'], `addNode("${String(name)}") options`)
     let run: NodeSpec['run']
-    if (node instanceof CompiledGraph) run = (input, ctx) => node.runAsNode(input as Record<string, unknown>, ctx)
+    if (node instanceof CompiledGraph) {
+      const problem = node.subgraphProblem()
+      if (problem !== undefined) throw new EdgegraphError('INVALID_ARGUMENT', `addNode("${String(name)}", subgraph): ${problem}.`)
+      const parent = this.#spec
+      run = (input, ctx) => node.runAsNode(input as Record<string, unknown>, ctx, parent)
+    }
     else if (typeof node === 'function') run = node as NodeSpec['run']
     else {
       this.#problems.push(`node "${name}" must be a function or a compiled graph`)

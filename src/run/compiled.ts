@@ -7,6 +7,7 @@ import { encodeValue, type Encoded } from '../checkpoint/serde.js'
 import type { StateDefinition, StateOf, UpdateOf } from '../graph/channels.js'
 import type { Command } from '../graph/command.js'
 import type { CompileOptions } from '../graph/state-graph.js'
+import { checkChoice, checkCount, checkKeys, checkRunConfig, DURABILITY, streamModes } from './options.js'
 import { Run, interruptId, needsCheckpointer, openInterrupts, threadNotFound, type Durability, type Interrupt, type RunConfig, type RunEvent } from './loop.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 
@@ -89,10 +90,19 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   constructor(spec: GraphSpec, options: CompileOptions<N>) {
     this.#spec = spec
+    checkKeys(options, ['checkpointer', 'interruptBefore', 'interruptAfter', 'durability', 'checkpointEvery'], 'compile options')
+    checkChoice(options.durability, DURABILITY, 'compile options: durability')
+    checkCount(options.checkpointEvery, 1, 'compile options: checkpointEvery')
     const cp = options.checkpointer
+    if (cp !== undefined && (typeof cp !== 'object' || cp === null)) {
+      throw new EdgegraphError('INVALID_ARGUMENT', 'compile({ checkpointer }) takes a storage adapter such as createMemoryAdapter(), or { adapter, ...historyOptions }')
+    }
+    if (cp !== undefined && 'adapter' in cp) checkKeys(cp, ['adapter', 'snapshotFactor', 'packSize'], 'compile options: checkpointer')
     this.#history = cp === undefined ? undefined : 'adapter' in cp ? new History(cp.adapter, cp) : new History(cp)
     const every = options.checkpointEvery
-    if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new EdgegraphError('INVALID_ARGUMENT', `checkpointEvery must be a whole number of steps ≥ 1, got ${every}`)
+    if (!this.#history && (options.interruptBefore?.length || options.interruptAfter?.length)) {
+      throw new EdgegraphError('INVALID_ARGUMENT', 'interruptBefore and interruptAfter need a checkpointer to resume from: compile({ checkpointer, interruptBefore })')
+    }
     this.#options = {
       interruptBefore: new Set(options.interruptBefore),
       interruptAfter: new Set(options.interruptAfter),
@@ -107,6 +117,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * `new Command({ resume })` answers a pending `interrupt()`.
    */
   async invoke(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig = {}): Promise<InvokeResult<StateOf<D>>> {
+    checkRunConfig(config, 'invoke')
     const result = await this.#locked(config, () => this.#run(config).execute(input))
     const values = { ...result.values }
     if (result.interrupts.length > 0) Object.defineProperty(values, '__interrupt__', { value: result.interrupts, enumerable: false })
@@ -121,8 +132,12 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   stream<M extends StreamMode = 'values'>(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config?: RunConfig & { streamMode?: M }): AsyncIterable<StreamChunk<D, M>>
   stream<M extends StreamMode>(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig & { streamMode: M[] }): AsyncIterable<{ [K in M]: [K, StreamChunk<D, K>] }[M]>
   stream<M extends StreamMode>(input: UpdateOf<D> | Command<UpdateOf<D>> | null, config: RunConfig & { streamMode?: M | M[] } = {}): AsyncIterable<unknown> {
-    const modes = config.streamMode === undefined ? ['values'] : Array.isArray(config.streamMode) ? config.streamMode : [config.streamMode]
-    const single = !Array.isArray(config.streamMode)
+    checkRunConfig(config, 'stream', ['streamMode', 'subgraphs'])
+    if ((config as { subgraphs?: unknown }).subgraphs !== undefined && (config as { subgraphs?: unknown }).subgraphs !== false) {
+      throw new EdgegraphError('INVALID_ARGUMENT', 'stream(..., { subgraphs: true }) is not supported yet: chunks from inside subgraphs are not streamed. Leave subgraphs out.')
+    }
+    const { modes, single } = streamModes(config.streamMode)
+    const { streamMode: _mode, subgraphs: _subgraphs, ...runConfig } = config as RunConfig & { streamMode?: unknown; subgraphs?: unknown }
     const graph = this
     return {
       async *[Symbol.asyncIterator]() {
@@ -133,7 +148,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
         const stopper = new AbortController()
         const signal = config.signal ? AbortSignal.any([config.signal, stopper.signal]) : stopper.signal
         const push = (mode: StreamMode, chunk: unknown) => {
-          if (!modes.includes(mode as M)) return
+          if (!modes.includes(mode)) return
           queue.push(single ? chunk : [mode, chunk])
           wake?.()
         }
@@ -144,7 +159,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
           else push('debug', { type: 'checkpoint', step: e.checkpoint.step, timestamp: new Date(e.checkpoint.createdAt).toISOString(), payload: { threadId: e.checkpoint.threadId, checkpointId: e.checkpoint.id, parentId: e.checkpoint.parentId, next: e.checkpoint.next.map((t) => t.node), metadata: metadataOf(e.checkpoint) } })
         }
         const running = graph
-          .#locked({ ...config, signal }, () => graph.#run({ ...config, signal }, onEvent).execute(input))
+          .#locked({ ...runConfig, signal }, () => graph.#run({ ...runConfig, signal }, onEvent).execute(input))
           .then(
             () => undefined,
             (err) => {
@@ -175,6 +190,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   /** The state of a thread at its newest checkpoint, or at `checkpointId`. */
   async getState(config: ThreadConfig): Promise<StateSnapshot<StateOf<D>>> {
+    checkKeys(config, ['threadId', 'checkpointId'], 'getState config')
     const history = this.#requireHistory('getState', config)
     const checkpoint = await history.load(config.threadId, config.checkpointId)
     if (!checkpoint) throw threadNotFound(config.threadId)
@@ -185,9 +201,10 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * A thread's checkpoints, newest first. `before` pages back from a checkpoint id; `filter` matches metadata
    * (`{ source: 'input' }`, `{ step: 3 }`, or your own keys).
    */
-  async *getStateHistory(config: ThreadConfig, options: ListOptions = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
+  async *getStateHistory(config: ThreadConfig, options: HistoryQuery = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
+    checkKeys(config, ['threadId', 'checkpointId'], 'getStateHistory config')
     const history = this.#requireHistory('getStateHistory', config)
-    for (const checkpoint of await history.list(config.threadId, options)) {
+    for (const checkpoint of await history.list(config.threadId, listOptions(options))) {
       yield snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
     }
   }
@@ -198,6 +215,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * Returns the new checkpoint's config, to continue with `invoke(null, config)`.
    */
   async updateState(config: ThreadConfig, values: UpdateOf<D>, asNode?: N): Promise<Required<ThreadConfig>> {
+    checkKeys(config, ['threadId', 'checkpointId'], 'updateState config')
     this.#requireHistory('updateState', config)
     const checkpoint = await this.#locked(config, () => this.#run(config).update(values, asNode))
     return { threadId: config.threadId, checkpointId: checkpoint.id }
@@ -208,6 +226,8 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * Values that are not plain JSON (Date, Map, ...) appear in their stored tagged form.
    */
   async diff(from: ThreadConfig, to: ThreadConfig): Promise<JsonPatchOperation[]> {
+    checkKeys(from, ['threadId', 'checkpointId'], 'diff(from)')
+    checkKeys(to, ['threadId', 'checkpointId'], 'diff(..., to)')
     const history = this.#requireHistory('diff', from)
     const [a, b] = await Promise.all([history.load(from.threadId, from.checkpointId), history.load(to.threadId, to.checkpointId)])
     if (!a) throw threadNotFound(from.threadId)
@@ -221,14 +241,25 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     await this.#requireHistory('deleteThread', { threadId }).deleteThread(threadId)
   }
 
-  /** @internal Runs this graph as one node of a parent graph, without its own history. */
-  async runAsNode(input: Record<string, unknown>, ctx: NodeContext): Promise<Record<string, unknown>> {
-    const shared = this.#spec.schema ? Object.keys(input) : Object.keys(input).filter((k) => this.#spec.channels.has(k))
-    const start = Object.fromEntries(shared.map((k) => [k, input[k]]))
+  /**
+   * @internal Runs this graph as one node of a parent graph (whose spec is `parent`), without history of its own.
+   * It gets the channels both graphs have, and hands back every one of them that its nodes wrote and changed
+   * (also those the parent had not set yet). Unlike LangGraph.js, shared channels it did not change are not
+   * handed back, so a parent's reducer never receives a value it already holds.
+   */
+  async runAsNode(input: Record<string, unknown>, ctx: NodeContext, parent: GraphSpec): Promise<Record<string, unknown>> {
+    const shared = (k: string) => (parent.schema !== undefined || parent.channels.has(k)) && (this.#spec.schema !== undefined || this.#spec.channels.has(k))
+    const start = Object.fromEntries(Object.keys(input).filter(shared).map((k) => [k, input[k]]))
     const run = new Run(this.#spec, this.#options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, undefined, ctx)
-    const { values } = await run.execute(start)
-    // Only shared channels the subgraph changed flow back into the parent.
-    return Object.fromEntries(shared.filter((k) => values[k] !== input[k]).map((k) => [k, values[k]]))
+    const { values, written } = await run.execute(start)
+    const back = [...written].filter((k) => shared(k) && (values[k] !== input[k] || !Object.hasOwn(input, k)))
+    return Object.fromEntries(back.map((k) => [k, values[k]]))
+  }
+
+  /** @internal Why this graph cannot run as a subgraph node yet (options it would silently lose), or undefined. */
+  subgraphProblem(): string | undefined {
+    if (this.#history) return 'it was compiled with a checkpointer, but a subgraph keeps no history of its own yet (its steps are stored with the parent\'s): compile it without one'
+    return undefined
   }
 
   /** Holds the thread's cross-tab lock around `fn` when the adapter offers one. */
@@ -246,6 +277,26 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     if (!this.#history || typeof config?.threadId !== 'string' || config.threadId === '') throw needsCheckpointer(what)
     return this.#history
   }
+}
+
+/** `getStateHistory` options: like {@link ListOptions}, with `before` also as LangGraph's shape, a checkpoint's config. */
+export interface HistoryQuery extends Omit<ListOptions, 'before'> {
+  /** Only checkpoints older than this one: its id, or its config (`{ threadId, checkpointId }`, as `getState` returns it). */
+  before?: string | ThreadConfig
+}
+
+function listOptions(options: HistoryQuery): ListOptions {
+  checkKeys(options, ['limit', 'before', 'filter'], 'getStateHistory options')
+  checkCount(options.limit, 1, 'getStateHistory options: limit')
+  const { before, filter } = options
+  if (filter !== undefined && (typeof filter !== 'object' || filter === null || Array.isArray(filter))) {
+    throw new EdgegraphError('INVALID_ARGUMENT', 'getStateHistory options: filter must be an object of metadata values, e.g. { source: "input" }')
+  }
+  if (before === undefined || typeof before === 'string') return options as ListOptions
+  if (typeof before === 'object' && before !== null && typeof (before as ThreadConfig).checkpointId === 'string') {
+    return { ...options, before: (before as ThreadConfig).checkpointId as string }
+  }
+  throw new EdgegraphError('INVALID_ARGUMENT', 'getStateHistory options: before must be a checkpoint id or a config with one ({ threadId, checkpointId }), as getState returns in .config')
 }
 
 function metadataOf(c: Checkpoint): CheckpointMetadata {

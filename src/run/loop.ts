@@ -65,6 +65,8 @@ export interface RunOptions {
 export interface RunResult {
   values: Record<string, unknown>
   interrupts: Interrupt[]
+  /** Channels the run's nodes wrote (not its input), for a subgraph to hand back to its parent. */
+  written: Set<string>
 }
 
 /** A working checkpoint: stored (with `id`) or waiting for the durability policy to store it. */
@@ -101,6 +103,7 @@ export class Run {
   #inFlight = 0
   #packing = false
   #threadId: string | undefined
+  readonly #written = new Set<string>()
 
   readonly #spec: GraphSpec
   readonly #options: RunOptions
@@ -303,7 +306,10 @@ export class Run {
     for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes) })
     this.#emit({ type: 'values', values: applied.values })
 
-    for (const [node, chans] of Object.entries(applied.writes)) this.#acc.writes[node] = union(this.#acc.writes[node], chans)
+    for (const [node, chans] of Object.entries(applied.writes)) {
+      this.#acc.writes[node] = union(this.#acc.writes[node], chans)
+      for (const channel of chans) this.#written.add(channel)
+    }
     for (const o of done) this.#acc.usage = addUsage(this.#acc.usage, o.usage)
     this.#acc.durationUs += Math.round((now() - started) * 1000)
     this.#cur = {
@@ -336,6 +342,9 @@ export class Run {
       interrupt: parent
         ? (value) => parent.interrupt(value)
         : <R>(value: unknown): R => {
+            if (!this.#history) {
+              throw new EdgegraphError('INVALID_ARGUMENT', `Node "${task.node}" called interrupt(), which needs a checkpointer to pause and resume: compile({ checkpointer }) and run with a threadId.`, { context: { node: task.node } })
+            }
             if (asked < resume.length) return resume[asked++] as R
             asked++
             throw new InterruptSignal(value)
@@ -591,7 +600,7 @@ export class Run {
       interrupts = this.#interruptsOf(this.#cur)
       this.#emit({ type: 'interrupt', interrupts })
     }
-    return { values: this.#cur.values, interrupts }
+    return { values: this.#cur.values, interrupts, written: this.#written }
   }
 
   /** Stores what can be stored (last good checkpoint), waits for commits, and returns the error to throw. */
