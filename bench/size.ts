@@ -3,7 +3,10 @@ import { build, type Message } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 
-export const BUDGET_BYTES = 12 * 1024
+/** Enforced (test/size.test.ts fails the test run above it): the counter example, core + memory adapter, min+gz. */
+export const BUDGET_BYTES = 16 * 1024
+/** Long-term goal for the same bundle; reported, not enforced. */
+export const GOAL_BYTES = 12 * 1024
 const benchDir = fileURLToPath(new URL('.', import.meta.url))
 
 export interface Bundle {
@@ -79,8 +82,13 @@ async function measure(label: string, contents: string, ignoreAnnotations = fals
   }
 }
 
+/** The budgeted bundle alone: the counter example, edgegraph core + memory adapter. */
+export function measureCounter(): Promise<Bundle> {
+  return measure('edgegraph core + memory adapter (counter example)', EDGEGRAPH_COUNTER)
+}
+
 export async function measureSizes(): Promise<SizeReport> {
-  const edgegraph = await measure('edgegraph core + memory adapter (counter example)', EDGEGRAPH_COUNTER)
+  const edgegraph = await measureCounter()
   const unused = `import * as g from '../src/index.js'\nexport {}\n`
   const treeShakenImport = await measure('import * from edgegraph, nothing used', unused)
   const treeShakenNoHints = await measure('same, ignoring sideEffects/pure hints', unused, true)
@@ -103,7 +111,7 @@ const bytesOf = (b: Bundle) => (b.ok ? `${b.minBytes} B min, ${b.gzipBytes} B gz
 
 export function formatSizes(r: SizeReport): string {
   return [
-    `edgegraph core + memory adapter (counter example): ${kb(r.edgegraph.gzipBytes)} KB min+gz (budget ${r.budgetBytes / 1024} KB) ${r.withinBudget ? 'OK' : 'OVER BUDGET'}` +
+    `edgegraph core + memory adapter (counter example): ${kb(r.edgegraph.gzipBytes)} KB min+gz (budget ${r.budgetBytes / 1024} KB, goal ${GOAL_BYTES / 1024} KB) ${r.withinBudget ? 'OK' : 'OVER BUDGET'}` +
       (r.edgegraph.ok ? ` [${kb(r.edgegraph.minBytes)} KB min]` : ` (bundling failed: ${r.edgegraph.error})`),
     `  largest parts (min bytes): ${(r.edgegraph.top ?? []).map(([p, n]) => `${p.replace(/^\.\.\//, '')} ${n}`).join(', ')}`,
     `tree-shaking: ${r.treeShakenImport.label}: ${bytesOf(r.treeShakenImport)}; ${r.treeShakenNoHints.label}: ${bytesOf(r.treeShakenNoHints)}`,
