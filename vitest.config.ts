@@ -1,23 +1,37 @@
-import { existsSync } from 'node:fs'
 import { playwright } from '@vitest/browser-playwright'
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
-import { defineConfig } from 'vitest/config'
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config'
+import { chromiumArgs, chromiumMissing, chromiumPath } from './test/chromium/binary.js'
 
-/** Debian's Chromium (Playwright's own download cannot work here); CHROME_PATH overrides it. */
-export const chromiumPath = process.env.CHROME_PATH ?? '/usr/bin/chromium'
-if (!existsSync(chromiumPath)) {
-  // Never skip the browser tests silently: say exactly what is missing and how to get it.
-  throw new Error(
-    `Chromium not found at ${chromiumPath}. Install it with: apt-get update && apt-get install -y --no-install-recommends chromium ` +
-      '(or set CHROME_PATH to a Chromium binary). `npm test` does this itself when run as root on Debian.',
-  )
-}
-/** Flags that work headless on these machines (no sandbox as root, no network chatter). */
-export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+export { chromiumArgs, chromiumPath }
+
+// Chromium is checked when a project that drives it runs, not when this file loads, so `vitest run --project node`
+// works on a machine without it. Without it, every browser test file fails at its start saying what to install
+// (never a silent skip); `npm test` installs it first (test/ensure-chromium.mjs).
+const requireChromium = './test/chromium/required.ts'
+const browserTests = ['test/**/*.browser.test.ts']
+const chromiumProject: TestProjectInlineConfiguration =
+  chromiumMissing() === undefined
+    ? {
+        // Pre-bundled up front: discovering them mid-run makes Vite reload the page, and a test with it.
+        optimizeDeps: { include: ['dexie', 'idb', 'fast-check'] },
+        test: {
+          name: 'chromium',
+          include: browserTests,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      }
+    : { test: { name: 'chromium', include: browserTests, environment: 'node', setupFiles: [requireChromium] } }
 
 // One `vitest run` for every project, each named so a failure says where it ran:
-// node (engine, memory adapter), dom (browser adapters on happy-dom + fake-indexeddb, fast),
-// chromium (browser adapters in real Chromium through vitest browser mode).
+// node (engine, memory adapter, CI counting, bundle size), dom (browser adapters on happy-dom + fake-indexeddb, fast),
+// chromium (browser adapters in real Chromium through vitest browser mode), chromium-e2e (tabs driven by Playwright),
+// wrangler-e2e (the real Worker in `wrangler dev`), workers (inside workerd).
 export default defineConfig({
   test: {
     projects: [
@@ -37,25 +51,24 @@ export default defineConfig({
           setupFiles: ['fake-indexeddb/auto'],
         },
       },
-      {
-        // Pre-bundled up front: discovering them mid-run makes Vite reload the page, and a test with it.
-        optimizeDeps: { include: ['dexie', 'idb', 'fast-check'] },
-        test: {
-          name: 'chromium',
-          include: ['test/**/*.browser.test.ts'],
-          browser: {
-            enabled: true,
-            headless: true,
-            provider: playwright({ launchOptions: { executablePath: chromiumPath, args: chromiumArgs } }),
-            instances: [{ browser: 'chromium' }],
-          },
-        },
-      },
+      chromiumProject,
       {
         // Real Chromium driven from Node by Playwright (test/chromium/ harness): several tabs, reloads, crashes, quota.
         test: {
           name: 'chromium-e2e',
+          include: ['test/**/browser-*.e2e.test.ts'],
+          environment: 'node',
+          setupFiles: [requireChromium],
+          testTimeout: 15_000,
+          hookTimeout: 20_000,
+        },
+      },
+      {
+        // The real Worker served by `wrangler dev` (test/wrangler-fixture.ts), called over HTTP from Node.
+        test: {
+          name: 'wrangler-e2e',
           include: ['test/**/*.e2e.test.ts'],
+          exclude: ['test/**/browser-*.e2e.test.ts'],
           environment: 'node',
           testTimeout: 15_000,
           hookTimeout: 20_000,

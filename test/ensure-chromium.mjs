@@ -1,5 +1,6 @@
 // Runs before `npm test`: the browser tests need Debian's Chromium (Playwright's own download cannot work
 // on these machines). Installs it when missing and we are root on Debian; otherwise says how, and fails.
+// Same path rule as test/chromium/binary.ts, which the Chromium vitest projects check again when they start.
 import { execSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
