@@ -26,10 +26,11 @@ function recording(inner = createMemoryAdapter()) {
   return { adapter, log, inner, holdCommits: (p: Promise<void> | undefined) => (hold = p) }
 }
 
-function loggingCounter(adapter: StorageAdapter, log: string[], until = 3, fail?: number) {
+function loggingCounter(adapter: StorageAdapter, log: string[], until = 3, fail?: number, onNode?: () => void) {
   return new StateGraph({ count: { default: () => 0 } })
     .addNode('increment', (s) => {
       log.push(`node:${s.count}`)
+      onNode?.()
       if (s.count === fail) throw new Error('boom')
       return { count: s.count + 1 }
     })
@@ -48,11 +49,14 @@ describe('durability', () => {
   it('async: commits overlap the next step, stay in order, and all land before invoke returns', async () => {
     const { adapter, log, holdCommits } = recording()
     const gate = deferred()
+    const nodeRan = deferred()
     holdCommits(gate.promise)
-    const run = loggingCounter(adapter, log).invoke({}, { threadId: 'a', durability: 'async' })
-    await new Promise((r) => setTimeout(r, 20))
-    // The input checkpoint's commit is held, yet steps went on.
-    expect(log.filter((l) => l.startsWith('node:')).length).toBeGreaterThan(0)
+    const run = loggingCounter(adapter, log, 3, undefined, nodeRan.resolve).invoke({}, { threadId: 'a', durability: 'async' })
+    // The input checkpoint's commit is held (released only below), yet a step runs: with 'sync' this never happens
+    // and the test times out here.
+    await nodeRan.promise
+    expect(log.slice(0, 2)).toEqual(['commit:start', 'node:0'])
+    expect(log).not.toContain('commit:end')
     gate.resolve()
     expect(await run).toEqual({ count: 3 })
     expect(log.filter((l) => l === 'commit:end')).toHaveLength(4)
@@ -82,13 +86,14 @@ describe('durability', () => {
     for (const durability of ['sync', 'async'] as const) {
       const mem = createMemoryAdapter()
       const c = (counts[durability] = { scans: 0, packs: 0 })
-      // ~1 ms per commit, like an IndexedDB transaction, so async steps run ahead of their commits.
+      // Each commit waits for a turn of the event loop, as an IndexedDB transaction does, so async steps (all
+      // microtasks) always run ahead of their commits: the same interleaving every time, whatever the machine.
       const store: StorageAdapter = {
         ...mem,
         scan: (t, r) => (c.scans++, mem.scan(t, r)),
         commit: async (t, b, g) => {
           if (b.put?.some(([k]) => k.startsWith('p/'))) c.packs++
-          await new Promise((r) => setTimeout(r, 1))
+          await new Promise((r) => setImmediate(r))
           return mem.commit(t, b, g)
         },
       }
