@@ -24,6 +24,9 @@
  * - `DELETE /v1/threads/:thread`
  * - `/v1/storage/...`                                    the storage API, on D1 (binding `DB`)
  *
+ * The Worker authenticates, rate-limits and validates each request, then calls the thread's object over Durable
+ * Object RPC (`worker/routes.ts`, `worker/thread/object.ts`).
+ *
  * Rights (token claim `rights`): `read` for state, history, checkpoints and diff; `run` for runs, resume and
  * state updates; `write` for delete and retention; `admin` for all. Each tenant's threads live in objects named
  * `${tenant}/${thread}`, so a tenant can only ever reach its own.
@@ -34,20 +37,24 @@
  * storage unavailable or misconfiguration; 429 when the optional `RATE_LIMITER` binding says the tenant sent too
  * many requests.
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
-import type { z } from 'zod'
 import { createD1Adapter } from '../adapters/d1.js'
-import { requireAuth, type AuthClaims, type AuthOptions, type Right } from './auth.js'
+import { requireAuth, type AuthClaims, type AuthOptions } from './auth.js'
+import type { EdgegraphEnv, WorkerEnv } from './env.js'
 import { ApiError, badRequest, errorBody, notFoundRoute, onApiError } from './http.js'
-import { storageApi, threadAccess } from './storage-api.js'
-import { body, CHECKPOINT_ID, GRAPH_NAME, query, schemas } from './schemas.js'
-import { createThreadObject, type EdgegraphEnv, type GraphFactory, type Retention, type ThreadObjectOptions } from './thread.js'
+import { addThreadRoutes } from './routes.js'
+import { storageApi } from './storage-api.js'
+import { GRAPH_NAME } from './schemas.js'
+import type { GraphFactory } from './thread/lookup.js'
+import { createThreadObject, type ThreadObject, type ThreadObjectOptions } from './thread/object.js'
+import type { Retention } from './thread/retention.js'
 
-export type { EdgegraphEnv, GraphFactory, Retention }
+export type { EdgegraphEnv, GraphFactory, Retention, ThreadObject, ThreadObjectOptions }
 
+/** Options of {@link createEdgegraphWorker}: the thread objects' options, plus the HTTP layer's. */
 export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
   /**
    * `'env'` (default): HS256 JWTs signed with the `EDGEGRAPH_JWT_SECRET` secret; `{ secret }` or `{ authorize }`
@@ -65,11 +72,11 @@ export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
   rateLimitKey?: (claims: AuthClaims | undefined, request: Request) => string | undefined
 }
 
-type WorkerEnv = { Bindings: EdgegraphEnv; Variables: { auth: AuthClaims } }
-
-// ---- the worker -----------------------------------------------------------------------------------------
-
-/** Creates the Worker's fetch handler and its Durable Object class (export a subclass of it under the bound name). */
+/**
+ * Creates the Worker: `worker` (its fetch handler: `export default worker`), `ThreadObject` (the Durable Object
+ * class: export a subclass of it under the `class_name` bound as THREADS) and `app` (the Hono app, for tests and
+ * for mounting more routes).
+ */
 export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
   const ThreadObject = createThreadObject(options)
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
@@ -139,69 +146,7 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     await next()
   })
 
-  /** The object owning the route's thread, once the caller may do `right` on it. */
-  const thread = (c: Context<WorkerEnv>, right: Right) => {
-    const id = threadAccess(c, right, authFor(c.env) !== undefined)
-    const stub = c.env.THREADS.get(c.env.THREADS.idFromName(id))
-    return async (op: string, args: Record<string, unknown> = {}): Promise<Response> => {
-      let response: Response
-      try {
-        response = await stub.fetch(`https://thread/${op}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...args, thread: id }) })
-      } catch (err) {
-        // The object was evicted, reset or redeployed under the request: a run it was doing is continued by its alarm.
-        if ((err as { durableObjectReset?: boolean } | undefined)?.durableObjectReset === true || (err as { retryable?: boolean } | undefined)?.retryable === true) {
-          throw new ApiError(503, 'STORAGE_UNAVAILABLE', "the thread's Durable Object restarted during the request; a run in progress is continued automatically from its last checkpoint: poll GET .../state, or retry")
-        }
-        throw err
-      }
-      // Re-wrapped so CORS can add its headers (a fetched response's are immutable).
-      return new Response(response.body, response)
-    }
-  }
-  const knownGraph = (name: string | undefined) => {
-    if (name !== undefined && !Object.hasOwn(options.graphs, name)) {
-      throw new ApiError(404, 'NOT_FOUND', `no graph named "${name}"; registered: ${names.join(', ') || '(none)'}`)
-    }
-  }
-
-  app.get('/v1/graphs', (c) => c.json({ graphs: names }))
-
-  app.post('/v1/threads/:thread/runs', query(schemas.none), body(schemas.run), (c) => {
-    const args = c.req.valid('json')
-    knownGraph(args.graph)
-    return thread(c, 'run')('run', args)
-  })
-
-  app.post('/v1/threads/:thread/resume', query(schemas.none), body(schemas.resume), (c) => {
-    const { value, values, ...args } = c.req.valid('json') as z.infer<typeof schemas.resume> & { value?: unknown; values?: Record<string, unknown> }
-    knownGraph(args.graph)
-    return thread(c, 'run')('run', { ...args, resume: values !== undefined ? { byId: values } : { value } })
-  })
-
-  app.get('/v1/threads/:thread/state', query(schemas.none), (c) => thread(c, 'read')('state'))
-
-  app.get('/v1/threads/:thread/checkpoints/:checkpointId', query(schemas.none), (c) => {
-    const checkpointId = c.req.param('checkpointId')
-    if (!CHECKPOINT_ID.test(checkpointId)) throw badRequest('checkpoint id must be 11 characters of 0-9 a-z')
-    return thread(c, 'read')('state', { checkpointId })
-  })
-
-  app.get('/v1/threads/:thread/history', query(schemas.history), (c) => {
-    const { limit, before, source } = c.req.valid('query')
-    return thread(c, 'read')('history', { limit, before, ...(source === undefined ? {} : { filter: { source } }) })
-  })
-
-  app.post('/v1/threads/:thread/state', query(schemas.none), body(schemas.update), (c) => {
-    const args = c.req.valid('json')
-    knownGraph(args.graph)
-    return thread(c, 'run')('update', args)
-  })
-
-  app.get('/v1/threads/:thread/diff', query(schemas.diff), (c) => thread(c, 'read')('diff', c.req.valid('query')))
-
-  app.put('/v1/threads/:thread/retention', query(schemas.none), body(schemas.retention), (c) => thread(c, 'write')('retention', { retention: c.req.valid('json') }))
-
-  app.delete('/v1/threads/:thread', query(schemas.none), (c) => thread(c, 'write')('delete'))
+  addThreadRoutes(app, options.graphs, (env) => authFor(env) !== undefined)
 
   app.get('/', (c) => c.json({ name: 'edgegraph', api: '/v1', graphs: names }))
   app.notFound(notFoundRoute)

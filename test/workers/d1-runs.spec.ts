@@ -1,19 +1,22 @@
 /**
- * @module The thread object with `store: 'd1'` (worker/thread.ts): the object runs the graph and is the thread's single
+ * @module The thread object with `store: 'd1'` (worker/thread/): the object runs the graph and is the thread's single
  * writer, the history lives in D1 where the storage API (and so remote-adapter clients) can read it. Driven through
- * the object's internal protocol, as the Worker does after auth and validation.
+ * the object's RPC methods, as the Worker calls them after auth and validation.
  */
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { createD1Adapter } from '../../adapters/d1.js'
 import { StateGraph } from '../../src/index.js'
+import { threadStub } from '../../worker/thread/object.js'
 import { newThread, sleep, waitFor } from './api.js'
 
 const objectOf = (thread: string) => env.THREADS_D1.get(env.THREADS_D1.idFromName(thread))
 
-async function op(thread: string, name: string, args: Record<string, unknown> = {}): Promise<{ status: number; json: any }> {
-  const response = await objectOf(thread).fetch(`https://thread/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...args, thread }) })
-  return { status: response.status, json: await response.json() }
+/** Calls the object's RPC method `name` as the Worker does, and answers as the Worker would (status and JSON). */
+async function op(thread: string, name: 'run' | 'state' | 'history', args: Record<string, unknown> = {}): Promise<{ status: number; json: any }> {
+  const stub = threadStub(env.THREADS_D1, thread)
+  const outcome = name === 'run' ? await stub.run({ ...args, thread }) : name === 'state' ? await stub.state(thread) : await stub.history(thread, { limit: 100, ...args })
+  return outcome.ok ? { status: 200, json: 'state' in outcome.value ? outcome.value.state : outcome.value } : { status: outcome.error.status, json: { error: outcome.error } }
 }
 
 describe('thread objects on D1', () => {

@@ -5,7 +5,7 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 import { createEdgegraphWorker } from '../../worker/index.js'
-import { createThreadObject } from '../../worker/thread.js'
+import { createThreadObject } from '../../worker/thread/object.js'
 import { exampleGraphs } from '../../worker/graphs.js'
 import { END, START, StateGraph } from '../../src/index.js'
 import type { StorageAdapter } from '../../src/checkpoint/adapter.js'

@@ -1,0 +1,94 @@
+/**
+ * @module How a thread object shapes what goes in and out: snapshots as the API's JSON, a run request as the engine's
+ * input, and a run's Server-Sent Events as the bytes the Worker streams to the client.
+ */
+import { Command, type StateSnapshot } from '../../src/index.js'
+import { encodeValue, type Encoded } from '../../src/checkpoint/serde.js'
+import type { RunArgs } from './runs.js'
+
+/**
+ * A checkpoint as the API shows it. State values, task results and interrupt values keep edgegraph's JSON form (a
+ * Date, Map, Set, BigInt... is tagged `{ "$t": ... }`, plain JSON is unchanged); metadata is plain JSON.
+ */
+export interface SnapshotJson {
+  checkpointId: string
+  /** The checkpoint this one follows, null for a thread's first. */
+  parentId: string | null
+  /** ISO time the checkpoint was created. */
+  createdAt: string
+  values: Encoded
+  /** Nodes the next step runs (empty when the run is done). */
+  next: string[]
+  tasks: Encoded
+  interrupts: Encoded
+  metadata: Encoded
+  /** Why the last background attempt failed (newest state only), see `ThreadMeta.lastError`. */
+  lastError?: { code: string; message: string; at: number }
+}
+
+/** A snapshot as the API shows it (see {@link SnapshotJson}). */
+export function snapshotJson(s: StateSnapshot<unknown>): SnapshotJson {
+  const tagged = (value: unknown, channel: string) => encodeValue(value, { channel, path: [] })
+  return {
+    checkpointId: s.config.checkpointId,
+    parentId: s.parentConfig?.checkpointId ?? null,
+    createdAt: s.createdAt,
+    values: tagged(s.values, 'values'),
+    next: s.next,
+    tasks: tagged(s.tasks, 'tasks'),
+    interrupts: tagged(s.interrupts, 'interrupts'),
+    metadata: JSON.parse(JSON.stringify(s.metadata)) as Encoded,
+  }
+}
+
+/** The engine's input for a run request: a `Command` when it answers interrupts or routes, else its input (null continues). */
+export function inputOf(args: RunArgs): Record<string, unknown> | Command<Record<string, unknown>> | null {
+  if (args.resume !== undefined || args.command !== undefined) {
+    return new Command({
+      ...(args.resume === undefined ? {} : { resume: 'byId' in args.resume ? args.resume.byId : args.resume.value }),
+      ...(args.command?.update === undefined ? {} : { update: args.command.update }),
+      ...(args.command?.goto === undefined ? {} : { goto: args.command.goto }),
+    })
+  }
+  return args.input ?? null
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * Server-Sent Events written into a byte stream (`readable`, which the object hands to the Worker over RPC). Writes
+ * wait for the reader, as an HTTP response would; once the client has gone away they are dropped, never thrown, so
+ * the run goes on.
+ */
+export class EventStream {
+  readonly readable: ReadableStream<Uint8Array>
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>
+  #gone = false
+
+  constructor() {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
+    this.readable = readable
+    this.#writer = writable.getWriter()
+  }
+
+  /** Writes one event: `event: <event>` and its data as one line of JSON. */
+  async send(event: string, data: unknown): Promise<void> {
+    if (this.#gone) return
+    try {
+      await this.#writer.write(utf8.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`))
+    } catch {
+      this.#gone = true // the client went away; the run goes on
+    }
+  }
+
+  /** Ends the stream (after the last event). */
+  async close(): Promise<void> {
+    if (this.#gone) return
+    this.#gone = true
+    try {
+      await this.#writer.close()
+    } catch {
+      // the client went away first
+    }
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * @module The Durable Object that owns one thread (one object per tenant + thread, addressed with `idFromName`): its
+ * lifecycle (constructor, alarm) and its RPC methods, which the Worker (`worker/index.ts`) calls on the object's stub
+ * once it has authenticated and validated a request. Only Workers bound to the namespace can call them, so the
+ * object trusts their arguments. Every method answers an `Outcome` (see `worker/rpc.ts`), never throws.
+ *
+ * The parts: runs (`runs.ts`), re-drive after eviction (`redrive.ts`), retention (`retention.ts`), graph lookup
+ * (`lookup.ts`), JSON shaping (`json.ts`), and the state they share (`state.ts`).
+ */
+import { DurableObject } from 'cloudflare:workers'
+import type { JsonPatchOperation } from '../../src/index.js'
+import type { EdgegraphEnv } from '../env.js'
+import { settle, type Outcome } from '../rpc.js'
+import { snapshotJson, type SnapshotJson } from './json.js'
+import { graphOf, type GraphFactory } from './lookup.js'
+import { redrive } from './redrive.js'
+import { deleteThread, maintain, setRetention, touched, type Retention } from './retention.js'
+import { startRun, type RunArgs, type RunResult } from './runs.js'
+import { RUN, ThreadState, type RunMarker } from './state.js'
+
+/** Options of {@link createThreadObject} (and of `createEdgegraphWorker`, which passes them on). */
+export interface ThreadObjectOptions {
+  /** The graphs threads can run, by name (1 to 64 of `A-Z a-z 0-9 _ -`). A thread keeps the graph it started with. */
+  graphs: Record<string, GraphFactory>
+  /** Where runs store their history: the object's own SQLite storage (default), or the D1 database `DB`. */
+  store?: 'durable-object' | 'd1'
+  /** D1 table prefix (default `edgegraph`), shared with the storage API so both see the same threads. */
+  d1Table?: string
+  /** Default retention of every thread (none by default); `PUT .../retention` overrides it per thread. */
+  retention?: Retention
+  /** How long a run may go without its alarm being re-armed before it counts as lost (default 30 s). */
+  leaseMs?: number
+  /** How often an interrupted run is re-driven before it is given up (default 5). */
+  maxAttempts?: number
+}
+
+/** One page of a thread's history, newest first; `nextBefore` asks for the next page (null: there is none). */
+export interface HistoryPage {
+  checkpoints: SnapshotJson[]
+  nextBefore: string | null
+}
+
+/** Options of {@link ThreadObject.history}. */
+export interface HistoryQuery {
+  /** At most this many checkpoints. */
+  limit: number
+  /** Only checkpoints older than this one. */
+  before?: string | undefined
+  /** Only checkpoints whose metadata has these values (`source`...). */
+  filter?: Record<string, unknown> | undefined
+}
+
+/** A state update (`POST .../state`): write `values` as if node `asNode` had, onto the head or onto `checkpointId` (a fork). */
+export interface UpdateArgs {
+  values: Record<string, unknown>
+  asNode?: string | undefined
+  checkpointId?: string | undefined
+  /** The graph of a new thread. */
+  graph?: string | undefined
+}
+
+/**
+ * A history page's JSON stops growing past this (the page ends early, with `nextBefore` set), well below the 32 MiB
+ * a value may have over RPC.
+ */
+const PAGE_CHARS = 8 * 1024 * 1024
+
+/** A thread object's RPC methods, as the Worker calls them on its stub (see {@link threadStub}). */
+export interface ThreadRpc {
+  /** Runs (or continues, or resumes) the thread's graph: the state after the run, or its Server-Sent Events. */
+  run(args: RunArgs): Promise<Outcome<RunResult>>
+  /** The newest checkpoint (with `lastError` if a background attempt failed since), or the one named. */
+  state(thread: string, checkpointId?: string): Promise<Outcome<SnapshotJson>>
+  /** A page of the thread's checkpoints, newest first. */
+  history(thread: string, query: HistoryQuery): Promise<Outcome<HistoryPage>>
+  /** Updates the thread's state, or forks from `args.checkpointId`: the id of the new checkpoint. */
+  update(thread: string, args: UpdateArgs): Promise<Outcome<{ checkpointId: string }>>
+  /** RFC 6902 patch from checkpoint `from` to checkpoint `to`. */
+  diff(thread: string, from: string, to: string): Promise<Outcome<{ patch: JsonPatchOperation[] }>>
+  /** Deletes the thread and everything the object stored. */
+  delete(thread: string): Promise<Outcome<{ ok: true }>>
+  /** Changes the thread's retention (`null` clears a field): the retention that applies now. */
+  retention(thread: string, retention: Retention): Promise<Outcome<{ retention: Retention }>>
+}
+
+/** The class {@link createThreadObject} makes: the type of the `THREADS` namespace's objects. */
+export type ThreadObject = InstanceType<ReturnType<typeof createThreadObject>>
+
+/** The object of the thread with storage id `id` (`<tenant>/<thread>` with auth) in `namespace`, by its RPC methods. */
+export function threadStub(namespace: { get(id: DurableObjectId): unknown; idFromName(name: string): DurableObjectId }, id: string): ThreadRpc {
+  // Typed by the interface the class implements: Workers' own stub types cannot expand the answers' recursive JSON
+  // type (tsc: "excessively deep").
+  return namespace.get(namespace.idFromName(id)) as ThreadRpc
+}
+
+/** Creates the Durable Object class; export it under the `class_name` your wrangler config binds as `THREADS`. */
+export function createThreadObject(options: ThreadObjectOptions) {
+  const settings = {
+    graphs: options.graphs,
+    store: options.store ?? 'durable-object',
+    d1Table: options.d1Table ?? 'edgegraph',
+    retention: options.retention,
+    leaseMs: options.leaseMs ?? 30_000,
+    maxAttempts: options.maxAttempts ?? 5,
+  }
+
+  return class EdgegraphThread extends DurableObject<EdgegraphEnv> implements ThreadRpc {
+    readonly #t: ThreadState
+
+    constructor(ctx: DurableObjectState, env: EdgegraphEnv) {
+      super(ctx, env)
+      this.#t = new ThreadState(ctx.storage, env, settings)
+      // A run marker left by an earlier incarnation means a run was cut short: re-drive it now. That incarnation's
+      // lease alarm may still be armed up to leaseMs ahead, so bring it forward.
+      void ctx.blockConcurrencyWhile(async () => {
+        if ((await ctx.storage.get(RUN)) === undefined) return
+        const at = await ctx.storage.getAlarm()
+        if (at === null || at > Date.now()) await ctx.storage.setAlarm(Date.now())
+      })
+    }
+
+    /** Re-arms the lease of a run going on, re-drives a lost one, or runs the thread's retention. */
+    override async alarm(): Promise<void> {
+      const t = this.#t
+      if (t.busy !== undefined) {
+        await t.storage.setAlarm(Date.now() + settings.leaseMs)
+        return
+      }
+      const marker = await t.storage.get<RunMarker>(RUN)
+      if (marker !== undefined) return redrive(t, marker)
+      const meta = await t.meta()
+      if (meta !== undefined) await maintain(t, meta)
+    }
+
+    /** Runs (or continues, or resumes) the thread's graph: the state after the run, or its Server-Sent Events. */
+    run(args: RunArgs): Promise<Outcome<RunResult>> {
+      return settle('the thread object', () => startRun(this.#t, args))
+    }
+
+    /** The newest checkpoint (with `lastError` if a background attempt failed since), or the one named. */
+    state(thread: string, checkpointId?: string): Promise<Outcome<SnapshotJson>> {
+      return settle('the thread object', async () => {
+        const { graph, meta } = await graphOf(this.#t, thread)
+        const state = snapshotJson(await graph.getState({ threadId: thread, ...(checkpointId === undefined ? {} : { checkpointId }) }))
+        return meta?.lastError && checkpointId === undefined ? { ...state, lastError: meta.lastError } : state
+      })
+    }
+
+    /** A page of the thread's checkpoints, newest first. */
+    history(thread: string, query: HistoryQuery): Promise<Outcome<HistoryPage>> {
+      return settle('the thread object', async () => {
+        const { graph } = await graphOf(this.#t, thread)
+        const { limit, before, filter } = query
+        const checkpoints: SnapshotJson[] = []
+        let chars = 0
+        let more = false
+        // One more than asked, to know whether there is a next page.
+        for await (const s of graph.getStateHistory({ threadId: thread }, { limit: limit + 1, ...(before === undefined ? {} : { before }), ...(filter === undefined ? {} : { filter }) })) {
+          if (checkpoints.length === limit || chars >= PAGE_CHARS) {
+            more = true
+            break
+          }
+          const json = snapshotJson(s)
+          chars += JSON.stringify(json).length
+          checkpoints.push(json)
+        }
+        return { checkpoints, nextBefore: more ? (checkpoints.at(-1)?.checkpointId ?? null) : null }
+      })
+    }
+
+    /** Updates the thread's state, or forks from `checkpointId`: the id of the new checkpoint. */
+    update(thread: string, args: UpdateArgs): Promise<Outcome<{ checkpointId: string }>> {
+      return settle('the thread object', () =>
+        this.#t.exclusive(async () => {
+          const { graph, name } = await graphOf(this.#t, thread, args.graph)
+          const config = await graph.updateState({ threadId: thread, ...(args.checkpointId === undefined ? {} : { checkpointId: args.checkpointId }) }, args.values, args.asNode)
+          await touched(this.#t, thread, name)
+          return { checkpointId: config.checkpointId }
+        }),
+      )
+    }
+
+    /** RFC 6902 patch from checkpoint `from` to checkpoint `to`. */
+    diff(thread: string, from: string, to: string): Promise<Outcome<{ patch: JsonPatchOperation[] }>> {
+      return settle('the thread object', async () => {
+        const { graph } = await graphOf(this.#t, thread)
+        return { patch: await graph.diff({ threadId: thread, checkpointId: from }, { threadId: thread, checkpointId: to }) }
+      })
+    }
+
+    /** Deletes the thread and everything the object stored. */
+    delete(thread: string): Promise<Outcome<{ ok: true }>> {
+      return settle('the thread object', () =>
+        this.#t.exclusive(async () => {
+          await deleteThread(this.#t, thread)
+          return { ok: true as const }
+        }),
+      )
+    }
+
+    /** Changes the thread's retention (`null` clears a field): the retention that applies now. */
+    retention(thread: string, retention: Retention): Promise<Outcome<{ retention: Retention }>> {
+      return settle('the thread object', async () => ({ retention: await setRetention(this.#t, thread, retention) }))
+    }
+  }
+}

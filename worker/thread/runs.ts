@@ -1,0 +1,116 @@
+/**
+ * @module Runs in a thread object. One at a time: a second run, update or delete while one goes on gets 409
+ * `THREAD_BUSY`. Before a run starts, the object stores a run marker (graph, input, the head it started from) and
+ * arms an alarm `leaseMs` ahead, so that a run cut short by eviction is continued (see `redrive.ts`). A run answers
+ * with the state after it, or streams Server-Sent Events while it goes on.
+ */
+import { isEdgegraphError, type StreamMode } from '../../src/index.js'
+import { encodeValue } from '../../src/checkpoint/serde.js'
+import { describeError, errorBody } from '../http.js'
+import { EventStream, inputOf, snapshotJson, type SnapshotJson } from './json.js'
+import { graphOf, type AnyGraph } from './lookup.js'
+import { touched } from './retention.js'
+import { META, RUN, type RunMarker, type ThreadMeta, type ThreadState } from './state.js'
+
+/** A run request, as the Worker validated it (`POST .../runs` and `.../resume`). */
+export interface RunArgs {
+  /** The thread's storage id (`<tenant>/<thread>` with auth). */
+  thread: string
+  /** The graph to run: required for a new thread; an existing thread keeps the one it was created with. */
+  graph?: string | undefined
+  /** A new input, or null/absent to continue from the last checkpoint. */
+  input?: Record<string, unknown> | null | undefined
+  /** Answer pending interrupts: one value, or `{ [interruptId]: value }`. */
+  resume?: { value: unknown } | { byId: Record<string, unknown> } | undefined
+  /** Update state and/or route to nodes as the run starts (a `Command`). */
+  command?: { update?: Record<string, unknown> | undefined; goto?: string | string[] | undefined } | undefined
+  /** Continue from this checkpoint instead of the newest: a fork. */
+  checkpointId?: string | undefined
+  /** Stream the run as Server-Sent Events of these modes instead of answering with the final state. */
+  stream?: StreamMode | StreamMode[] | undefined
+  recursionLimit?: number | undefined
+  /** Your metadata, stored with the run's checkpoints. */
+  metadata?: Record<string, unknown> | undefined
+  durability?: 'sync' | 'async' | 'exit' | undefined
+}
+
+/** What a run answers: the state after it, or (with `stream`) its events, as they happen, as SSE bytes. */
+export type RunResult = { state: SnapshotJson } | { events: ReadableStream<Uint8Array> }
+
+/** Starts a run: answers once it has ended, or at once with its event stream. */
+export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult> {
+  t.assertIdle(args.thread)
+  t.busy = 'run'
+  let handedOff = false
+  try {
+    const { graph, meta, name } = await graphOf(t, args.thread, args.graph, true)
+    const marker: RunMarker = { args, graph: name, startHead: await t.head(args.thread), attempts: 0, startedAt: Date.now() }
+    // A new thread's graph is recorded before it runs, so its state can be read while the run goes on.
+    const recorded: ThreadMeta = meta?.graph === name ? meta : { ...meta, thread: args.thread, graph: name, lastActive: Date.now() }
+    await t.storage.put({ [RUN]: marker, [META]: recorded })
+    await t.storage.setAlarm(Date.now() + t.settings.leaseMs)
+    if (args.stream === undefined) {
+      await execute(t, graph, args, name, undefined)
+      return { state: snapshotJson(await graph.getState({ threadId: args.thread })) }
+    }
+    const events = new EventStream()
+    handedOff = true
+    void streamRun(t, graph, args, name, events)
+    return { events: events.readable }
+  } finally {
+    if (!handedOff) t.busy = undefined
+  }
+}
+
+/** The streamed run, after the answer has gone out: ends with an `end` event (the state) or an `error` event. */
+async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream): Promise<void> {
+  try {
+    await execute(t, graph, args, name, events)
+    await events.send('end', snapshotJson(await graph.getState({ threadId: args.thread })))
+  } catch (err) {
+    const { code, message } = describeError(err, 'the run')
+    await events.send('error', errorBody(code, message))
+  } finally {
+    t.busy = undefined
+    await events.close()
+  }
+}
+
+/**
+ * Runs (or continues, with `continueFrom: 'head'`) the graph; clears the run marker once the run has ended, one way
+ * or another. Storage trouble leaves the marker and brings the alarm forward, so the run is tried again.
+ */
+export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream | undefined, continueFrom?: 'head'): Promise<void> {
+  const config = {
+    threadId: args.thread,
+    ...(args.checkpointId === undefined || continueFrom === 'head' ? {} : { checkpointId: args.checkpointId }),
+    ...(args.recursionLimit === undefined ? {} : { recursionLimit: args.recursionLimit }),
+    ...(args.metadata === undefined ? {} : { metadata: args.metadata }),
+    ...(args.durability === undefined ? {} : { durability: args.durability }),
+  }
+  const input = continueFrom === 'head' ? null : inputOf(args)
+  let ended = false
+  try {
+    if (events === undefined) {
+      await graph.invoke(input, config)
+    } else {
+      const modes = Array.isArray(args.stream) ? args.stream : [args.stream ?? 'values']
+      for await (const [mode, chunk] of graph.stream(input, { ...config, streamMode: modes })) {
+        await events.send(mode, encodeValue(chunk, { channel: mode, path: [] }))
+      }
+    }
+    ended = true
+  } catch (err) {
+    // A node failure, a bad request or an interrupt answer that does not fit ends the run: the client decides
+    // what next. Storage trouble leaves the marker, so the alarm tries again.
+    ended = !isEdgegraphError(err) || !['STORAGE_UNAVAILABLE', 'STORAGE_FAILED', 'CONFLICT', 'ABORTED'].includes(err.code)
+    throw err
+  } finally {
+    if (ended) {
+      await t.storage.delete(RUN)
+      await touched(t, args.thread, name)
+    } else {
+      await t.storage.setAlarm(Date.now() + Math.min(t.settings.leaseMs, 5_000))
+    }
+  }
+}
