@@ -24,6 +24,14 @@ export type Outcome<T> = { ok: true; value: T; ms: number } | { ok: false; name:
 export interface RunOptions {
   /** Each step's node waits this long, so a reload, crash or other tab can land mid-run. */
   delayMs?: number
+  /**
+   * The node stops at a gate of this name until the test calls `eg.openGate(gate)`: the run is in flight (holding
+   * its thread lock) for exactly as long as the test needs, whatever the machine's speed. `eg.atGate[gate]` turns
+   * true when the node gets there.
+   */
+  gate?: string
+  /** Only the step whose input count is this one stops at `gate` (default: any, so the first step does). */
+  gateAt?: number
   /** Bytes of deterministic pseudo-random text each step appends to `log` (defeats compression). */
   padBytes?: number
   /** false: run over a view of the adapter without `lockThread`, like a writer that ignores the lock. */
@@ -38,6 +46,17 @@ export type AdapterOptions = Pick<IndexedDBAdapterOptions, 'maxValueBytes' | 'bl
 const adapters = new Map<string, IndexedDBAdapter>()
 const running = new Map<string, Promise<Outcome<Summary>>>()
 const held = new Map<string, IDBDatabase>()
+const gates = new Map<string, { opened: Promise<void>; open: () => void }>()
+function gate(name: string): { opened: Promise<void>; open: () => void } {
+  let g = gates.get(name)
+  if (!g) {
+    let open!: () => void
+    const opened = new Promise<void>((resolve) => (open = resolve))
+    g = { opened, open }
+    gates.set(name, g)
+  }
+  return g
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Deterministic text for step `i`, so an interrupted run and a reference run write the same bytes. */
@@ -60,6 +79,7 @@ function summarize(values: { count: number; target: number; log: string[] }): Su
 }
 
 async function settle<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+  // `ms` is for messages only: tests assert what happened and in which order, never how long it took.
   const t0 = performance.now()
   try {
     const value = await fn()
@@ -90,6 +110,10 @@ function graph(db: string, opts: RunOptions = {}) {
     log: { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] },
   })
     .addNode('step', async (s, ctx) => {
+      if (opts.gate !== undefined && (opts.gateAt === undefined || s.count === opts.gateAt)) {
+        eg.atGate[opts.gate] = true
+        await gate(opts.gate).opened
+      }
       await sleep(opts.delayMs ?? 0)
       eg.progress[ctx.threadId ?? ''] = s.count + 1
       return { count: s.count + 1, log: [line(s.count + 1, opts.padBytes ?? 16)] }
@@ -104,6 +128,12 @@ const eg = {
   progress: {} as Record<string, number>,
   /** Threads this page heard moving through `subscribe`, in order. */
   events: [] as string[],
+  /** Gates (see `RunOptions.gate`) a node of this page has reached. */
+  atGate: {} as Record<string, boolean>,
+  /** Lets the nodes waiting at `name` go on (and any that reach it later). */
+  openGate(name: string): void {
+    gate(name).open()
+  },
 
   open(db: string, options: AdapterOptions = {}): void {
     adapters.set(db, indexeddb.createIndexedDBAdapter({ name: db, ...options }))
