@@ -1,7 +1,9 @@
 /** @module The one error family of edgegraph: a stable `code` to switch on, context, and the original `cause`. */
 
 /**
- * Stable error codes. Switch on `err.code`, never on the message text.
+ * Every stable error code, in one list: the type {@link ErrorCode} is taken from it, and code that receives a
+ * code from elsewhere (the remote adapter, from a server) checks it against it. Switch on `err.code`, never on
+ * the message text.
  *
  * - `INVALID_GRAPH`: the graph definition is wrong (unknown node, duplicate name, END unreachable...).
  * - `INVALID_ARGUMENT`: an API was called with a value it cannot accept.
@@ -23,25 +25,29 @@
  *   upgraded by another tab, written by a newer version); the message says what to do.
  * - `THREAD_BUSY`: another tab or process is running this thread and the run asked not to wait.
  */
-export type ErrorCode =
-  | 'INVALID_GRAPH'
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_UPDATE'
-  | 'UNSERIALIZABLE'
-  | 'UNKNOWN_NODE'
-  | 'THREAD_NOT_FOUND'
-  | 'CHECKPOINT_NOT_FOUND'
-  | 'NO_PENDING_INTERRUPT'
-  | 'NODE_FAILED'
-  | 'RECURSION_LIMIT'
-  | 'ABORTED'
-  | 'CONFLICT'
-  | 'CORRUPT_RECORD'
-  | 'VALUE_TOO_LARGE'
-  | 'QUOTA_EXCEEDED'
-  | 'STORAGE_FAILED'
-  | 'STORAGE_UNAVAILABLE'
-  | 'THREAD_BUSY'
+export const ERROR_CODES = [
+  'INVALID_GRAPH',
+  'INVALID_ARGUMENT',
+  'INVALID_UPDATE',
+  'UNSERIALIZABLE',
+  'UNKNOWN_NODE',
+  'THREAD_NOT_FOUND',
+  'CHECKPOINT_NOT_FOUND',
+  'NO_PENDING_INTERRUPT',
+  'NODE_FAILED',
+  'RECURSION_LIMIT',
+  'ABORTED',
+  'CONFLICT',
+  'CORRUPT_RECORD',
+  'VALUE_TOO_LARGE',
+  'QUOTA_EXCEEDED',
+  'STORAGE_FAILED',
+  'STORAGE_UNAVAILABLE',
+  'THREAD_BUSY',
+] as const
+
+/** A stable error code: one of {@link ERROR_CODES}, where each is described. */
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 /** What an error is about. Every field that is known is filled in, so logs can be searched by it. */
 export interface ErrorContext {
