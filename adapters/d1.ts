@@ -36,16 +36,15 @@
  * one head give exactly one winner per round (both forms), and the same race with the guard checked in code
  * (read, then write) lets several win.
  */
-import { EdgegraphError } from '../src/errors.js'
-import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
+import { adapterError, checkPuts, conflict, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
 import {
-  blob,
   commitStatements,
-  conflictError,
+  d1GuardedPut,
+  d1GuardStatement,
   deleteThreadStatements,
   entryOf,
   getStatements,
-  guardCondition,
+  isD1GuardFailure,
   pagedThreads,
   scanStatement,
   schemaStatements,
@@ -56,7 +55,6 @@ import {
   threadsStatement,
   valuesByKey,
   type SqlStatement,
-  type SqlTables,
 } from './sql.js'
 
 /** The part of `D1PreparedStatement` this adapter uses. */
@@ -71,35 +69,15 @@ export interface D1DatabaseLike {
   batch(statements: D1PreparedStatementLike[]): Promise<unknown[]>
 }
 
+/**
+ * Options of {@link createD1Adapter}. Give each graph (or app) its own `table` prefix when several share one
+ * database and must not see each other's threads.
+ */
 export interface D1AdapterOptions {
   /** Table name prefix (default `"edgegraph"`): tables `<prefix>_kv`, `<prefix>_threads`, `<prefix>_guard`. */
   table?: string
   /** Largest value per row before the history layer chunks it. Default 1.9 MiB; at most that (2 MB row limit). */
   maxValueBytes?: number
-}
-
-/** The statement that makes a D1 batch fail (and roll back) unless the guard holds. See the module comment. */
-export function d1GuardStatement(t: SqlTables, thread: string, guard: Guard): SqlStatement {
-  const condition = guardCondition(t, thread, guard.key, guard.expect)
-  return { sql: `INSERT INTO ${t.guard} (ok) SELECT CASE WHEN ${condition.sql} THEN 1 ELSE 0 END`, params: condition.params }
-}
-
-/**
- * The write of the guarded key that is also the guard: stores `value` when the guard holds, else NULL, which the
- * table's NOT NULL refuses, rolling back the batch.
- */
-export function d1GuardedPut(t: SqlTables, thread: string, guard: Guard, value: Uint8Array): SqlStatement {
-  const condition = guardCondition(t, thread, guard.key, guard.expect)
-  return {
-    sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES (?, ?, CASE WHEN ${condition.sql} THEN ? ELSE NULL END) ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`,
-    params: [thread, guard.key, ...condition.params, blob(value)],
-  }
-}
-
-/** True when `err` is either guard form failing, i.e. the head moved. */
-function isGuardFailure(t: SqlTables, err: unknown): boolean {
-  const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
-  return /edgegraph_guard_failed/.test(message) || message.includes(`NOT NULL constraint failed: ${t.kv}.value`)
 }
 
 /**
@@ -112,9 +90,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
   const name = 'd1'
   const t = sqlTables(options.table, name)
   const maxValueBytes = sqlMaxValueBytes(options.maxValueBytes, name)
-  if (typeof db?.prepare !== 'function' || typeof db.batch !== 'function') {
-    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: pass a D1Database binding (env.DB).`, { context: { adapter: name } })
-  }
+  if (typeof db?.prepare !== 'function' || typeof db.batch !== 'function') throw adapterError(name, 'INVALID_ARGUMENT', 'pass a D1Database binding (env.DB).')
   const prepare = (s: SqlStatement) => db.prepare(s.sql).bind(...s.params)
   const all = async (s: SqlStatement) => (await prepare(s).all<Record<string, unknown>>()).results
   let ready: Promise<void> | undefined
@@ -128,7 +104,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
     )
     return ready
   }
-  const attempt = async <T>(thread: string, action: string, fn: () => Promise<T>): Promise<T> => {
+  const attempt = async <T>(thread: string | undefined, action: string, fn: () => Promise<T>): Promise<T> => {
     try {
       await ensure()
       return await fn()
@@ -156,7 +132,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
-      checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${name} adapter, thread "${thread}": ${message}`, { context: { adapter: name, threadId: thread } }))
+      checkPuts(batch, maxValueBytes, name, thread)
       // A commit that writes the guarded key (and does not delete it) guards with that write; see the module notes.
       const guardedPut = guard && !(batch.del ?? []).includes(guard.key) ? batch.put?.findLast(([k]) => k === guard.key) : undefined
       let statements: SqlStatement[]
@@ -174,7 +150,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
         try {
           await db.batch(statements.map(prepare))
         } catch (err) {
-          if (guard && isGuardFailure(t, err)) throw conflictError(name, thread, guard.key)
+          if (guard && isD1GuardFailure(t, err)) throw conflict(name, thread, guard.key)
           throw err
         }
       })
@@ -187,7 +163,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
     threads(opts = {}) {
       return pagedThreads(
         (after, count) =>
-          attempt('*', 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count))).map(threadOf)),
+          attempt(undefined, 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count))).map(threadOf)),
         opts,
         256,
       )

@@ -1,7 +1,7 @@
 /** @module Dexie storage adapter: checkpoints in IndexedDB through Dexie, in edgegraph's own database or next to an app's tables. */
 import { Dexie, type IndexableTypeArrayReadonly, type Table } from 'dexie'
-import { EdgegraphError, isEdgegraphError, type ErrorCode } from '../src/errors.js'
-import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
+import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
 
 /**
@@ -55,23 +55,21 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
   const given = typeof (dbOrOptions as Dexie).transaction === 'function' ? (dbOrOptions as Dexie) : undefined
   const options: DexieOwnDatabaseOptions = given ? appOptions : (dbOrOptions as DexieOwnDatabaseOptions)
   const db = given ?? ownDatabase(options.name ?? 'edgegraph-dexie')
-  const label = `dexie adapter, database "${db.name}"`
+  const adapter = { name: 'dexie', store: `database "${db.name}"` }
   const maxValueBytes = options.maxValueBytes ?? 8 * 1024 * 1024
   // Scoped to the IndexedDB database, as the IndexedDB adapter scopes it: both guard the same stores.
-  const tabs = createTabCoordinator(`indexeddb:${db.name}`, `dexie "${db.name}"`)
+  const tabs = createTabCoordinator(`indexeddb:${db.name}`, adapter)
   let closed: EdgegraphError | undefined
   let tables: { kv: Table<Uint8Array, Key>; threads: Table<{ updatedAt: number }, string> } | undefined
   let opened: Promise<void> | undefined
 
-  const unavailable = (message: string, cause?: unknown) => new EdgegraphError('STORAGE_UNAVAILABLE', `${label}: ${message}`, { cause, context: { adapter: 'dexie' } })
-  const error = (code: ErrorCode, thread: string, message: string, cause?: unknown) =>
-    new EdgegraphError(code, `${label}, thread "${thread}": ${message}`, { cause, context: { adapter: 'dexie', threadId: thread } })
+  const unavailable = (message: string, cause?: unknown) => adapterError(adapter, 'STORAGE_UNAVAILABLE', message, { cause })
   const cannotOpen = (err: unknown) => {
     const e = err as DexieErrorLike | undefined
     if (e?.name === 'MissingAPIError') return unavailable('IndexedDB is not available in this environment (storage may be disabled).', err)
     const why = e?.inner ?? e
-    if (why?.name === 'VersionError') return unavailable(`it was written by a newer version of this app. Update the app. (${why.message})`, err)
-    return unavailable(`it cannot be opened (${why?.name ?? 'Error'}: ${why?.message ?? String(err)}). Storage may be disabled, e.g. in private mode or by site settings.`, err)
+    if (why?.name === 'VersionError') return unavailable(`the database was written by a newer version of this app. Update the app. (${why.message})`, err)
+    return unavailable(`the database cannot be opened (${why?.name ?? 'Error'}: ${why?.message ?? String(err)}). Storage may be disabled, e.g. in private mode or by site settings.`, err)
   }
 
   if (!given) {
@@ -91,7 +89,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
       const [kv, threads] = [schema(KV), schema(THREADS)]
       // Outbound keys on both and the updatedAt index: what edgegraphDexieTables declares.
       if (!kv || !threads || kv.primKey.keyPath || threads.primKey.keyPath || !threads.idxByName.updatedAt) {
-        throw unavailable('it has no edgegraph tables (or declares them differently). Add `...edgegraphDexieTables` to your db.version(n).stores({ ... }), in a new, higher version.')
+        throw unavailable('the database has no edgegraph tables (or declares them differently). Add `...edgegraphDexieTables` to your db.version(n).stores({ ... }), in a new, higher version.')
       }
       tables = { kv: db.table(KV), threads: db.table(THREADS) }
     }
@@ -101,7 +99,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
       : db.open().then(
           () => {
             if (db.backendDB().version <= 10 * SCHEMA_VERSION) return
-            closed = unavailable(`it was written by a newer version of this app (schema above ${SCHEMA_VERSION}). Update the app.`)
+            closed = unavailable(`the database was written by a newer version of this app (schema above ${SCHEMA_VERSION}). Update the app.`)
             db.close()
             throw closed
           },
@@ -115,7 +113,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
   }
 
   /** Maps Dexie's errors (which wrap IndexedDB's in `inner`, or list them in `failures`) to typed errors. */
-  const fail = (err: unknown, thread: string, writing: boolean): unknown => {
+  const fail = (err: unknown, thread: string | undefined, writing: boolean): unknown => {
     if (isEdgegraphError(err)) return err
     const e = err as DexieErrorLike | undefined
     const names = [e?.name, e?.inner?.name, ...(e?.failures ?? []).map((f) => f?.name)]
@@ -124,11 +122,8 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
     if (names.includes('DatabaseClosedError') || names.includes('InvalidStateError') || names.includes('TransactionInactiveError')) {
       return closed ?? unavailable(`the database was closed (by the app, or because another tab upgraded or deleted it). Reopen it or reload this page. (${detail})`, err)
     }
-    if (names.includes('QuotaExceededError') || (writing && names.includes('UnknownError'))) {
-      const what = 'Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.'
-      return error('QUOTA_EXCEEDED', thread, `out of space (${detail}). ${what}`, err)
-    }
-    return error('STORAGE_FAILED', thread, `failed: ${detail}`, err)
+    if (names.includes('QuotaExceededError') || (writing && names.includes('UnknownError'))) return quotaExceeded(adapter, thread, `out of space (${detail})`, err)
+    return adapterError(adapter, 'STORAGE_FAILED', `failed: ${detail}`, { thread, cause: err })
   }
 
   /** The keys of `thread` from `from` (inclusive) to `to` (exclusive; default: all). */
@@ -167,7 +162,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
 
     async commit(thread, batch: Batch, guard?: Guard) {
       const puts = batch.put ?? []
-      checkPuts(batch, maxValueBytes, (code, message) => error(code, thread, message))
+      checkPuts(batch, maxValueBytes, adapter, thread)
       // A key both deleted and put ends up put, so the deletes need not run before the puts.
       const putKeys = new Set(puts.map(([key]) => key))
       const dels = (batch.del ?? []).filter((key) => !putKeys.has(key)).map((key): Key => [thread, key])
@@ -175,10 +170,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
         const { kv, threads } = await ready()
         // One transaction: the guard is read where the writes happen, and a throw inside aborts all of them.
         await db.transaction('rw', kv, threads, async () => {
-          if (guard && !sameBytes(await kv.get([thread, guard.key]), guard.expect)) {
-            const why = `key "${guard.key}" changed since it was read (another tab or writer moved the thread). Nothing was written; reload and retry.`
-            throw error('CONFLICT', thread, why)
-          }
+          if (guard && !sameBytes(await kv.get([thread, guard.key]), guard.expect)) throw conflict(adapter, thread, guard.key)
           await Promise.all([
             kv.bulkDelete(dels),
             // Copy views so a chunk (a subarray) stores only its own bytes, not its whole buffer. Dexie types
@@ -218,7 +210,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
           return keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
         })
       } catch (err) {
-        throw fail(err, '*', false)
+        throw fail(err, undefined, false)
       }
       yield* list
     },
@@ -235,7 +227,7 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
         })
         return total
       } catch (err) {
-        throw fail(err, thread ?? '*', false)
+        throw fail(err, thread, false)
       }
     },
 

@@ -10,12 +10,10 @@
  *   graph = builder.compile({ checkpointer: createDurableObjectAdapter(this.ctx.storage) })
  * }
  */
-import { EdgegraphError } from '../src/errors.js'
-import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
+import { adapterError, checkPuts, conflict, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
 import {
   bytesOf,
   commitStatements,
-  conflictError,
   deleteThreadStatements,
   entryOf,
   getStatements,
@@ -39,6 +37,10 @@ export interface DurableObjectSqlStorageLike {
   transactionSync<T>(closure: () => T): T
 }
 
+/**
+ * Options of {@link createDurableObjectAdapter}. Two adapters on one Durable Object with different `table`
+ * prefixes keep two separate histories; the defaults suit one.
+ */
 export interface DurableObjectAdapterOptions {
   /** Table name prefix (default `"edgegraph"`): tables `<prefix>_kv` and `<prefix>_threads`. */
   table?: string
@@ -54,9 +56,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
   const t = sqlTables(options.table, name)
   const maxValueBytes = sqlMaxValueBytes(options.maxValueBytes, name)
   if (typeof storage?.sql?.exec !== 'function' || typeof storage.transactionSync !== 'function') {
-    throw new EdgegraphError('INVALID_ARGUMENT', `${name} adapter: pass a SQLite-backed DurableObjectStorage (this.ctx.storage). Its class must be listed in new_sqlite_classes of a migration.`, {
-      context: { adapter: name },
-    })
+    throw adapterError(name, 'INVALID_ARGUMENT', 'pass a SQLite-backed DurableObjectStorage (this.ctx.storage). Its class must be listed in new_sqlite_classes of a migration.')
   }
   let ready = false
   const run = (s: SqlStatement) => storage.sql.exec(s.sql, ...(s.params as SqlParam[])).toArray()
@@ -68,7 +68,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
     ready = true
   }
   /** Runs `fn` synchronously (Durable Object SQL is synchronous) and maps failures. */
-  const attempt = <T>(thread: string, action: string, fn: () => T): T => {
+  const attempt = <T>(thread: string | undefined, action: string, fn: () => T): T => {
     try {
       ensure()
       return fn()
@@ -91,7 +91,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
-      checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${name} adapter, thread "${thread}": ${message}`, { context: { adapter: name, threadId: thread } }))
+      checkPuts(batch, maxValueBytes, name, thread)
       const statements = commitStatements(t, thread, batch, Date.now())
       attempt(thread, 'commit', () =>
         // Throwing inside transactionSync rolls back everything it wrote; nothing can run in between because
@@ -99,7 +99,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
         storage.transactionSync(() => {
           if (guard) {
             const [row] = run(guardReadStatement(t, thread, guard.key))
-            if (!sameBytes(row === undefined ? undefined : bytesOf(row.value), guard.expect)) throw conflictError(name, thread, guard.key)
+            if (!sameBytes(row === undefined ? undefined : bytesOf(row.value), guard.expect)) throw conflict(name, thread, guard.key)
           }
           for (const s of statements) run(s)
         }),
@@ -117,7 +117,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
     threads(opts = {}) {
       return pagedThreads(
         async (after, count) =>
-          attempt('*', 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count)).map(threadOf)),
+          attempt(undefined, 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count)).map(threadOf)),
         opts,
         256,
       )

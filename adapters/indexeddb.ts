@@ -3,8 +3,8 @@
  * one readwrite transaction per commit, a Web Lock per thread across tabs, and change notifications.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
-import { EdgegraphError, isEdgegraphError } from '../src/errors.js'
-import { checkPuts, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
+import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
 
 export { requestPersistentStorage, type StorageStatus } from './web-tabs.js'
@@ -22,6 +22,10 @@ export const INDEXEDDB_SCHEMA_VERSION = 1
 const KV = 'edgegraph_kv'
 const THREADS = 'edgegraph_threads'
 
+/**
+ * Options of {@link createIndexedDBAdapter}: which database (by name, or an open one of the app's), and how
+ * commits and upgrades behave. The defaults suit an app that gives edgegraph a database of its own.
+ */
 export interface IndexedDBAdapterOptions {
   /** Database name (default `"edgegraph"`). Ignored when `db` is given. */
   name?: string
@@ -69,14 +73,13 @@ export function upgradeEdgegraphStores(db: IDBDatabase | IDBPDatabase<unknown>, 
  */
 export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): IndexedDBAdapter {
   const name = options.db?.name ?? options.name ?? 'edgegraph'
-  const adapter = `indexeddb "${name}"`
+  const adapter = { name: 'indexeddb', store: `database "${name}"` }
   const tabs = createTabCoordinator(`indexeddb:${name}`, adapter)
   let closed: EdgegraphError | undefined
   let opening: Promise<IDBPDatabase<EdgegraphDBSchema>> | undefined
   let request: PendingOpen | undefined
 
-  const unavailable = (message: string, cause?: unknown) =>
-    new EdgegraphError('STORAGE_UNAVAILABLE', `IndexedDB database "${name}": ${message}`, { cause, context: { adapter } })
+  const unavailable = (message: string, cause?: unknown) => adapterError(adapter, 'STORAGE_UNAVAILABLE', message, { cause })
 
   const database = (): Promise<IDBPDatabase<EdgegraphDBSchema>> => {
     if (closed) return Promise.reject(closed)
@@ -91,7 +94,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
     if (options.db) {
       const given = options.db as unknown as IDBPDatabase<EdgegraphDBSchema>
       if (!given.objectStoreNames.contains(KV) || !given.objectStoreNames.contains(THREADS)) {
-        throw unavailable('it has no edgegraph stores. Call upgradeEdgegraphStores(db, oldVersion) in its upgrade callback.')
+        throw unavailable('the database has no edgegraph stores. Call upgradeEdgegraphStores(db, oldVersion) in its upgrade callback.')
       }
       return given
     }
@@ -119,9 +122,9 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
       if (isEdgegraphError(err)) throw err
       const e = err as DOMException
       if (e?.name === 'VersionError') {
-        throw unavailable(`it was written by a newer version of this app (schema above ${version}). Update the app; nothing was changed.`, err)
+        throw unavailable(`the database was written by a newer version of this app (schema above ${version}). Update the app; nothing was changed.`, err)
       }
-      throw unavailable(`it cannot be opened (${e?.name ?? 'Error'}: ${e?.message ?? err}). Storage may be disabled, e.g. in private mode, an opaque origin or site settings.`, err)
+      throw unavailable(`the database cannot be opened (${e?.name ?? 'Error'}: ${e?.message ?? err}). Storage may be disabled, e.g. in private mode, an opaque origin or site settings.`, err)
     } finally {
       clearTimeout(timer)
     }
@@ -152,22 +155,16 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
     return pending
   }
 
-  /** Maps IndexedDB failures to typed errors naming the database and thread. */
-  const fail = (err: unknown, thread: string, writing: boolean): unknown => {
+  /** Maps IndexedDB failures (DOMException names) to typed errors naming the database and thread. */
+  const fail = (err: unknown, thread: string | undefined, writing: boolean): unknown => {
     if (isEdgegraphError(err)) return err
     const e = err as DOMException
-    const context = { adapter, threadId: thread }
-    if (e?.name === 'QuotaExceededError' || (writing && e?.name === 'UnknownError')) {
-      return new EdgegraphError(
-        'QUOTA_EXCEEDED',
-        `IndexedDB database "${name}" is out of space writing thread "${thread}" (${e.name}). Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.`,
-        { cause: err, context },
-      )
-    }
+    // Chromium reports some out-of-space writes as UnknownError.
+    if (e?.name === 'QuotaExceededError' || (writing && e?.name === 'UnknownError')) return quotaExceeded(adapter, thread, `out of space (${e.name}${e.message ? `: ${e.message}` : ''})`, err)
     if (e?.name === 'InvalidStateError' || e?.name === 'TransactionInactiveError') {
       return closed ?? unavailable('the connection was closed (another tab upgraded or deleted the database). Reload this page.', err)
     }
-    return new EdgegraphError('STORAGE_FAILED', `IndexedDB database "${name}" failed for thread "${thread}": ${e?.name ?? 'Error'}: ${e?.message ?? err}`, { cause: err, context })
+    return adapterError(adapter, 'STORAGE_FAILED', `failed: ${e?.name ?? 'Error'}: ${e?.message ?? err}`, { thread, cause: err })
   }
 
   const upper = (thread: string): [string, string[]] => [thread, []] // arrays sort after every string
@@ -202,7 +199,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
-      checkPuts(batch, maxValueBytes, (code, message) => new EdgegraphError(code, `${adapter}, thread "${thread}": ${message}`, { context: { adapter, threadId: thread } }))
+      checkPuts(batch, maxValueBytes, adapter, thread)
       try {
         const db = await database()
         const tx = db.transaction([KV, THREADS], 'readwrite', options.durability ? { durability: options.durability } : undefined)
@@ -214,11 +211,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
             if (!sameBytes(current, guard.expect)) {
               tx.abort()
               await done.catch(() => {})
-              throw new EdgegraphError(
-                'CONFLICT',
-                `${adapter}, thread "${thread}": key "${guard.key}" changed since it was read (another tab or writer moved the thread). Nothing was written; reload and retry.`,
-                { context: { adapter, threadId: thread } },
-              )
+              throw conflict(adapter, thread, guard.key)
             }
           }
           // Queue every request, then wait once: all of them belong to this one transaction.
@@ -260,7 +253,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
         const [keys, values] = await Promise.all([index.getAllKeys(query, opts.limit), index.getAll(query, opts.limit)])
         list = keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
       } catch (err) {
-        throw fail(err, '*', false)
+        throw fail(err, undefined, false)
       }
       yield* list
     },
@@ -280,7 +273,7 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
         }
         return total
       } catch (err) {
-        throw fail(err, thread ?? '*', false)
+        throw fail(err, thread, false)
       }
     },
 

@@ -1,7 +1,10 @@
 /** @module In-memory storage adapter: for tests, scripts and as the reference for the adapter contract. */
-import { EdgegraphError } from '../src/errors.js'
-import { checkPuts, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { checkPuts, conflict, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 
+/**
+ * Options of {@link createMemoryAdapter}. Both limits exist so tests can exercise what real backends do: chunking
+ * of large records, and a full store.
+ */
 export interface MemoryAdapterOptions {
   /** Largest value per key in bytes (default 2 MiB, like Durable Object storage), so chunking is exercised. */
   maxValueBytes?: number
@@ -34,9 +37,6 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
   const threads = new Map<string, ThreadData>()
   let total = 0
 
-  const fail = (code: 'VALUE_TOO_LARGE' | 'QUOTA_EXCEEDED' | 'CONFLICT' | 'INVALID_ARGUMENT', message: string, thread: string) =>
-    new EdgegraphError(code, `memory adapter, thread "${thread}": ${message}`, { context: { adapter: 'memory', threadId: thread } })
-
   return {
     name: 'memory',
     limits: { maxValueBytes },
@@ -66,20 +66,18 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
 
     async commit(thread, batch: Batch, guard?: Guard) {
       const data = threads.get(thread)
-      if (guard && !sameBytes(data?.values.get(guard.key), guard.expect)) {
-        throw fail('CONFLICT', `key "${guard.key}" changed since it was read (another writer moved the thread). Nothing was written; reload and retry.`, thread)
-      }
+      if (guard && !sameBytes(data?.values.get(guard.key), guard.expect)) throw conflict('memory', thread, guard.key)
       // Validate everything before touching anything: the batch is all or nothing.
       let delta = 0
       const seen = new Map<string, Uint8Array | undefined>()
       for (const key of batch.del ?? []) seen.set(key, undefined)
-      checkPuts(batch, maxValueBytes, (code, message) => fail(code, message, thread))
+      checkPuts(batch, maxValueBytes, 'memory', thread)
       for (const [key, value] of batch.put ?? []) seen.set(key, value)
       for (const [key, value] of seen) {
         const old = data?.values.get(key)
         delta += (value ? key.length + value.length : 0) - (old ? key.length + old.length : 0)
       }
-      if (total + delta > quota) throw fail('QUOTA_EXCEEDED', `commit needs ${delta} more bytes but the quota of ${quota} bytes is used up. Delete threads to free space.`, thread)
+      if (total + delta > quota) throw quotaExceeded('memory', thread, `the commit needs ${delta} more bytes but the quota of ${quota} bytes is used up`)
 
       const target = data ?? { keys: [], values: new Map(), updatedAt: 0, bytes: 0 }
       for (const [key, value] of seen) {

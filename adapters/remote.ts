@@ -3,10 +3,14 @@
  * (`worker/storage-api.ts`), so a browser keeps running graphs locally (diffs, encryption, chunking happen here)
  * while the history lives server-side. Web-standard APIs only (fetch, btoa/atob).
  */
-import { EdgegraphError, type ErrorCode } from '../src/errors.js'
+import { ERROR_CODES, type ErrorCode } from '../src/errors.js'
 import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
-import { checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { adapterError, checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
 
+/**
+ * Options of {@link createRemoteAdapter}: where the worker is and how to authenticate. The worker decides
+ * where the bytes are stored and which threads a token may reach.
+ */
 export interface RemoteAdapterOptions {
   /** Base URL of the worker, e.g. `https://agents.example.com` (the API lives under `/v1/storage/`). */
   url: string
@@ -25,11 +29,8 @@ export interface RemoteAdapterOptions {
   maxValueBytes?: number
 }
 
-const CODES = new Set<ErrorCode>([
-  'INVALID_GRAPH', 'INVALID_ARGUMENT', 'INVALID_UPDATE', 'UNSERIALIZABLE', 'UNKNOWN_NODE', 'THREAD_NOT_FOUND', 'CHECKPOINT_NOT_FOUND',
-  'NO_PENDING_INTERRUPT', 'NODE_FAILED', 'RECURSION_LIMIT', 'ABORTED', 'CONFLICT', 'CORRUPT_RECORD', 'VALUE_TOO_LARGE',
-  'QUOTA_EXCEEDED', 'STORAGE_FAILED', 'STORAGE_UNAVAILABLE', 'THREAD_BUSY',
-])
+/** Codes a server may answer with that keep their meaning here; anything else becomes `STORAGE_FAILED`. */
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES)
 
 /** Keys per `get` request and entries per scan page. */
 const PAGE = 256
@@ -45,11 +46,8 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
   const maxValueBytes = options.maxValueBytes ?? 1.5 * 1024 * 1024
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))
 
-  const error = (code: ErrorCode, message: string, thread: string | undefined, cause?: unknown) =>
-    new EdgegraphError(code, `remote adapter (${base})${thread === undefined ? '' : `, thread "${thread}"`}: ${message}`, {
-      ...(cause === undefined ? {} : { cause }),
-      context: { adapter: 'remote', ...(thread === undefined ? {} : { threadId: thread }) },
-    })
+  const self = { name: 'remote', store: base }
+  const error = (code: ErrorCode, message: string, thread: string | undefined, cause?: unknown) => adapterError(self, code, message, { thread, cause })
 
   async function call(method: 'GET' | 'POST' | 'DELETE', path: string, thread: string | undefined, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' }
@@ -80,7 +78,7 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
       // codes: the store cannot be used now, with these credentials, so they become STORAGE_UNAVAILABLE, keeping the
       // server's code and message (which says what to do).
       const auth = e?.code === 'UNAUTHORIZED' || e?.code === 'FORBIDDEN' || e?.code === 'RATE_LIMITED' ? e.code : undefined
-      const code = auth !== undefined ? 'STORAGE_UNAVAILABLE' : typeof e?.code === 'string' && CODES.has(e.code as ErrorCode) ? (e.code as ErrorCode) : 'STORAGE_FAILED'
+      const code = auth !== undefined ? 'STORAGE_UNAVAILABLE' : typeof e?.code === 'string' && CODES.has(e.code) ? (e.code as ErrorCode) : 'STORAGE_FAILED'
       const message = typeof e?.message === 'string' ? e.message : `HTTP ${response.status} ${response.statusText}`.trim()
       throw error(code, `${method} ${url} answered ${response.status}${auth === undefined ? '' : ` ${auth}`}: ${message}`, thread)
     }
@@ -130,7 +128,7 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
     },
 
     async commit(thread, batch: Batch, guard?: Guard) {
-      checkPuts(batch, maxValueBytes, (code, message) => error(code, message, thread))
+      checkPuts(batch, maxValueBytes, self, thread)
       const body: Record<string, unknown> = {}
       if (batch.put !== undefined) body.put = batch.put.map(([k, v]) => [k, toBase64(v)])
       if (batch.del !== undefined) body.del = batch.del

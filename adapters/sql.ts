@@ -8,8 +8,8 @@
  * text stays a few hundred bytes), at most 2 MB per row (`SQL_MAX_VALUE_BYTES` leaves room below it for the key
  * and row overhead; local workerd does not enforce the 2 MB limit, so the adapters check it themselves).
  */
-import { EdgegraphError, type ErrorCode } from '../src/errors.js'
-import type { Batch, ScanPage } from '../src/checkpoint/adapter.js'
+import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
+import { adapterError, quotaExceeded, type Batch, type Guard, type ScanPage } from '../src/checkpoint/adapter.js'
 
 /**
  * Largest value per row: 1.9 MiB = 1,992,294 bytes, below the platform's 2 MB row limit (whether read as
@@ -41,9 +41,7 @@ export interface SqlTables {
 /** Table names for `prefix` (default `edgegraph`); the prefix must be a plain SQL identifier. */
 export function sqlTables(prefix = 'edgegraph', adapter = 'sql'): SqlTables {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(prefix) || /^_cf_/i.test(prefix) || /^sqlite_/i.test(prefix)) {
-    throw new EdgegraphError('INVALID_ARGUMENT', `${adapter}: table prefix ${JSON.stringify(prefix)} must be letters, digits and "_", starting with a letter (and not "sqlite_" or "_cf_").`, {
-      context: { adapter },
-    })
+    throw adapterError(adapter, 'INVALID_ARGUMENT', `table prefix ${JSON.stringify(prefix)} must be letters, digits and "_", starting with a letter (and not "sqlite_" or "_cf_").`)
   }
   return { kv: `${prefix}_kv`, threads: `${prefix}_threads`, guard: `${prefix}_guard` }
 }
@@ -74,9 +72,7 @@ export function schemaStatements(t: SqlTables, shared: boolean): string[] {
 export function sqlMaxValueBytes(option: number | undefined, adapter: string): number {
   const maxValueBytes = option ?? SQL_MAX_VALUE_BYTES
   if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0 || maxValueBytes > SQL_MAX_VALUE_BYTES) {
-    throw new EdgegraphError('INVALID_ARGUMENT', `${adapter} adapter: maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`, {
-      context: { adapter },
-    })
+    throw adapterError(adapter, 'INVALID_ARGUMENT', `maxValueBytes must be an integer from 1 to ${SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit), got ${maxValueBytes}.`)
   }
   return maxValueBytes
 }
@@ -244,28 +240,43 @@ export async function* pagedThreads(
 }
 
 /**
- * Maps a SQLite / D1 failure to a typed error naming the adapter and thread. Out-of-space errors become
- * `QUOTA_EXCEEDED`, a row SQLite refuses as too big `VALUE_TOO_LARGE`, anything else `STORAGE_FAILED`.
+ * Maps a SQLite / D1 failure to a typed error naming the adapter and thread (none for `threads()`). Out-of-space
+ * errors become `QUOTA_EXCEEDED`, a row SQLite refuses as too big `VALUE_TOO_LARGE`, anything else `STORAGE_FAILED`.
  */
-export function sqlError(err: unknown, adapter: string, thread: string, action: string): EdgegraphError {
-  if (err instanceof EdgegraphError) return err
+export function sqlError(err: unknown, adapter: string, thread: string | undefined, action: string): EdgegraphError {
+  if (isEdgegraphError(err)) return err
   const message = err instanceof Error ? err.message : String(err)
-  const context = { adapter, threadId: thread }
-  let code: ErrorCode = 'STORAGE_FAILED'
-  let hint = ''
+  const what = `${action} failed: ${message}`
   if (/SQLITE_FULL|disk is full|database size|maximum (db|database) size|storage (limit|quota)|exceeded .*storage/i.test(message)) {
-    code = 'QUOTA_EXCEEDED'
-    hint = ' Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.'
-  } else if (/SQLITE_TOOBIG|too big|too large/i.test(message)) {
-    code = 'VALUE_TOO_LARGE'
-    hint = ' Nothing of this commit was written.'
+    return quotaExceeded(adapter, thread, what, err)
   }
-  return new EdgegraphError(code, `${adapter} adapter, thread "${thread}": ${action} failed: ${message}.${hint}`, { cause: err, context })
+  if (/SQLITE_TOOBIG|too big|too large/i.test(message)) return adapterError(adapter, 'VALUE_TOO_LARGE', `${what}. Nothing of this commit was written.`, { thread, cause: err })
+  return adapterError(adapter, 'STORAGE_FAILED', `${what}.`, { thread, cause: err })
 }
 
-/** The CONFLICT error both adapters throw when the head guard fails. */
-export function conflictError(adapter: string, thread: string, key: string): EdgegraphError {
-  return new EdgegraphError('CONFLICT', `${adapter} adapter, thread "${thread}": key "${key}" changed since it was read (another writer moved the thread). Nothing was written; reload and retry.`, {
-    context: { adapter, threadId: thread },
-  })
+/**
+ * D1's guard as a statement of its own: makes the batch fail (and roll back) unless the guard holds. See the
+ * module comment of adapters/d1.ts; here rather than there so tests can use it without it being published.
+ */
+export function d1GuardStatement(t: SqlTables, thread: string, guard: Guard): SqlStatement {
+  const condition = guardCondition(t, thread, guard.key, guard.expect)
+  return { sql: `INSERT INTO ${t.guard} (ok) SELECT CASE WHEN ${condition.sql} THEN 1 ELSE 0 END`, params: condition.params }
+}
+
+/**
+ * D1's write of the guarded key that is also the guard: stores `value` when the guard holds, else NULL, which the
+ * table's NOT NULL refuses, rolling back the batch.
+ */
+export function d1GuardedPut(t: SqlTables, thread: string, guard: Guard, value: Uint8Array): SqlStatement {
+  const condition = guardCondition(t, thread, guard.key, guard.expect)
+  return {
+    sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES (?, ?, CASE WHEN ${condition.sql} THEN ? ELSE NULL END) ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`,
+    params: [thread, guard.key, ...condition.params, blob(value)],
+  }
+}
+
+/** True when a D1 batch failed on either guard form, i.e. the head moved. */
+export function isD1GuardFailure(t: SqlTables, err: unknown): boolean {
+  const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
+  return /edgegraph_guard_failed/.test(message) || message.includes(`NOT NULL constraint failed: ${t.kv}.value`)
 }

@@ -2,12 +2,21 @@
  * @module Cross-tab coordination for browser adapters: a Web Lock per thread around runs, and a
  * BroadcastChannel that tells every tab when a thread moved. Shared by the IndexedDB and Dexie adapters.
  */
-import { EdgegraphError } from '../src/errors.js'
-import type { StorageAdapter } from '../src/checkpoint/adapter.js'
+import { adapterError, type AdapterRef, type StorageAdapter } from '../src/checkpoint/adapter.js'
 
 /** What the browser adapters (IndexedDB, Dexie) offer beyond the storage contract. */
 export interface BrowserAdapter extends StorageAdapter {
+  /**
+   * Runs `fn` holding this thread's Web Lock, shared by every tab of the origin; with `wait: false`, throws
+   * `THREAD_BUSY` when another tab holds it. Runs take it themselves (`ifBusy` in the run config).
+   */
   lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
+  /**
+   * Calls `listener` whenever a thread moves, by a commit in this tab or another; returns the unsubscribe.
+   *
+   * @example
+   * const stop = checkpointer.subscribe(({ thread }) => { if (thread === current) refresh() })
+   */
   subscribe(listener: (event: { thread: string }) => void): () => void
   /** Bytes stored (keys + values) for one thread, or for all. */
   bytes(thread?: string): Promise<number>
@@ -29,7 +38,7 @@ export interface TabCoordinator {
  * Web Locks (Node, old browsers), runs are not serialized and the head guard alone catches a second writer;
  * where it has no BroadcastChannel, only this tab's listeners hear about commits.
  */
-export function createTabCoordinator(scope: string, adapter: string): TabCoordinator {
+export function createTabCoordinator(scope: string, adapter: AdapterRef): TabCoordinator {
   const listeners = new Set<(event: { thread: string }) => void>()
   let channel: BroadcastChannel | undefined
   const emit = (thread: string) => {
@@ -64,21 +73,14 @@ export function createTabCoordinator(scope: string, adapter: string): TabCoordin
       const options: LockOptions = wait ? (signal ? { signal } : {}) : { ifAvailable: true }
       const granted = locks.request(name, options, async (lock) => {
         if (!lock) {
-          throw new EdgegraphError(
-            'THREAD_BUSY',
-            `Thread "${thread}" is being run by another tab or worker (${adapter} adapter). Wait for it, or run with ifBusy: 'wait' to queue behind it.`,
-            { context: { threadId: thread, adapter } },
-          )
+          throw adapterError(adapter, 'THREAD_BUSY', `another tab or worker is running this thread. Wait for it, or run with ifBusy: 'wait' to queue behind it.`, { thread })
         }
         return fn()
       }) as Promise<R>
       return granted.catch((err: unknown) => {
         // Aborted while queued behind another tab's run: the same typed error as an abort between steps.
         if (signal?.aborted && (err === signal.reason || (err as Error)?.name === 'AbortError')) {
-          throw new EdgegraphError('ABORTED', `The run on thread "${thread}" was aborted while waiting for another tab to finish it (${adapter}). Nothing was written.`, {
-            cause: signal.reason,
-            context: { threadId: thread, adapter },
-          })
+          throw adapterError(adapter, 'ABORTED', 'the run was aborted while waiting for another tab to finish it. Nothing was written.', { thread, cause: signal.reason })
         }
         throw err
       })

@@ -1,7 +1,9 @@
 /**
  * @module The storage-adapter contract: every backend is an ordered key-value store per thread with an atomic
  * multi-key commit guarded by a compare-and-set on one key. That is all the history layer needs.
+ * Also the one way adapters make their errors ({@link adapterError}), so every adapter names itself alike.
  */
+import { EdgegraphError, type ErrorCode } from '../errors.js'
 
 /** Platform limits an adapter declares; the history layer chunks values to respect them. */
 export interface StorageLimits {
@@ -43,7 +45,9 @@ export interface ThreadInfo {
  * values are bytes. Implementations must:
  * - apply a commit's puts and deletes atomically, after checking the guard, or throw and change nothing;
  * - throw `EdgegraphError` with code `CONFLICT` when the guard fails, `VALUE_TOO_LARGE` for a value above
- *   `limits.maxValueBytes`, `QUOTA_EXCEEDED` when out of space, `STORAGE_FAILED` otherwise, naming the adapter;
+ *   `limits.maxValueBytes`, `QUOTA_EXCEEDED` when out of space, `STORAGE_UNAVAILABLE` when the store cannot be
+ *   used at all, `STORAGE_FAILED` otherwise, made with {@link adapterError} (or {@link conflict},
+ *   {@link quotaExceeded}) so they name the adapter and thread;
  * - return copies (or never-mutated views) of stored bytes.
  * Adapters hold no graph knowledge. Run `test/conformance` against every new adapter.
  */
@@ -79,15 +83,52 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
 }
 
 /**
- * Checks a batch's puts against the contract before anything is written: string keys and byte values within
- * `maxValueBytes`. `fail` builds the adapter's own error (naming the adapter and thread).
+ * Which adapter an error comes from: its `name` (the adapter's own `name`, put in `context.adapter`), and, where
+ * one kind of adapter can hold several stores, which store (`database "my-app"`, a URL), shown in the message.
  */
-export function checkPuts(batch: Batch, maxValueBytes: number, fail: (code: 'INVALID_ARGUMENT' | 'VALUE_TOO_LARGE', message: string) => Error): void {
+export type AdapterRef = string | { name: string; store: string }
+
+/**
+ * The error an adapter throws, reading `<name> adapter (<store>), thread "<thread>": <message>` with
+ * `context.adapter` (and `context.threadId` when a thread is involved) set and the backend's error as `cause`.
+ * Adapters map their backend's failures (DOMException names, SQLite messages...) to a code, then call this; the
+ * message says what happened and what to do.
+ *
+ * @example
+ * throw adapterError('d1', 'INVALID_ARGUMENT', 'pass a D1Database binding (env.DB).')
+ * throw adapterError({ name: 'indexeddb', store: 'database "app"' }, 'STORAGE_FAILED', `failed: ${e.message}`, { thread, cause: e })
+ */
+export function adapterError(adapter: AdapterRef, code: ErrorCode, message: string, options: { thread?: string | undefined; cause?: unknown } = {}): EdgegraphError {
+  const { name, store } = typeof adapter === 'string' ? { name: adapter, store: undefined } : adapter
+  const { thread, cause } = options
+  return new EdgegraphError(code, `${name} adapter${store === undefined ? '' : ` (${store})`}${thread === undefined ? '' : `, thread "${thread}"`}: ${message}`, {
+    cause,
+    context: thread === undefined ? { adapter: name } : { adapter: name, threadId: thread },
+  })
+}
+
+/** The `CONFLICT` error of a failed guard: `key` of `thread` no longer holds what the writer read. */
+export function conflict(adapter: AdapterRef, thread: string, key: string): EdgegraphError {
+  return adapterError(adapter, 'CONFLICT', `key "${key}" changed since it was read (another writer moved the thread). Nothing was written; reload and retry.`, { thread })
+}
+
+/** The `QUOTA_EXCEEDED` error of a refused write; `what` says what ran out (in the backend's own words too). */
+export function quotaExceeded(adapter: AdapterRef, thread: string | undefined, what: string, cause?: unknown): EdgegraphError {
+  return adapterError(adapter, 'QUOTA_EXCEEDED', `${what}. Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.`, { thread, cause })
+}
+
+/**
+ * Checks a batch's puts against the contract before anything is written: string keys and byte values within
+ * `maxValueBytes`. Throws `INVALID_ARGUMENT` or `VALUE_TOO_LARGE` naming the adapter and thread.
+ */
+export function checkPuts(batch: Batch, maxValueBytes: number, adapter: AdapterRef, thread: string): void {
   for (const [key, value] of batch.put ?? []) {
     if (typeof key !== 'string' || !(value instanceof Uint8Array)) {
-      throw fail('INVALID_ARGUMENT', `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value`)
+      throw adapterError(adapter, 'INVALID_ARGUMENT', `put for key ${JSON.stringify(key)} is not a string key with a Uint8Array value. Nothing was written.`, { thread })
     }
-    if (value.length > maxValueBytes) throw fail('VALUE_TOO_LARGE', `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit`)
+    if (value.length > maxValueBytes) {
+      throw adapterError(adapter, 'VALUE_TOO_LARGE', `value for "${key}" is ${value.length} bytes, above the ${maxValueBytes}-byte limit. Nothing was written.`, { thread })
+    }
   }
 }
 

@@ -6,9 +6,9 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { END, START, StateGraph, isEdgegraphError, type StorageAdapter } from '../../src/index.js'
 import { sameBytes } from '../../src/checkpoint/adapter.js'
-import { createD1Adapter, d1GuardStatement } from '../../adapters/d1.js'
+import { createD1Adapter } from '../../adapters/d1.js'
 import { createDurableObjectAdapter, type DurableObjectSqlStorageLike } from '../../adapters/durable-object.js'
-import { commitStatements, sqlTables, SQL_MAX_PARAMS, SQL_MAX_VALUE_BYTES } from '../../adapters/sql.js'
+import { commitStatements, d1GuardStatement, sqlTables, SQL_MAX_PARAMS, SQL_MAX_VALUE_BYTES } from '../../adapters/sql.js'
 import { d1Adapter, durableObjectAdapter } from './helpers.js'
 
 /** The platform's row limit, read strictly: 2,000,000 bytes. */
