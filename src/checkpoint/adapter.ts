@@ -147,10 +147,12 @@ export interface ScanPage {
  */
 export async function* pagedScan(range: ScanRange, size: number, read: (page: ScanPage) => Promise<[string, Uint8Array][]>): AsyncIterable<[string, Uint8Array]> {
   let { from, to } = range
-  if (from !== undefined && to !== undefined && from >= to) return
   const reverse = range.reverse === true
   let left = range.limit ?? Number.POSITIVE_INFINITY
   while (left > 0) {
+    // Also after a page: a reverse scan that read down to `from` leaves `to === from`, an empty range that some
+    // backends refuse to express (IndexedDB's `IDBKeyRange.bound` throws DataError).
+    if (from !== undefined && to !== undefined && from >= to) return
     const count = Math.min(size, left)
     const page = await read({ from, to, reverse, count })
     yield* page
