@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { createD1Adapter } from '../../adapters/d1.js'
 import { StateGraph } from '../../src/index.js'
 import { threadStub } from '../../worker/thread/object.js'
-import { newThread, sleep, waitFor } from './api.js'
+import { newThread, waitFor } from './api.js'
 
 const objectOf = (thread: string) => env.THREADS_D1.get(env.THREADS_D1.idFromName(thread))
 
@@ -38,11 +38,7 @@ describe('thread objects on D1', () => {
   it('continues a run cut short by a reset object from the D1 history (alarm)', async () => {
     const thread = newThread('d1-evict')
     const pending = op(thread, 'run', { graph: 'freezeOnce', input: { target: 6, freezeAt: 2, key: thread } }).catch((err: unknown) => err)
-    for (let i = 0; i < 100; i++) {
-      const s = await op(thread, 'state')
-      if (s.status === 200 && s.json.values.count === 2) break
-      await sleep(20)
-    }
+    await waitFor(() => op(thread, 'state'), (s) => s.status === 200 && s.json.values.count === 2)
     await runInDurableObject(objectOf(thread), (_instance, state) => state.abort('test: evicted')).catch(() => undefined)
     await pending
     // The new incarnation re-drives the run through its alarm (brought forward on first touch; run now to be sure).

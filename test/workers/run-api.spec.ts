@@ -7,7 +7,8 @@ import { env, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare
 import { describe, expect, it } from 'vitest'
 import { createRemoteAdapter } from '../../adapters/remote.js'
 import { isEdgegraphError } from '../../src/index.js'
-import { call, newThread, parseSse, sleep, threadPath, token, waitFor } from './api.js'
+import { RUN } from '../../worker/thread/state.js'
+import { call, newThread, parseSse, threadPath, token, waitFor } from './api.js'
 
 const run = (thread: string, body: unknown, auth?: string) => call('POST', threadPath(thread, '/runs'), { body, ...(auth === undefined ? {} : { auth }) })
 const stateOf = async (thread: string, auth?: string) => call('GET', threadPath(thread, '/state'), auth === undefined ? {} : { auth })
@@ -153,16 +154,23 @@ describe('runs', () => {
   })
 
   it('refuses a second run while one is in flight (409), and the first one finishes intact', async () => {
-    const thread = newThread()
-    const first = run(thread, { graph: 'counter', input: { target: 4, delayMs: 150 } })
-    await sleep(100)
+    const thread = newThread('busy')
+    // The first run's node stops at count 2 (freezeOnce): it is in flight for as long as the test needs, whatever
+    // the machine's speed, from the moment its step 2 is stored.
+    const first = run(thread, { graph: 'freezeOnce', input: { target: 4, freezeAt: 2, key: thread } })
+    await waitFor(() => stateOf(thread), (s) => s.status === 200 && s.json.values.count === 2)
     const second = await run(thread, { input: { target: 1 } })
     expect(second.status).toBe(409)
     expect(second.json.error.code).toBe('THREAD_BUSY')
     const update = await call('POST', threadPath(thread, '/state'), { body: { values: { count: 99 } } })
     expect(update.status).toBe(409)
-    const done = await first
-    expect(done.json.values.count).toBe(4)
+    expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([2, 1, 0])
+    // Only an object reset gets past the frozen node; the run's alarm then finishes it from its last checkpoint.
+    await runInDurableObject(objectOf('acme', thread), (_instance, state) => state.abort('test: unfreeze')).catch(() => undefined)
+    await first
+    await runDurableObjectAlarm(objectOf('acme', thread))
+    const done = await waitFor(() => stateOf(thread), (s) => s.json.values?.count === 4)
+    expect(done.json.values).toEqual({ count: 4, target: 4, freezeAt: 2, key: thread })
     expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([4, 3, 2, 1, 0])
   })
 })
@@ -281,11 +289,7 @@ describe('eviction and retention', () => {
     const thread = newThread('evict')
     // The node freezes at count 3 (as an evicted object would), the test resets the object, the alarm finishes the run.
     const pending = run(thread, { graph: 'freezeOnce', input: { target: 8, freezeAt: 3, key: thread } })
-    for (let i = 0; i < 100; i++) {
-      const s = await stateOf(thread)
-      if (s.status === 200 && s.json.values.count === 3) break
-      await sleep(20)
-    }
+    await waitFor(() => stateOf(thread), (s) => s.status === 200 && s.json.values.count === 3)
     const stub = objectOf('acme', thread)
     await runInDurableObject(stub, (_instance, state) => state.abort('test: evicted mid-run')).catch(() => undefined)
     const cut = await pending
@@ -321,7 +325,8 @@ describe('eviction and retention', () => {
     const thread = newThread('evict0')
     const pending = run(thread, { graph: 'freezeOnce', input: { target: 2, freezeAt: 0, key: thread }, durability: 'exit' })
     const stub = objectOf('acme', thread)
-    await sleep(100)
+    // In flight once its run marker is stored (the object stores it before the graph starts).
+    await waitFor(() => runInDurableObject(stub, (_instance, state) => state.storage.get(RUN)), (marker) => marker !== undefined)
     expect((await stateOf(thread)).status).toBe(404) // durability 'exit': nothing stored before the end
     await runInDurableObject(stub, (_instance, state) => state.abort('test: evicted')).catch(() => undefined)
     await pending
@@ -360,15 +365,18 @@ describe('eviction and retention', () => {
 
   it('deletes a thread idle for longer than its TTL', async () => {
     const thread = newThread('ttl')
-    await call('PUT', threadPath(thread, '/retention'), { body: { ttlSeconds: 1 } })
+    await call('PUT', threadPath(thread, '/retention'), { body: { ttlSeconds: 60 } })
     await run(thread, { graph: 'counter', input: { target: 1 } })
     const stub = objectOf('acme', thread)
     // Not yet expired: an early alarm only re-arms.
     await runDurableObjectAlarm(stub)
     expect((await stateOf(thread)).status).toBe(200)
-    await sleep(1_100)
-    await runDurableObjectAlarm(stub)
-    await waitFor(() => stateOf(thread), (s) => s.status === 404)
+    // With a 1 s TTL the thread expires a second after its run: each alarm before that re-arms, the first after deletes.
+    expect((await call('PUT', threadPath(thread, '/retention'), { body: { ttlSeconds: 1 } })).status).toBe(200)
+    await waitFor(
+      async () => (await runDurableObjectAlarm(stub), stateOf(thread)),
+      (s) => s.status === 404,
+    )
     const left = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec("SELECT count(*) AS n FROM sqlite_master WHERE name LIKE 'edgegraph%'").one().n)
     expect(left).toBe(0)
   })
