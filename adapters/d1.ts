@@ -1,5 +1,5 @@
-/**
- * @module D1 storage adapter: checkpoints in a Cloudflare D1 database, shared by every Worker bound to it.
+/** @module D1 storage adapter: checkpoints in a Cloudflare D1 database, one `db.batch` per commit with the head guard checked by SQLite inside it. */
+/*
  * Each commit is ONE `db.batch([...])`, which D1 runs as a single SQLite transaction: if any statement fails,
  * the whole batch is rolled back.
  *
@@ -133,7 +133,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
 
     async commit(thread, batch: Batch, guard?: Guard) {
       checkPuts(batch, maxValueBytes, name, thread)
-      // A commit that writes the guarded key (and does not delete it) guards with that write; see the module notes.
+      // A commit that writes the guarded key (and does not delete it) guards with that write; see the notes at the top of this file.
       const guardedPut = guard && !(batch.del ?? []).includes(guard.key) ? batch.put?.findLast(([k]) => k === guard.key) : undefined
       let statements: SqlStatement[]
       if (guard && guardedPut) {

@@ -41,14 +41,20 @@ export interface DexieAdapter extends BrowserAdapter {
 }
 
 /**
- * Creates an adapter storing checkpoints through Dexie: in the app's own Dexie database (declare
- * {@link edgegraphDexieTables} in its schema), or in a database of its own.
+ * Creates an adapter storing checkpoints through Dexie in the app's own Dexie database, beside its tables:
+ * declare {@link edgegraphDexieTables} in its schema. The app owns that database: the adapter never closes it.
  *
  * @example
- * const graph = builder.compile({ checkpointer: createDexieAdapter(db) })            // the app's database
- * const graph2 = builder.compile({ checkpointer: createDexieAdapter({ name: 'chat' }) }) // its own
+ * const graph = builder.compile({ checkpointer: createDexieAdapter(db) })
  */
 export function createDexieAdapter(db: Dexie, options?: DexieAdapterOptions): DexieAdapter
+/**
+ * Creates an adapter storing checkpoints through Dexie in a database of its own (`"edgegraph-dexie"` unless
+ * `name` says otherwise), which it opens, upgrades and closes itself.
+ *
+ * @example
+ * const graph = builder.compile({ checkpointer: createDexieAdapter({ name: 'chat' }) })
+ */
 export function createDexieAdapter(options?: DexieOwnDatabaseOptions): DexieAdapter
 export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions = {}, appOptions: DexieAdapterOptions = {}): DexieAdapter {
   // Duck-typed rather than `instanceof`: the app's Dexie may come from another copy of the package.

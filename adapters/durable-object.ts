@@ -1,15 +1,6 @@
-/**
- * @module Durable Object storage adapter: checkpoints in a Durable Object's SQLite-backed storage
- * (`ctx.storage.sql`). Each commit is one `transactionSync`: the guard is read and checked inside it, then the
- * deletes, puts and the thread's update time are written; a failed guard or any error rolls it all back.
- *
- * The Durable Object class must use SQLite storage: `migrations: [{ tag: 'v1', new_sqlite_classes: ['MyDO'] }]`.
- *
- * @example
- * export class Agent extends DurableObject {
- *   graph = builder.compile({ checkpointer: createDurableObjectAdapter(this.ctx.storage) })
- * }
- */
+/** @module Durable Object storage adapter: checkpoints in a Durable Object's SQLite storage, one `transactionSync` per commit. */
+// The guard is read and checked inside the commit's transaction, then the deletes, puts and the thread's update
+// time are written; a failed guard or any error rolls it all back.
 import { adapterError, checkPuts, conflict, pagedScan, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
 import {
   bytesOf,
@@ -50,6 +41,12 @@ export interface DurableObjectAdapterOptions {
 
 /**
  * Creates an adapter on a Durable Object's SQLite storage (`this.ctx.storage`). Tables are created on first use.
+ * The Durable Object class must use SQLite storage: `migrations: [{ tag: 'v1', new_sqlite_classes: ['Agent'] }]`.
+ *
+ * @example
+ * export class Agent extends DurableObject {
+ *   graph = builder.compile({ checkpointer: createDurableObjectAdapter(this.ctx.storage) })
+ * }
  */
 export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike, options: DurableObjectAdapterOptions = {}): StorageAdapter {
   const name = 'durable-object'

@@ -1,7 +1,4 @@
-/**
- * @module IndexedDB storage adapter (on `idb`): checkpoints in the browser that survive reloads and crashes,
- * one readwrite transaction per commit, a Web Lock per thread across tabs, and change notifications.
- */
+/** @module IndexedDB storage adapter (on `idb`): checkpoints that survive reloads and crashes, one transaction per commit, tabs coordinated. */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
 import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'

@@ -1,8 +1,6 @@
-/**
- * @module Remote storage adapter: stores a thread's bytes in a worker through its storage HTTP API
- * (`worker/storage-api.ts`), so a browser keeps running graphs locally (diffs, encryption, chunking happen here)
- * while the history lives server-side. Web-standard APIs only (fetch, btoa/atob).
- */
+/** @module Remote storage adapter: a thread's bytes kept in the edgegraph worker through its storage HTTP API (`worker/storage-api.ts`). */
+// A browser keeps running graphs locally (diffs, chunking happen here) while the history lives server-side.
+// Web-standard APIs only (fetch, btoa/atob).
 import { ERROR_CODES, type ErrorCode } from '../src/errors.js'
 import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
 import { adapterError, checkPuts, pagedScan, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'

@@ -1,13 +1,10 @@
-/**
- * @module The SQL shared by the SQLite-based Cloudflare adapters (Durable Object storage and D1): schema,
- * statements, splitting to respect the platform's statement limits, and error mapping. No backend here: each
- * adapter runs these statements its own way (`storage.sql.exec` inside `transactionSync`, or `db.batch`).
- *
- * Platform limits respected (Durable Object SQLite and D1 alike): at most 100 bound parameters per statement
- * (multi-row statements are split), at most 100 KB of statement text (values are always bound parameters, so the
- * text stays a few hundred bytes), at most 2 MB per row (`SQL_MAX_VALUE_BYTES` leaves room below it for the key
- * and row overhead; local workerd does not enforce the 2 MB limit, so the adapters check it themselves).
- */
+/** @module The SQL shared by the SQLite-based Cloudflare adapters (Durable Object storage, D1): schema, statements, limits, errors. */
+// No backend here: each adapter runs these statements its own way (`storage.sql.exec` inside `transactionSync`, or
+// `db.batch`). Platform limits respected (Durable Object SQLite and D1 alike): at most 100 bound parameters per
+// statement (multi-row statements are split), at most 100 KB of statement text (values are always bound
+// parameters, so the text stays a few hundred bytes), at most 2 MB per row (`SQL_MAX_VALUE_BYTES` leaves room below
+// it for the key and row overhead; local workerd does not enforce the 2 MB limit, so the adapters check it).
+// Internal: not a published entry point (see package.json `exports`).
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
 import { adapterError, quotaExceeded, type Batch, type Guard, type ScanPage } from '../src/checkpoint/adapter.js'
 
@@ -256,7 +253,7 @@ export function sqlError(err: unknown, adapter: string, thread: string | undefin
 
 /**
  * D1's guard as a statement of its own: makes the batch fail (and roll back) unless the guard holds. See the
- * module comment of adapters/d1.ts; here rather than there so tests can use it without it being published.
+ * notes at the top of adapters/d1.ts; here rather than there so tests can use it without it being published.
  */
 export function d1GuardStatement(t: SqlTables, thread: string, guard: Guard): SqlStatement {
   const condition = guardCondition(t, thread, guard.key, guard.expect)

@@ -1,7 +1,4 @@
-/**
- * @module Cross-tab coordination for browser adapters: a Web Lock per thread around runs, and a
- * BroadcastChannel that tells every tab when a thread moved. Shared by the IndexedDB and Dexie adapters.
- */
+/** @module Cross-tab coordination for the browser adapters: a Web Lock per thread around runs, a BroadcastChannel for commits. */
 import { adapterError, type AdapterRef, type StorageAdapter } from '../src/checkpoint/adapter.js'
 
 /** What the browser adapters (IndexedDB, Dexie) offer beyond the storage contract. */
@@ -111,8 +108,9 @@ export function createTabCoordinator(scope: string, adapter: AdapterRef): TabCoo
 export interface StorageStatus {
   /** True when the browser promised not to evict this origin's storage under pressure. */
   persisted: boolean
-  /** Bytes this origin uses and may use, as the browser estimates them (undefined where unsupported). */
+  /** Bytes this origin uses, as the browser estimates them (undefined where unsupported). */
   usage: number | undefined
+  /** Bytes this origin may use, as the browser estimates them (undefined where unsupported). */
   quota: number | undefined
 }
 
