@@ -400,4 +400,57 @@ describe('storage API validators (worker/storage-api.ts)', () => {
       { numRuns: 50 },
     )
   })
+
+  it('refuses each broken rule with 400 INVALID_ARGUMENT naming the field, and accepts the limits themselves', async () => {
+    const memory = createMemoryAdapter()
+    const app = storageApi(() => memory)
+    const send = (route: string, body: unknown) =>
+      app.fetch(new Request(`http://storage.test/v1/storage/threads/t/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    const list = (query: string) => app.fetch(new Request(`http://storage.test/v1/storage/threads?${query}`))
+    const refused: [route: string, body: unknown, field: string][] = [
+      ['get', {}, 'keys'],
+      ['get', { keys: 'a' }, 'keys'],
+      ['get', { keys: ['a\u0001'] }, 'keys.0'],
+      ['get', { keys: ['x'.repeat(1025)] }, 'keys.0'],
+      ['get', { keys: Array.from({ length: 1001 }, () => 'a') }, 'keys'],
+      ['get', { keys: [], extra: 1 }, 'extra'],
+      ['scan', {}, 'limit'],
+      ['scan', { limit: 0 }, 'limit'],
+      ['scan', { limit: 1001 }, 'limit'],
+      ['scan', { limit: 1.5 }, 'limit'],
+      ['scan', { limit: 1, reverse: 'yes' }, 'reverse'],
+      ['scan', { limit: 1, from: 'x'.repeat(1025) }, 'from'],
+      ['scan', { limit: 1, to: 3 }, 'to'],
+      ['commit', { put: [['k', 'AB==']] }, 'put.0.1'], // not canonical: decodes to bytes that encode differently
+      ['commit', { put: [['k', 'A']] }, 'put.0.1'],
+      ['commit', { put: [['k']] }, 'put.0'],
+      ['commit', { put: [['k\u007f', 'AA==']] }, 'put.0.0'],
+      ['commit', { put: Array.from({ length: 1001 }, () => ['k', 'AA==']) }, 'put'],
+      ['commit', { del: [1] }, 'del.0'],
+      ['commit', { guard: { key: 'h' } }, 'guard.expect'],
+      ['commit', { guard: { key: 'h\n', expect: null } }, 'guard.key'],
+      ['commit', { guard: { key: 'h', expect: null, x: 1 } }, 'x'],
+    ]
+    for (const [route, body, field] of refused) {
+      const res = await send(route, body)
+      const json = (await res.json()) as { error: { code: string; message: string } }
+      expect({ route, body, status: res.status, code: json.error.code }).toEqual({ route, body, status: 400, code: 'INVALID_ARGUMENT' })
+      expect(json.error.message, `${route} ${JSON.stringify(body).slice(0, 80)}`).toContain(field)
+    }
+    for (const [query, field] of [['limit=abc', 'limit'], ['limit=1&limit=2', 'limit'], ['limit=1001', 'limit'], ['offset=-1', 'offset'], ['updatedBefore=1e3', 'updatedBefore'], ['x=1', 'x']]) {
+      const res = await list(query as string)
+      expect(res.status, query).toBe(400)
+      expect(((await res.json()) as { error: { message: string } }).error.message, query).toContain(field)
+    }
+    expect(await dump(memory)).toBe('bytes=0')
+    // The limits themselves are fine: 1000 printable keys of 1024 characters, any scan bound, 1000 entries.
+    const long = (c: string) => c.repeat(1023) + '~'
+    expect((await send('commit', { put: Array.from({ length: 1000 }, (_, i) => [`${long(' ').slice(4)}${String(i).padStart(4, '0')}`, 'AA==']), guard: { key: 'g', expect: null } })).status).toBe(200)
+    expect((await send('get', { keys: Array.from({ length: 1000 }, () => long('a')) })).status).toBe(200)
+    const scan = await send('scan', { from: '\u0000'.repeat(1024), to: 'ü', reverse: true, limit: 1000 })
+    expect(scan.status).toBe(200)
+    expect(((await scan.json()) as { entries: unknown[] }).entries).toHaveLength(1000)
+    expect((await send('commit', { del: Array.from({ length: 1000 }, () => long('b')) })).status).toBe(200)
+    expect((await list('limit=0&offset=0&updatedBefore=-5')).status).toBe(200)
+  })
 })

@@ -6,7 +6,9 @@ import { zValidator } from '@hono/zod-validator'
 import { z } from 'zod'
 import { badRequest } from './http.js'
 
+/** Registered graph names. */
 export const GRAPH_NAME = /^[A-Za-z0-9_-]{1,64}$/
+/** Checkpoint ids, as edgegraph makes them. */
 export const CHECKPOINT_ID = /^[0-9a-z]{11}$/
 
 /** How deep request values may nest. Deeper ones are refused (400) before anything recursive touches them. */
@@ -61,6 +63,7 @@ const runOptions = {
   metadata: jsonRecord(64).optional(),
   durability: z.enum(['sync', 'async', 'exit']).optional(),
 }
+/** The run API's bodies and queries, by route (see `worker/routes.ts`). */
 export const schemas = {
   run: z.strictObject({
     ...runOptions,
@@ -98,13 +101,29 @@ export const schemas = {
   none: z.strictObject({}),
 }
 
-/** zod problems as one readable 400 message: `input.messages: expected array, received string; ...`. */
+/**
+ * zod problems as one readable 400 message naming the fields: `invalid request body: input.messages: expected array,
+ * received string; ...` (a problem with the whole body or query has no field: `invalid query: Unrecognized key: "x"`).
+ */
 function invalid(where: string) {
   return (result: { success: boolean; error?: z.core.$ZodError | undefined }): void => {
     if (result.success || !result.error) return
-    const problems = result.error.issues.slice(0, 5).map((i) => `${i.path.length > 0 ? i.path.join('.') : where}: ${i.message}`)
+    const problems = result.error.issues.slice(0, 5).map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
     throw badRequest(`invalid ${where}: ${problems.join('; ')}`)
   }
 }
+
+/** Hono middleware validating the JSON body with `schema` (400 naming the fields otherwise); `c.req.valid('json')` reads it. */
 export const body = <S extends z.ZodType>(schema: S) => zValidator('json', schema, invalid('request body'))
+/** Hono middleware validating the query with `schema`; `c.req.valid('query')` reads it. */
 export const query = <S extends z.ZodType>(schema: S) => zValidator('query', schema, invalid('query'))
+
+/**
+ * `value` as `schema` parses it, or a 400 naming the fields that are wrong (`where` is `request body` or `query`):
+ * for handlers that must check the caller before they validate the request.
+ */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'request body' | 'query'): z.output<S> {
+  const result = schema.safeParse(value)
+  invalid(where)(result)
+  return result.data as z.output<S>
+}

@@ -26,10 +26,11 @@
  * - `GET    /v1/storage/threads?updatedBefore=&limit=&offset=` → `{ threads: { thread, updatedAt }[], more }`
  *   (pages of at most 1000; `offset` skips that many of the matching threads, oldest first).
  *
- * Validation (plain checks, no schema library): bodies must be JSON objects with exactly the documented fields
+ * Validation (zod, `worker/storage-schemas.ts`): bodies must be JSON objects with exactly the documented fields
  * (unknown fields are rejected), of the right types; keys are strings of at most 1024 characters (printable
  * ASCII for stored keys: get/put/del/guard; scan bounds may be any string, since a client resumes a scan from
- * `last + "\0"`); values are strict base64. Thread ids must match {@link THREAD_ID}: letters, digits and
+ * `last + "\0"`); values are strict base64. A refusal is 400 `INVALID_ARGUMENT` naming the field. The caller's
+ * rights are checked before the body is read. Thread ids must match {@link THREAD_ID}: letters, digits and
  * `. _ : - /`, 1 to 200 characters. `/` is allowed because thread ids are often namespaced (`user/42`, and the
  * conformance suite uses `t/x`); the client sends it percent-encoded (`t%2Fx`) as one path segment. Every
  * `/`-separated part must be non-empty and not `.` or `..`, so no id can climb or alias a path when used as a
@@ -45,10 +46,12 @@
  */
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import type { Batch, Guard, StorageAdapter } from '../src/checkpoint/adapter.js'
+import type { Batch, StorageAdapter } from '../src/index.js'
+import { toBase64 } from '../src/checkpoint/serde.js'
 import { hasRight, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
-import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
 import { badRequest, errorBody, forbidden, onApiError, routeNotFound } from './http.js'
+import { parse } from './schemas.js'
+import { storageSchemas } from './storage-schemas.js'
 
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
@@ -68,15 +71,8 @@ export interface StorageApiOptions {
   auth?: AuthOptions
 }
 
-const MAX_KEY = 1024
-const MAX_KEYS = 1000
-const MAX_SCAN = 1000
-const MAX_THREADS_PAGE = 1000
+/** A scan page stops once its values pass this many bytes (`done: false`), so a page stays a modest response. */
 const SCAN_PAGE_BYTES = 4 * 1024 * 1024
-const PRINTABLE = /^[\x20-\x7e]*$/
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-const bad = badRequest
 
 /**
  * Creates the Hono app serving the storage API. `resolve` gives the adapter holding a thread (one shared adapter,
@@ -104,8 +100,7 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
 
   app.post('/v1/storage/threads/:thread/get', async (c) => {
     const id = access(c, 'read')
-    const body = fields(await readJson(c), [], ['keys'])
-    const keys = stringArray(body.keys, 'keys', true, MAX_KEYS)
+    const { keys } = parse(storageSchemas.get, await readJson(c), 'request body')
     const [thread, adapter] = await adapterFor(id)
     const values = await adapter.get(thread, keys)
     return c.json({ values: values.map((v) => (v === undefined ? null : toBase64(v))) })
@@ -113,16 +108,12 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
 
   app.post('/v1/storage/threads/:thread/scan', async (c) => {
     const id = access(c, 'read')
-    const body = fields(await readJson(c), ['from', 'to', 'reverse'], ['limit'])
-    const from = body.from === undefined ? undefined : key(body.from, 'from', false)
-    const to = body.to === undefined ? undefined : key(body.to, 'to', false)
-    if (body.reverse !== undefined && typeof body.reverse !== 'boolean') throw bad('"reverse" must be a boolean')
-    const limit = integer(body.limit, 'limit', 1, MAX_SCAN)
+    const { from, to, reverse, limit } = parse(storageSchemas.scan, await readJson(c), 'request body')
     const [thread, adapter] = await adapterFor(id)
     const entries: [string, string][] = []
     let bytes = 0
     let done = true
-    const range = { limit, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }), ...(body.reverse === true ? { reverse: true } : {}) }
+    const range = { limit, ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }), ...(reverse === true ? { reverse: true } : {}) }
     for await (const [k, value] of adapter.scan(thread, range)) {
       entries.push([k, toBase64(value)])
       bytes += value.length
@@ -136,24 +127,10 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
 
   app.post('/v1/storage/threads/:thread/commit', async (c) => {
     const id = access(c, 'write')
-    const body = fields(await readJson(c), ['put', 'del', 'guard'], [])
-    const batch: Batch = {}
-    if (body.put !== undefined) {
-      if (!Array.isArray(body.put)) throw bad('"put" must be an array of [key, base64 value] pairs')
-      if (body.put.length > MAX_KEYS) throw bad(`"put" holds more than ${MAX_KEYS} entries`)
-      batch.put = body.put.map((pair, i): [string, Uint8Array] => {
-        if (!Array.isArray(pair) || pair.length !== 2) throw bad(`"put[${i}]" must be a [key, base64 value] pair`)
-        return [key(pair[0], `put[${i}][0]`, true), bytesOf(pair[1], `put[${i}][1]`)]
-      })
-    }
-    if (body.del !== undefined) batch.del = stringArray(body.del, 'del', true, MAX_KEYS)
-    let guard: Guard | undefined
-    if (body.guard !== undefined) {
-      const g = fields(body.guard, [], ['key', 'expect'], 'guard')
-      guard = { key: key(g.key, 'guard.key', true), expect: g.expect === null ? undefined : bytesOf(g.expect, 'guard.expect') }
-    }
+    const { put, del, guard } = parse(storageSchemas.commit, await readJson(c), 'request body')
+    const batch: Batch = { ...(put === undefined ? {} : { put }), ...(del === undefined ? {} : { del }) }
     const [thread, adapter] = await adapterFor(id)
-    await adapter.commit(thread, batch, guard)
+    await adapter.commit(thread, batch, guard === undefined ? undefined : { key: guard.key, expect: guard.expect ?? undefined })
     return c.json({ ok: true })
   })
 
@@ -171,20 +148,9 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
       if (!hasRight(claims, 'read')) throw forbidden('the token lacks the "read" right needed to list threads')
       scope = `${claims.tenant}/${claims.prefix ?? ''}`
     }
-    const query = c.req.queries()
-    for (const name of Object.keys(query)) {
-      if (!['updatedBefore', 'limit', 'offset'].includes(name)) throw bad(`unknown query parameter "${name}"`)
-      if ((query[name] ?? []).length !== 1) throw bad(`query parameter "${name}" must be given once`)
-    }
-    const param = (name: string, min: number, max: number): number | undefined => {
-      const raw = query[name]?.[0]
-      if (raw === undefined) return undefined
-      if (!/^-?\d{1,16}$/.test(raw)) throw bad(`query parameter "${name}" must be an integer`)
-      return integer(Number(raw), name, min, max)
-    }
-    const updatedBefore = param('updatedBefore', -8.64e15, 8.64e15)
-    const limit = param('limit', 0, MAX_THREADS_PAGE) ?? MAX_THREADS_PAGE
-    const offset = param('offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
+    // As Hono's query validator reads a query: one value as a string, a repeated one as an array.
+    const query = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0] : values]))
+    const { updatedBefore, limit, offset } = parse(storageSchemas.threads, query, 'query')
     const adapter = await list()
     const threads: { thread: string; updatedAt: number }[] = []
     let more = false
@@ -227,57 +193,18 @@ export function threadAccess<E extends AuthEnv>(c: Context<E>, right: Right, aut
 function threadParam(c: Context): string {
   const thread = c.req.param('thread') ?? ''
   if (!THREAD_ID.test(thread) || thread.split('/').some((part) => part === '' || part === '.' || part === '..')) {
-    throw bad(`thread id must match ${THREAD_ID} (letters, digits, ". _ : - /", 1 to 200 characters) with no empty, "." or ".." part between slashes`)
+    throw badRequest(`thread id must match ${THREAD_ID} (letters, digits, ". _ : - /", 1 to 200 characters) with no empty, "." or ".." part between slashes`)
   }
   return thread
 }
 
 async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header('content-type') ?? ''
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw bad('send the body as JSON (content-type: application/json)')
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw badRequest('send the body as JSON (content-type: application/json)')
   const text = await c.req.text()
   try {
     return JSON.parse(text) as unknown
   } catch {
-    throw bad('request body is not valid JSON')
+    throw badRequest('request body is not valid JSON')
   }
-}
-
-/** The object's fields, checking it is a plain object with no fields beyond `optional` and `required`. */
-function fields(value: unknown, optional: string[], required: string[], where = 'body'): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${where} must be a JSON object`)
-  const record = value as Record<string, unknown>
-  for (const name of Object.keys(record)) {
-    if (!optional.includes(name) && !required.includes(name)) throw bad(`${where} has an unknown field "${name}"`)
-  }
-  for (const name of required) if (record[name] === undefined) throw bad(`${where} is missing "${name}"`)
-  return record
-}
-
-function key(value: unknown, where: string, stored: boolean): string {
-  if (typeof value !== 'string') throw bad(`"${where}" must be a string`)
-  if (value.length > MAX_KEY) throw bad(`"${where}" is longer than ${MAX_KEY} characters`)
-  if (stored && !PRINTABLE.test(value)) throw bad(`"${where}" must be printable ASCII`)
-  return value
-}
-
-function stringArray(value: unknown, where: string, stored: boolean, max: number): string[] {
-  if (!Array.isArray(value)) throw bad(`"${where}" must be an array of strings`)
-  if (value.length > max) throw bad(`"${where}" holds more than ${max} entries`)
-  return value.map((v, i) => key(v, `${where}[${i}]`, stored))
-}
-
-function integer(value: unknown, where: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw bad(`"${where}" must be an integer from ${min} to ${max}`)
-  }
-  return value
-}
-
-function bytesOf(value: unknown, where: string): Uint8Array {
-  if (typeof value !== 'string' || !BASE64.test(value)) throw bad(`"${where}" must be a base64 string`)
-  const bytes = fromBase64(value)
-  // Canonical only (no stray bits in the last character), so what is read back is exactly what was sent.
-  if (toBase64(bytes) !== value) throw bad(`"${where}" must be canonical base64 (it decodes to bytes that encode differently)`)
-  return bytes
 }
