@@ -1,6 +1,6 @@
-/**
- * @module Auth for the worker's HTTP APIs: standard JWT bearer tokens (HS256, verified with WebCrypto through
- * `hono/jwt`), so any JWT library can mint them, plus an `authorize` hook for apps with their own auth.
+/** @module Auth for the worker's HTTP APIs: HS256 JWT bearer tokens any JWT library can mint, or your own `authorize` hook. */
+/*
+ * Tokens are verified with WebCrypto through `hono/jwt`.
  *
  * Claims ({@link AuthClaims}):
  * - `tenant` (required): who owns the threads. 1 to 64 of `A-Z a-z 0-9 _ -` (no `/`, `:` or `.`), because the
@@ -19,8 +19,13 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { decode, sign, verify } from 'hono/jwt'
 
+/**
+ * What a token may do: `read` (state, history, get, scan, list), `run` (runs and updates; implies read), `write`
+ * (commit, delete, retention), `admin` (everything).
+ */
 export type Right = 'read' | 'run' | 'write' | 'admin'
 
+/** The claims of a token (standard JWT claims plus `tenant`, `prefix` and `rights`). */
 export interface AuthClaims {
   /** Subject (user id), informational. */
   sub?: string
@@ -28,6 +33,7 @@ export interface AuthClaims {
   tenant: string
   /** Allowed thread id prefix (default `''`: every thread of the tenant). */
   prefix?: string
+  /** What the token may do. */
   rights: Right[]
   /** Expiry in seconds since the epoch. */
   exp: number
@@ -36,10 +42,13 @@ export interface AuthClaims {
 /** Hono env of apps using {@link requireAuth}: the verified claims are `c.get('auth')`. */
 export type AuthEnv = { Variables: { auth: AuthClaims } }
 
+/** Why a token was refused (all are answered 401). */
 export type AuthFailureReason = 'missing' | 'malformed' | 'algorithm' | 'signature' | 'expired' | 'claims'
 
+/** What {@link verifyToken} finds: the claims, or why the token is refused, in words the client may see. */
 export type VerifyResult = { ok: true; claims: AuthClaims } | { ok: false; reason: AuthFailureReason; message: string }
 
+/** How requests are authenticated: HS256 JWTs signed with `secret` (at least 32 characters), or your own `authorize`. */
 export type AuthOptions =
   | { secret: string }
   | {
@@ -47,6 +56,7 @@ export type AuthOptions =
       authorize: (request: Request) => Promise<AuthClaims | undefined>
     }
 
+/** Tenant ids: no `/`, `:` or `.`, so a tenant can never name another's threads. */
 export const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/
 const RIGHTS: readonly Right[] = ['read', 'run', 'write', 'admin']
 const MIN_SECRET = 32

@@ -1,7 +1,7 @@
-/**
- * @module `npm run dev`: the edgegraph Worker (worker/main.ts, root wrangler.jsonc) in a local workerd through
- * `wrangler dev` on 127.0.0.1, Durable Objects and D1 persisted in `.wrangler/edgegraph-dev/`. Prints the URL, a
- * development token and a first request to try. Ctrl-C stops it.
+/** @module `npm run dev`: the edgegraph Worker in a local `wrangler dev`, with a development token and a first request to try. */
+/*
+ * The Worker is worker/main.ts (root wrangler.jsonc) on 127.0.0.1; Durable Objects and D1 are persisted in
+ * `.wrangler/edgegraph-dev/`. Ctrl-C stops it.
  *
  * The token secret is made once and kept in `.wrangler/edgegraph-dev/secret` (never committed), so tokens stay
  * valid across restarts. `PORT` picks the port (default 8787).

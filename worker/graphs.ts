@@ -1,5 +1,5 @@
-/**
- * @module The example graphs the dev worker (`npm run dev`) registers, also used by the worker tests:
+/** @module The example graphs `npm run dev` registers and the worker tests use: a counter, and a chat that asks a human. */
+/*
  * - `counter`: counts up to `target` (default 5), one step per increment; `delayMs` waits in each step, so a run
  *   can be watched (SSE) or cut short (eviction tests).
  * - `chat`: appends the user's message, drafts a reply, and asks a human to approve it with `interrupt()` before
@@ -10,6 +10,7 @@ import type { StorageAdapter } from '../src/checkpoint/adapter.js'
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** Counts from `count` up to `target`, one step per increment, waiting `delayMs` in each. */
 export function counterGraph(checkpointer: StorageAdapter) {
   return new StateGraph({ count: { default: () => 0 }, target: { default: () => 5 }, delayMs: { default: () => 0 } })
     .addNode('increment', async (s) => {
@@ -26,6 +27,7 @@ interface Message {
   content: string
 }
 
+/** Appends the user's message, drafts a reply, and asks a human to approve (or edit) it before it is added. */
 export function chatGraph(checkpointer: StorageAdapter) {
   return new StateGraph({
     messages: { default: (): Message[] => [], reducer: (a: Message[], b: Message[]) => [...a, ...b] },
@@ -46,4 +48,5 @@ export function chatGraph(checkpointer: StorageAdapter) {
     .compile({ checkpointer })
 }
 
+/** The example graphs by name, as `createEdgegraphWorker({ graphs })` takes them. */
 export const exampleGraphs = { counter: counterGraph, chat: chatGraph }

@@ -1,13 +1,11 @@
-/**
- * @module What the worker's HTTP APIs share: the JSON error shape `{ "error": { "code", "message" } }`, the status of
- * each error code, and one error handler that never lets a stack trace out.
- */
+/** @module What the worker's HTTP APIs share: the JSON error shape, each error code's status, one handler that never leaks a stack trace. */
 import type { Context } from 'hono'
 import { EdgegraphError, type ErrorCode } from '../src/errors.js'
 
 /** Codes of the APIs' errors: edgegraph's, plus those that exist only on the wire. */
 export type ApiCode = ErrorCode | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'RATE_LIMITED' | 'MISCONFIGURED' | 'INTERNAL'
 
+/** HTTP statuses the APIs answer errors with. */
 export type ApiStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503 | 507
 
 /** A request the API refuses: answered with `status` and the error code. */
@@ -21,7 +19,9 @@ export class ApiError extends Error {
   }
 }
 
+/** 400 `INVALID_ARGUMENT`: the request itself is wrong. */
 export const badRequest = (message: string): ApiError => new ApiError(400, 'INVALID_ARGUMENT', message)
+/** 403 `FORBIDDEN`: the token may not do this. */
 export const forbidden = (message: string): ApiError => new ApiError(403, 'FORBIDDEN', message)
 
 /**
@@ -49,6 +49,7 @@ const STATUS: Record<ErrorCode, ApiStatus> = {
   THREAD_BUSY: 409,
 }
 
+/** The JSON body of every error answer: `{ error: { code, message } }`. */
 export function errorBody(code: ApiCode, message: string): { error: { code: ApiCode; message: string } } {
   return { error: { code, message } }
 }
@@ -81,4 +82,5 @@ export function routeNotFound(code: ApiCode): (c: Context) => Response {
   return (c) => c.json(errorBody(code, `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404)
 }
 
+/** Hono `notFound` handler of the run API: 404 `NOT_FOUND`. */
 export const notFoundRoute = routeNotFound('NOT_FOUND')

@@ -1,6 +1,7 @@
-/**
- * @module The edgegraph Worker: runs registered graphs in one Durable Object per tenant + thread, over an HTTP API
- * under `/v1` (Hono), with the storage-level API (`worker/storage-api.ts`) for `adapters/remote.ts` beside it.
+/** @module The edgegraph Worker: registered graphs in one Durable Object per tenant + thread, behind an authenticated HTTP API. */
+/*
+ * The run API is under `/v1` (Hono), with the storage-level API (`worker/storage-api.ts`) for `adapters/remote.ts`
+ * beside it.
  *
  * ```ts
  * const { worker, ThreadObject } = createEdgegraphWorker({ graphs: { chat: (checkpointer) => chatGraph.compile({ checkpointer }) } })

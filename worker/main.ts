@@ -1,6 +1,6 @@
-/**
- * @module The Worker `wrangler dev` / `wrangler deploy` run (root wrangler.jsonc): the example graphs, each thread
- * in its own SQLite-backed Durable Object, the storage API on D1. Copy this file and register your own graphs.
+/** @module The Worker `wrangler dev` and `wrangler deploy` run (root wrangler.jsonc): copy it and register your own graphs. */
+/*
+ * The example graphs, each thread in its own SQLite-backed Durable Object, the storage API on D1.
  */
 import { createEdgegraphWorker } from './index.js'
 import { exampleGraphs } from './graphs.js'

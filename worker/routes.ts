@@ -1,6 +1,7 @@
-/**
- * @module The run API's routes under `/v1/threads/:thread`: each validates its request (zod, `worker/schemas.ts`),
- * checks the caller's right on the thread, and calls the thread's Durable Object over RPC (`worker/thread/object.ts`).
+/** @module The run API's routes under `/v1/threads/:thread`: validate, check the caller's right, call the thread's object. */
+/*
+ * Requests are validated with zod (`worker/schemas.ts`); the thread's Durable Object is called over RPC
+ * (`worker/thread/object.ts`).
  */
 import type { Context, Hono } from 'hono'
 import type { z } from 'zod'

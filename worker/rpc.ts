@@ -1,14 +1,18 @@
-/**
- * @module How the Worker and its thread objects talk over Durable Object RPC: each object method answers an
- * {@link Outcome} (RPC carries an Error's message but not its `status` or `code`, so errors travel as data), and the
- * Worker turns an outcome back into the value or the same API error, and a call cut short by a reset object into 503.
+/** @module How the Worker and its thread objects talk over Durable Object RPC: outcomes as data, a reset object as 503. */
+/*
+ * Each object method answers an {@link Outcome}: RPC carries an Error's message but not its `status` or `code`, so
+ * errors travel as data. The Worker turns an outcome back into the value or the same API error, and a call cut short
+ * by a reset object into 503.
  */
 import { ApiError, describeError, type ApiCode, type ApiStatus } from './http.js'
 
 /** An API error as data: what the Worker answers with (`{ error: { code, message } }` and `status`). */
 export interface OutcomeError {
+  /** The HTTP status to answer with. */
   status: ApiStatus
+  /** Stable code clients can switch on. */
   code: ApiCode
+  /** What went wrong and what to do, in plain words (never a stack trace). */
   message: string
 }
 

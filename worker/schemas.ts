@@ -1,6 +1,7 @@
-/**
- * @module The run API's request schemas (zod), separate from the Worker so they can be tested and fuzzed anywhere.
- * Objects are strict (an unknown field is an error, so a typo never silently does nothing); sizes are bounded.
+/** @module The run API's request schemas (zod) and the validators that answer 400 naming the field. */
+/*
+ * Separate from the Worker so they can be tested and fuzzed anywhere. Objects are strict (an unknown field is an
+ * error, so a typo never silently does nothing); sizes are bounded.
  */
 import { zValidator } from '@hono/zod-validator'
 import { z } from 'zod'

@@ -1,7 +1,8 @@
-/**
- * @module The storage-level HTTP API of the worker: one {@link StorageAdapter}'s contract (get, scan, commit with
- * guard, deleteThread, threads) over HTTP, so a browser can keep running graphs locally (diffs, encryption and
- * chunking stay on the client) and store the bytes in the worker. `adapters/remote.ts` is its client.
+/** @module The storage-level HTTP API: one storage adapter's contract over HTTP, the server side of `adapters/remote.ts`. */
+/*
+ * One {@link StorageAdapter}'s contract (get, scan, commit with guard, deleteThread, threads) over HTTP, so a
+ * browser can keep running graphs locally (diffs, encryption and chunking stay on the client) and store the bytes in
+ * the worker.
  *
  * Auth (`options.auth`, see `worker/auth.ts`): WITHOUT IT EVERY REQUEST IS SERVED; never expose such an app
  * publicly. With it, every route needs a valid JWT bearer token (or your `authorize` hook's approval), checked
@@ -56,6 +57,7 @@ import { storageSchemas } from './storage-schemas.js'
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
 
+/** Options of {@link storageApi}. */
 export interface StorageApiOptions {
   /** Largest request body in bytes (default 8 MiB); larger ones get 413 `VALUE_TOO_LARGE`. */
   maxBodyBytes?: number

@@ -1,8 +1,9 @@
-/**
- * @module The storage API's request schemas (zod), beside the run API's (`worker/schemas.ts`). Objects are strict (an
- * unknown field is an error); stored keys (get, put, del, guard) are printable ASCII of at most 1024 characters, scan
- * bounds any string of at most 1024 (a client resumes a scan from `last + "\0"`); values are strict, canonical
- * base64; a request names at most 1000 keys or entries.
+/** @module The storage API's request schemas (zod): strict objects, bounded printable keys, canonical base64 values. */
+/*
+ * Beside the run API's (`worker/schemas.ts`). Objects are strict (an unknown field is an error); stored keys (get,
+ * put, del, guard) are printable ASCII of at most 1024 characters, scan bounds any string of at most 1024 (a client
+ * resumes a scan from `last + "\0"`); values are strict, canonical base64; a request names at most 1000 keys or
+ * entries.
  */
 import { z } from 'zod'
 import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
@@ -37,6 +38,7 @@ const integerParam = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be an integer from ${min} to ${max}`).max(max, `must be an integer from ${min} to ${max}`))
 
+/** The storage API's bodies and the thread list's query, by route (see `worker/storage-api.ts`). */
 export const storageSchemas = {
   /** `POST .../get`: `{ keys }`. */
   get: z.strictObject({ keys: storedKeys }),

@@ -1,7 +1,7 @@
-/**
- * @module Starts a Worker in a real local workerd with `wrangler dev` on 127.0.0.1 and stops it by its process id (the
- * whole process group: wrangler, esbuild and workerd). Used by `npm run dev` (worker/dev.ts), the end-to-end tests
- * and the worker benchmark. Node only.
+/** @module Starts a Worker in a real local workerd with `wrangler dev` and stops its whole process group (Node only). */
+/*
+ * On 127.0.0.1; stopped by its process id (the process group: wrangler, esbuild and workerd). Used by `npm run dev`
+ * (worker/dev.ts), the end-to-end tests and the worker benchmark.
  *
  * wrangler's CLI refuses Node 20 from 4.87 on, but runs fine there when started as
  * `node node_modules/wrangler/wrangler-dist/cli.js` (see TOOLCHAIN.md).
@@ -13,11 +13,13 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 
+/** Options of {@link startWranglerDev}. */
 export interface WranglerDevOptions {
   /** wrangler config (default: the repository's wrangler.jsonc). */
   config?: string
   /** Entry to serve instead of the config's `main` (with `noBundle`, an already bundled script). */
   script?: string
+  /** Serve `script` as it is (`--no-bundle`). */
   noBundle?: boolean
   /** Port on 127.0.0.1 (default: a free one). */
   port?: number
@@ -33,8 +35,11 @@ export interface WranglerDevOptions {
   inherit?: boolean
 }
 
+/** A running `wrangler dev`. */
 export interface WranglerDev {
+  /** Where the Worker answers: `http://127.0.0.1:<port>`. */
   url: string
+  /** Process id of wrangler, which leads its process group. */
   pid: number
   /** Everything wrangler printed so far (empty with `inherit`). */
   output(): string
@@ -44,6 +49,7 @@ export interface WranglerDev {
   kill(): Promise<void>
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
@@ -66,6 +72,7 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
   })
 }
 
+/** Starts `wrangler dev` and waits (up to 90 s) until the Worker answers; throws with wrangler's output if it cannot. */
 export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
   const port = options.port ?? (await freePort())
   const args = ['--no-warnings', path.join(root, 'node_modules/wrangler/wrangler-dist/cli.js'), 'dev']

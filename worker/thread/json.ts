@@ -1,7 +1,4 @@
-/**
- * @module How a thread object shapes what goes in and out: snapshots as the API's JSON, a run request as the engine's
- * input, and a run's Server-Sent Events as the bytes the Worker streams to the client.
- */
+/** @module How a thread object shapes what goes in and out: snapshot JSON, a run request as engine input, SSE bytes. */
 import { Command, type StateSnapshot } from '../../src/index.js'
 import { encodeValue, type Encoded } from '../../src/checkpoint/serde.js'
 import type { RunArgs } from './runs.js'
@@ -11,16 +8,21 @@ import type { RunArgs } from './runs.js'
  * Date, Map, Set, BigInt... is tagged `{ "$t": ... }`, plain JSON is unchanged); metadata is plain JSON.
  */
 export interface SnapshotJson {
+  /** This checkpoint's id (11 characters of 0-9 a-z, time-sortable). */
   checkpointId: string
   /** The checkpoint this one follows, null for a thread's first. */
   parentId: string | null
   /** ISO time the checkpoint was created. */
   createdAt: string
+  /** The state's channel values. */
   values: Encoded
   /** Nodes the next step runs (empty when the run is done). */
   next: string[]
+  /** The next step's tasks, with the error of any that failed. */
   tasks: Encoded
+  /** Interrupts waiting for an answer (`POST .../resume`). */
   interrupts: Encoded
+  /** `source`, `step`, `parentId`, `writes`, durations, usage and your own metadata. */
   metadata: Encoded
   /** Why the last background attempt failed (newest state only), see `ThreadMeta.lastError`. */
   lastError?: { code: string; message: string; at: number }

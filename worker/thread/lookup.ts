@@ -1,6 +1,6 @@
-/**
- * @module Which graph a thread runs: the one it was created with (recorded in its meta), or the one a run names for a
- * new thread; each compiled once per object, on the thread's adapter.
+/** @module Which graph a thread runs, compiled once per object on the thread's adapter. */
+/*
+ * The graph is the one the thread was created with (recorded in its meta), or the one a run names for a new thread.
  */
 import { EdgegraphError, type CompiledGraph, type StorageAdapter } from '../../src/index.js'
 import { ApiError } from '../http.js'

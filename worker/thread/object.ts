@@ -1,8 +1,8 @@
-/**
- * @module The Durable Object that owns one thread (one object per tenant + thread, addressed with `idFromName`): its
- * lifecycle (constructor, alarm) and its RPC methods, which the Worker (`worker/index.ts`) calls on the object's stub
- * once it has authenticated and validated a request. Only Workers bound to the namespace can call them, so the
- * object trusts their arguments. Every method answers an `Outcome` (see `worker/rpc.ts`), never throws.
+/** @module The Durable Object that owns one thread: its lifecycle (constructor, alarm) and the RPC methods the Worker calls. */
+/*
+ * One object per tenant + thread, addressed with `idFromName`. The Worker (`worker/index.ts`) calls the methods on
+ * the object's stub once it has authenticated and validated a request; only Workers bound to the namespace can call
+ * them, so the object trusts their arguments. Every method answers an `Outcome` (see `worker/rpc.ts`), never throws.
  *
  * The parts: runs (`runs.ts`), re-drive after eviction (`redrive.ts`), retention (`retention.ts`), graph lookup
  * (`lookup.ts`), JSON shaping (`json.ts`), and the state they share (`state.ts`).
@@ -36,7 +36,9 @@ export interface ThreadObjectOptions {
 
 /** One page of a thread's history, newest first; `nextBefore` asks for the next page (null: there is none). */
 export interface HistoryPage {
+  /** Newest first. A page may hold fewer than asked when its JSON passes 8 MiB. */
   checkpoints: SnapshotJson[]
+  /** Pass as `before` for the next page; null on the last. */
   nextBefore: string | null
 }
 
@@ -52,8 +54,11 @@ export interface HistoryQuery {
 
 /** A state update (`POST .../state`): write `values` as if node `asNode` had, onto the head or onto `checkpointId` (a fork). */
 export interface UpdateArgs {
+  /** Channel values, applied through the channels' reducers. */
   values: Record<string, unknown>
+  /** The node the update counts as written by (it decides what runs next). */
   asNode?: string | undefined
+  /** Fork from this checkpoint instead of updating the newest. */
   checkpointId?: string | undefined
   /** The graph of a new thread. */
   graph?: string | undefined

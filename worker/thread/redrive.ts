@@ -1,8 +1,9 @@
-/**
- * @module Re-driving a run cut short by eviction, a crash or a redeploy: the alarm finds the run marker with no run in
- * memory and continues the run from its last checkpoint (`invoke(null)`) once it had stored one, else from its
- * original input. The steps already taken count against its recursion limit. Node failures are not retried (the
- * client resumes them, as with any edgegraph thread); storage failures are, up to `maxAttempts`.
+/** @module Re-driving a run cut short by eviction, a crash or a redeploy, from the thread object's alarm. */
+/*
+ * The alarm finds the run marker with no run in memory and continues the run from its last checkpoint
+ * (`invoke(null)`) once it had stored one, else from its original input. The steps already taken count against its
+ * recursion limit. Node failures are not retried (the client resumes them, as with any edgegraph thread); storage
+ * failures are, up to `maxAttempts`.
  */
 import { describeError } from '../http.js'
 import { inputOf } from './json.js'

@@ -1,8 +1,8 @@
-/**
- * @module Retention of a thread, run from its object's alarm and never at the same time as a run: `keepLast` prunes the
- * history to the newest N checkpoints after each run (see `pruneHistory`: chains are rebased, forks and pending
- * interrupts kept), and `ttlSeconds` deletes the whole thread once it has been idle that long. Defaults come from the
- * worker's options; each thread can override them.
+/** @module Retention of a thread (`keepLast`, `ttlSeconds`), run from its object's alarm and never during a run. */
+/*
+ * `keepLast` prunes the history to the newest N checkpoints after each run (see `pruneHistory`: chains are
+ * rebased, forks and pending interrupts kept), and `ttlSeconds` deletes the whole thread once it has been idle that
+ * long. Defaults come from the worker's options; each thread can override them.
  */
 import { pruneHistory } from '../../src/index.js'
 import { describeError } from '../http.js'

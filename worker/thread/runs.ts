@@ -1,8 +1,8 @@
-/**
- * @module Runs in a thread object. One at a time: a second run, update or delete while one goes on gets 409
- * `THREAD_BUSY`. Before a run starts, the object stores a run marker (graph, input, the head it started from) and
- * arms an alarm `leaseMs` ahead, so that a run cut short by eviction is continued (see `redrive.ts`). A run answers
- * with the state after it, or streams Server-Sent Events while it goes on.
+/** @module Runs in a thread object: one at a time, behind a run marker and a lease alarm, answered as the final state or SSE. */
+/*
+ * A second run, update or delete while one goes on gets 409 `THREAD_BUSY`. Before a run starts, the object stores a
+ * run marker (graph, input, the head it started from) and arms an alarm `leaseMs` ahead, so that a run cut short by
+ * eviction is continued (see `redrive.ts`).
  */
 import { isEdgegraphError, type StreamMode } from '../../src/index.js'
 import { encodeValue } from '../../src/checkpoint/serde.js'
@@ -28,9 +28,14 @@ export interface RunArgs {
   checkpointId?: string | undefined
   /** Stream the run as Server-Sent Events of these modes instead of answering with the final state. */
   stream?: StreamMode | StreamMode[] | undefined
+  /** Most steps the run may take (default 25). */
   recursionLimit?: number | undefined
   /** Your metadata, stored with the run's checkpoints. */
   metadata?: Record<string, unknown> | undefined
+  /**
+   * When checkpoints are committed: each before the next step (`sync`), overlapping it (`async`), or only at the end
+   * (`exit`). Default: the graph's.
+   */
   durability?: 'sync' | 'async' | 'exit' | undefined
 }
 

@@ -1,7 +1,7 @@
-/**
- * @module What one thread object holds, shared by its parts (runs, re-drive, retention, graph lookup): its settings,
- * its storage, the adapter the thread's history lives in, the graphs compiled on it, whether a run or maintenance is
- * going on, and the two records it keeps in its own storage: the thread's meta and the marker of a run in flight.
+/** @module What one thread object holds, shared by its parts: settings, storage, adapter, compiled graphs and stored records. */
+/*
+ * Its parts are runs, re-drive, retention and graph lookup; the records it keeps in its own storage are the thread's
+ * meta and the marker of a run in flight. It also says whether a run or maintenance is going on.
  */
 import { History } from '../../src/checkpoint/history.js'
 import type { StorageAdapter } from '../../src/index.js'
@@ -20,9 +20,13 @@ export const RUN = 'edgegraph:run'
 
 /** The thread's own record: its graph, retention and last activity. */
 export interface ThreadMeta {
+  /** The thread's storage id. */
   thread: string
+  /** The graph the thread runs (recorded by its first run). */
   graph?: string
+  /** The thread's own retention, over the worker's defaults. */
   retention?: Retention
+  /** When a run ended or the state was updated last (ms since the epoch), for `ttlSeconds`. */
   lastActive: number
   /** Why the last background attempt (alarm re-drive, retention) failed, for `GET .../state` callers to see. */
   lastError?: { code: string; message: string; at: number }
@@ -30,11 +34,15 @@ export interface ThreadMeta {
 
 /** The run in flight, stored so that an alarm can finish it after an eviction. */
 export interface RunMarker {
+  /** The run request, as it came. */
   args: RunArgs
+  /** The graph it runs. */
   graph: string
   /** Head when the run started: while it is unchanged the run has stored nothing, and must start over. */
   startHead: string | null
+  /** Re-drives so far. */
   attempts: number
+  /** When the run started (ms since the epoch). */
   startedAt: number
 }
 
