@@ -121,6 +121,29 @@ describe('runs', () => {
     expect(missing.status).toBe(404)
   })
 
+  it('ends a history page early once its JSON passes 8 MiB (RPC carries at most 32 MiB), and the next pages hold the rest', async () => {
+    const thread = newThread('big')
+    await run(thread, { graph: 'counter', input: { target: 1 } })
+    // 12 checkpoints of ~900 KB each (a body holds at most 1 MiB): ~10.8 MB, more than one page may carry.
+    for (let i = 0; i < 12; i++) {
+      const update = await call('POST', threadPath(thread, '/state'), { body: { values: { count: String(i % 10).repeat(900_000) }, asNode: 'increment' } })
+      expect(update.status).toBe(200)
+    }
+    const first = await call('GET', threadPath(thread, '/history?limit=100'))
+    expect(first.status).toBe(200)
+    expect(first.json.checkpoints.length).toBeLessThan(12)
+    expect(first.json.checkpoints.length).toBeGreaterThan(1)
+    expect(first.json.nextBefore).toBe(first.json.checkpoints.at(-1).checkpointId)
+    const all: any[] = [...first.json.checkpoints]
+    for (let before = first.json.nextBefore; before !== null; ) {
+      const page = await call('GET', threadPath(thread, `/history?limit=100&before=${before}`))
+      all.push(...page.json.checkpoints)
+      before = page.json.nextBefore
+    }
+    expect(all.map((c) => c.metadata.step)).toEqual([13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0])
+    expect(all[0].values.count).toBe('1'.repeat(900_000))
+  })
+
   it('answers a node failure with 500 NODE_FAILED, keeps the finished steps, and continues with input null', async () => {
     const thread = newThread('fail')
     const res = await run(thread, { graph: 'failOnce', input: { target: 5, failAt: 2, key: thread } })
