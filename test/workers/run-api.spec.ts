@@ -82,6 +82,15 @@ describe('runs', () => {
     expect(await fullHistory(thread)).toEqual(before)
   })
 
+  it('answers an interrupt with a run whose command carries resume', async () => {
+    const thread = newThread('chat')
+    await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'hey' }] } })
+    const resumed = await run(thread, { command: { resume: { approve: true, edit: 'by command' } } })
+    expect(resumed.status).toBe(200)
+    expect(resumed.json.interrupts).toEqual([])
+    expect(resumed.json.values.messages.at(-1)).toEqual({ role: 'assistant', content: 'by command' })
+  })
+
   it('answers interrupts by id', async () => {
     const thread = newThread('chat')
     const first = await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'yo' }] } })

@@ -46,8 +46,9 @@ export function snapshotJson(s: StateSnapshot<unknown>): SnapshotJson {
 /** The engine's input for a run request: a `Command` when it answers interrupts or routes, else its input (null continues). */
 export function inputOf(args: RunArgs): Record<string, unknown> | Command<Record<string, unknown>> | null {
   if (args.resume !== undefined || args.command !== undefined) {
+    const resume = args.resume === undefined ? args.command?.resume : 'byId' in args.resume ? args.resume.byId : args.resume.value
     return new Command({
-      ...(args.resume === undefined ? {} : { resume: 'byId' in args.resume ? args.resume.byId : args.resume.value }),
+      ...(resume === undefined ? {} : { resume }),
       ...(args.command?.update === undefined ? {} : { update: args.command.update }),
       ...(args.command?.goto === undefined ? {} : { goto: args.command.goto }),
     })

@@ -22,8 +22,8 @@ export interface RunArgs {
   input?: Record<string, unknown> | null | undefined
   /** Answer pending interrupts: one value, or `{ [interruptId]: value }`. */
   resume?: { value: unknown } | { byId: Record<string, unknown> } | undefined
-  /** Update state and/or route to nodes as the run starts (a `Command`). */
-  command?: { update?: Record<string, unknown> | undefined; goto?: string | string[] | undefined } | undefined
+  /** Update state, route to nodes and/or answer pending interrupts as the run starts (a `Command`). */
+  command?: { update?: Record<string, unknown> | undefined; goto?: string | string[] | undefined; resume?: unknown } | undefined
   /** Continue from this checkpoint instead of the newest: a fork. */
   checkpointId?: string | undefined
   /** Stream the run as Server-Sent Events of these modes instead of answering with the final state. */
