@@ -37,13 +37,13 @@ describe('getState and getStateHistory', () => {
     const g = counter()
     await g.invoke({ count: 0 }, { threadId: 't' })
     const [, second] = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2 }))
-    const byConfig = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2, before: second?.config }))
-    const byId = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2, before: second?.config.checkpointId }))
+    const byConfig = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2, before: second?.config as { threadId: string; checkpointId: string } }))
+    const byId = await collect(g.getStateHistory({ threadId: 't' }, { limit: 2, before: second?.config.checkpointId as string }))
     expect(byConfig.map((s) => s.values.count)).toEqual([3, 2])
     expect(byConfig).toEqual(byId)
     for (const before of [{ threadId: 't' }, 42, { configurable: { checkpoint_id: 'x' } }]) {
       const err = await rejectsWith(collect(g.getStateHistory({ threadId: 't' }, { before: before as never })), 'INVALID_ARGUMENT')
-      expect(err.message).toContain('before must be a checkpoint id or a config')
+      expect(err.message).toContain('before must be a checkpoint id or config')
     }
   })
 

@@ -2,23 +2,16 @@
  * @module Keep-last-N retention: deletes a thread's old checkpoints in one guarded commit, rewriting the
  * oldest remaining record of each delta chain as a full snapshot so everything kept loads exactly as before.
  */
-import { EdgegraphError, isEdgegraphError } from '../errors.js'
-import { sameBytes, type StorageAdapter } from './adapter.js'
-import { fullDelta } from './delta.js'
-import { History, chunkCount, chunkKeys, corruptRecord, toPuts, type Checkpoint } from './history.js'
-import {
-  CHECKPOINT_RANGE,
-  HEAD_KEY,
-  PACK_RANGE,
-  PENDING_RANGE,
-  decodePack,
-  decodeRecord,
-  encodePack,
-  encodeRecord,
-  packKey,
-  type CheckpointRecord,
-} from './record.js'
-import { encodeValue } from './serde.js'
+import { EdgegraphError } from '../errors.js'
+import type { StorageAdapter } from './adapter.js'
+import { snapshotText } from './encode.js'
+import { History } from './history.js'
+import { CHECKPOINT_RANGE, HEAD_KEY, PACK_RANGE, PENDING_RANGE, idOfKey, packKey } from './keys.js'
+import type { Checkpoint } from './model.js'
+import { readPack, readRecord } from './read.js'
+import { corruptPack } from './read-errors.js'
+import { encodePack, packTexts, type CheckpointRecord } from './record.js'
+import { storedKeys } from './storage.js'
 
 /** A stored value as scanned: its key and raw bytes (maybe a chunk marker). */
 type Entry = [key: string, raw: Uint8Array]
@@ -58,69 +51,61 @@ export async function pruneHistory(checkpointer: StorageAdapter, threadId: strin
 }
 
 async function pruneThread(history: History, threadId: string, keepLast: number): Promise<{ kept: number; deleted: number }> {
-  const adapter = history.adapter
-  const call = <T>(fn: () => Promise<T>) => storageCall(adapter, threadId, fn)
+  const storage = history.storage
   // Read first: the commit is guarded by exactly these bytes, so anything written after this point is caught.
-  const [headBytes] = await call(() => adapter.get(threadId, [HEAD_KEY]))
-  if (headBytes === undefined) return { kept: 0, deleted: 0 }
-  const headId = (await history.head(threadId)) as string
-  if (!sameBytes(headBytes, new TextEncoder().encode(headId))) throw moved(adapter, threadId)
+  const head = await storage.head(threadId)
+  if (head === undefined) return { kept: 0, deleted: 0 }
 
-  const scan = (range: { from: string; to: string }) => call(() => collect(adapter.scan(threadId, range)))
+  const scan = async (range: { from: string; to: string }) => {
+    const out: Entry[] = []
+    for await (const entry of storage.scan(threadId, range)) out.push(entry)
+    return out
+  }
   const loose = await scan(CHECKPOINT_RANGE)
   const packs: { entry: Entry; records: CheckpointRecord[]; texts: Map<string, string> }[] = []
   for (const entry of await scan(PACK_RANGE)) {
-    const text = await history.resolve(threadId, entry[0], entry[1])
-    let records: CheckpointRecord[]
-    let raw: [string, number, unknown][]
-    try {
-      records = decodePack(text)
-      raw = JSON.parse(text) as [string, number, unknown][]
-    } catch (err) {
-      throw corruptRecord(threadId, entry[0].slice(2), `the pack holding it and the checkpoints after it is corrupt: ${(err as Error).message}`, err)
-    }
+    const records = await readPack(storage, threadId, entry[0], entry[1])
     // Kept records move to the rewritten pack as parsed: the same JSON value, so the same checkpoint.
-    packs.push({ entry, records, texts: new Map(raw.map(([id, , rec]) => [id, JSON.stringify(rec)])) })
+    let texts: Map<string, string>
+    try {
+      texts = packTexts(await storage.text(threadId, entry[0], entry[1]))
+    } catch (err) {
+      throw corruptPack(threadId, idOfKey(entry[0]), err)
+    }
+    packs.push({ entry, records, texts })
   }
-  const withPending = new Set((await scan(PENDING_RANGE)).map(([key]) => key.split('/')[1] as string))
+  const withPending = new Set((await scan(PENDING_RANGE)).map(([key]) => idOfKey(key)))
 
-  const ids = [...loose.map(([key]) => key.slice(2)), ...packs.flatMap((p) => p.records.map((r) => r.id))].sort().reverse()
+  const ids = [...loose.map(([key]) => idOfKey(key)), ...packs.flatMap((p) => p.records.map((r) => r.id))].sort().reverse()
   const keep = new Set(ids.slice(0, keepLast))
-  keep.add(headId)
+  keep.add(head.id)
   for (const id of ids) if (withPending.has(id)) keep.add(id)
   if (keep.size >= ids.length) return { kept: ids.length, deleted: 0 }
 
   // Kept records that are deltas against a deleted parent become full snapshots, rebuilt before anything changes.
   const records = new Map<string, CheckpointRecord>()
   for (const p of packs) for (const r of p.records) if (keep.has(r.id)) records.set(r.id, r)
-  for (const entry of loose) {
-    const id = entry[0].slice(2)
-    if (!keep.has(id)) continue
-    const text = await history.resolve(threadId, entry[0], entry[1])
-    try {
-      records.set(id, decodeRecord(id, text))
-    } catch (err) {
-      throw corruptRecord(threadId, id, (err as Error).message, err)
-    }
+  for (const [key, raw] of loose) {
+    const id = idOfKey(key)
+    if (keep.has(id)) records.set(id, readRecord(threadId, id, await storage.text(threadId, key, raw)))
   }
   const rewritten = new Map<string, string>()
   for (const rec of records.values()) {
     if (rec.base || keep.has(rec.parentId as string)) continue
-    rewritten.set(rec.id, snapshotRecord((await history.load(threadId, rec.id)) as Checkpoint))
+    rewritten.set(rec.id, snapshotText((await history.load(threadId, rec.id)) as Checkpoint))
   }
 
-  const max = adapter.limits.maxValueBytes
   const put: Entry[] = []
   const del: string[] = []
   /** Stores `text` at `key` (or deletes `key` when text is undefined), dropping chunks the new value does not reuse. */
   const replace = ([key, raw]: Entry, text: string | undefined, newKey = key) => {
-    const puts = text === undefined ? [] : toPuts(newKey, text, max)
+    const puts = text === undefined ? [] : storage.puts(newKey, text)
     const written = new Set(puts.map(([k]) => k))
     put.push(...puts)
-    del.push(...[key, ...chunkKeys(key, chunkCount(raw))].filter((k) => !written.has(k)))
+    del.push(...storedKeys(key, raw).filter((k) => !written.has(k)))
   }
   for (const entry of loose) {
-    const id = entry[0].slice(2)
+    const id = idOfKey(entry[0])
     if (!keep.has(id)) replace(entry, undefined)
     else if (rewritten.has(id)) replace(entry, rewritten.get(id))
   }
@@ -131,49 +116,6 @@ async function pruneThread(history: History, threadId: string, keepLast: number)
     if (left.length === 0) replace(entry, undefined)
     else replace(entry, encodePack(left), packKey((left[0] as [string, string])[0]))
   }
-  await call(() => adapter.commit(threadId, { put, del }, { key: HEAD_KEY, expect: headBytes }))
+  await storage.commit(threadId, { put, del }, { key: HEAD_KEY, expect: head.bytes })
   return { kept: keep.size, deleted: ids.length - keep.size }
-}
-
-/** A checkpoint as a full-snapshot record: every channel value in full, every other field as it was. */
-function snapshotRecord(c: Checkpoint): string {
-  return encodeRecord({
-    parentId: c.parentId,
-    step: c.step,
-    base: true,
-    source: c.source,
-    next: c.next,
-    deltas: Object.keys(c.values).map((channel) => [channel, JSON.stringify(fullDelta(c.values[channel], { channel, path: [] }))]),
-    writes: c.writes,
-    durationUs: c.durationUs,
-    usage: c.usage,
-    usageTotal: c.usageTotal,
-    interrupts: c.interrupts,
-    metadata: c.metadata === undefined ? undefined : encodeValue(c.metadata, { channel: 'metadata', path: [] }),
-  })
-}
-
-async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const item of items) out.push(item)
-  return out
-}
-
-async function storageCall<T>(adapter: StorageAdapter, threadId: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (err) {
-    if (isEdgegraphError(err)) throw err
-    throw new EdgegraphError(
-      'STORAGE_FAILED',
-      `The ${adapter.name} adapter failed while pruning thread "${threadId}": ${(err as Error)?.message ?? String(err)}. Nothing was deleted.`,
-      { cause: err, context: { threadId, adapter: adapter.name } },
-    )
-  }
-}
-
-function moved(adapter: StorageAdapter, threadId: string): EdgegraphError {
-  return new EdgegraphError('CONFLICT', `Thread "${threadId}" moved while pruneHistory was reading it (${adapter.name} adapter). Nothing was deleted; call it again.`, {
-    context: { threadId, adapter: adapter.name },
-  })
 }

@@ -1,12 +1,12 @@
 /** @module The graph builder: declare channels, add nodes and edges, compile to a runnable graph. */
 import { EdgegraphError } from '../errors.js'
-import type { StorageAdapter } from '../checkpoint/adapter.js'
-import type { HistoryOptions } from '../checkpoint/history.js'
-import { CompiledGraph, type Durability } from '../run/compiled.js'
-import { checkKeys } from '../run/options.js'
-import type { BranchSpec, GraphSpec, NodeContext, NodeSpec } from '../run/spec.js'
-import { isStandardSchema, type ChannelSpec, type StateDefinition, type StateOf, type UpdateOf } from './channels.js'
-import { END, START, type Command, type Send } from './command.js'
+import { END, START, type Command, type Send } from '../run/command.js'
+import { CompiledGraph } from '../run/compiled.js'
+import type { CompileOptions } from '../run/config.js'
+import { NODE_OPTIONS, checkOptions } from '../run/options.js'
+import { isStandardSchema } from '../run/schema.js'
+import type { BranchSpec, ChannelSpec, GraphSpec, NodeContext, NodeSpec } from '../run/spec.js'
+import type { StateDefinition, StateOf, UpdateOf } from './channels.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -17,19 +17,6 @@ export type NodeFunction<D extends StateDefinition> = (state: StateOf<D>, ctx: N
 
 /** Where a conditional edge may lead: a node name, END, a `Send`, or a list of them. */
 export type Route<N extends string> = N | typeof END | Send | (N | typeof END | Send)[]
-
-export interface CompileOptions<N extends string> {
-  /** Where checkpoints go: a storage adapter, or one with history options. Without it runs keep no history. */
-  checkpointer?: StorageAdapter | ({ adapter: StorageAdapter } & HistoryOptions)
-  /** Stop before these nodes run; continue with `invoke(null, { threadId })`. */
-  interruptBefore?: N[]
-  /** Stop after these nodes ran; continue with `invoke(null, { threadId })`. */
-  interruptAfter?: N[]
-  /** Default durability for runs (see {@link Durability}); a run's config can override it. Default `sync`. */
-  durability?: Durability
-  /** Store a checkpoint only every N steps (plus at the end, on an interrupt and on an error). */
-  checkpointEvery?: number
-}
 
 /**
  * Builds a graph of nodes over shared state channels, LangGraph style.
@@ -67,7 +54,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or reserved (names starting with "__" are reserved)`)
     else if (this.#spec.nodes.has(name)) this.#problems.push(`node "${name}" is added twice`)
     else if (this.#spec.channels.has(name)) this.#problems.push(`node "${name}" has the same name as a state channel`)
-    checkKeys(options, ['ends'], `addNode("${String(name)}") options`)
+    checkOptions(options, NODE_OPTIONS, `addNode("${String(name)}") options`)
     let run: NodeSpec['run']
     if (node instanceof CompiledGraph) {
       const problem = node.subgraphProblem()

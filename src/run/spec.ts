@@ -1,6 +1,6 @@
 /** @module The compiled description of a graph that the run loop executes: nodes, edges, channels. */
-import type { ChannelSpec, StandardSchemaV1 } from '../graph/channels.js'
-import type { Usage } from '../checkpoint/record.js'
+import type { Usage } from '../checkpoint/model.js'
+import type { StandardSchemaV1 } from './schema.js'
 
 /**
  * What a node receives besides its input. Everything a node needs from the run comes through here
@@ -23,6 +23,25 @@ export interface NodeContext {
   interrupt<R = unknown>(value: unknown): R
   /** Records token usage and cost on this step's checkpoint; totals are kept per thread. */
   reportUsage(usage: Partial<Usage>): void
+}
+
+/**
+ * One state channel. Without a reducer, a write replaces the value (and two nodes writing it in the same
+ * step is an error); with one, writes are folded in with `reducer(current, update)`.
+ *
+ * @example
+ * const channels = {
+ *   count: { default: () => 0 },
+ *   messages: { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] },
+ * }
+ */
+export interface ChannelSpec<T = unknown, U = T> {
+  /** Value of the channel in a new thread. */
+  default?: () => T
+  /** Folds a write into the current value. Must return a new value rather than mutate `current`. */
+  reducer?: (current: T, update: U) => T
+  /** Validates (and may transform) the channel's value whenever it changes. */
+  schema?: StandardSchemaV1<unknown, T>
 }
 
 export interface NodeSpec {

@@ -1,0 +1,134 @@
+/**
+ * @module Writing a checkpoint as a record: each channel diffed against the parent checkpoint, and the cost-based
+ * snapshot policy deciding when a record holds the full state instead.
+ */
+import { EdgegraphError } from '../errors.js'
+import { diff, fullDelta, type Delta } from './delta.js'
+import { addUsage, makeCheckpoint, type Checkpoint, type NewCheckpoint } from './model.js'
+import { encodeRecord } from './record.js'
+import { encodeValue, type Encoded } from './serde.js'
+
+/** Rough size of a record's fields besides its channel values, for the snapshot decision. */
+const HEADER_ESTIMATE = 64
+
+/**
+ * Encodes checkpoint `id` after `parent` as its record's text. Synchronous, so the values are captured at the step
+ * boundary, and validating: an unserializable value throws here, before anything is written.
+ * `snapshotFactor`: store the full state once rebuilding it would read more than that × its size in records.
+ */
+export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoint | undefined, input: NewCheckpoint, snapshotFactor: number): { checkpoint: Checkpoint; text: string } {
+  const sizes: Record<string, number> = { ...parent?.sizes }
+  const deltas: [channel: string, json: string, full: boolean][] = []
+  let deltaBytes = 0
+  const shapes: Record<string, number> = {}
+  for (const channel of Object.keys(input.values)) {
+    const next = input.values[channel]
+    shapes[channel] = shapeOf(next)
+    // Unchanged identity is how unchanged values are skipped, so a value grown in place would lose writes.
+    if (parent?.shapes && parent.values[channel] === next && parent.shapes[channel] !== shapes[channel]) {
+      throw new EdgegraphError(
+        'INVALID_UPDATE',
+        `Channel "${channel}" of thread "${threadId}" was changed in place, so the change cannot be stored. Nodes and reducers must return new values, e.g. [...current, ...update].`,
+        { context: { threadId, checkpointId: parent.id, channel } },
+      )
+    }
+    const where = { channel, path: [] }
+    const d = parent && Object.hasOwn(parent.values, channel) ? diff(parent.values[channel], next, where) : fullDelta(next, where)
+    if (d === undefined) continue
+    const json = JSON.stringify(d)
+    deltas.push([channel, json, 'f' in d])
+    deltaBytes += json.length
+    sizes[channel] = estimateSize(sizes[channel], parent?.values[channel], d, json.length)
+  }
+  let stateBytes = 0
+  for (const channel in sizes) stateBytes += sizes[channel] as number
+  // Decided before encoding so each record is encoded once: when rebuilding this checkpoint would read more than
+  // `snapshotFactor` × its size, store it in full and start the chain over.
+  const base = !parent || parent.chainBytes + deltaBytes + HEADER_ESTIMATE > snapshotFactor * stateBytes
+  let stored: [string, string][] = deltas.map(([channel, json]) => [channel, json])
+  if (base && parent) {
+    const byChannel = new Map(deltas.map(([channel, json, full]) => [channel, full ? json : undefined]))
+    stored = Object.keys(input.values).map((channel) => {
+      const json = byChannel.get(channel) ?? fullJson(input.values, channel)
+      sizes[channel] = json.length - 6
+      return [channel, json]
+    })
+  }
+  const usageTotal = addUsage(parent?.usageTotal, input.usage)
+  const text = encodeRecord({
+    parentId: parent?.id,
+    step: input.step,
+    base,
+    source: input.source,
+    next: input.next,
+    deltas: stored,
+    writes: input.writes,
+    durationUs: input.durationUs,
+    usage: input.usage,
+    // The branch total is stored where it changes, and on snapshots so a rebuild never walks past one.
+    usageTotal: input.usage || base ? usageTotal : undefined,
+    interrupts: input.interrupts,
+    metadata: encodeMetadata(input.metadata),
+  })
+  const checkpoint = makeCheckpoint(threadId, id, parent?.id, input.step, input, input.values, usageTotal, {
+    chainBytes: (base ? 0 : (parent?.chainBytes ?? 0)) + text.length,
+    looseChain: (base ? 0 : (parent?.looseChain ?? 0)) + 1,
+    sizes,
+  })
+  checkpoint.shapes = shapes
+  return { checkpoint, text }
+}
+
+/** A checkpoint as a full-snapshot record: every channel value in full, every other field as it was. */
+export function snapshotText(c: Checkpoint): string {
+  return encodeRecord({
+    parentId: c.parentId,
+    step: c.step,
+    base: true,
+    source: c.source,
+    next: c.next,
+    deltas: Object.keys(c.values).map((channel) => [channel, fullJson(c.values, channel)]),
+    writes: c.writes,
+    durationUs: c.durationUs,
+    usage: c.usage,
+    usageTotal: c.usageTotal,
+    interrupts: c.interrupts,
+    metadata: encodeMetadata(c.metadata),
+  })
+}
+
+function fullJson(values: Record<string, unknown>, channel: string): string {
+  return JSON.stringify(fullDelta(values[channel], { channel, path: [] }))
+}
+
+function encodeMetadata(metadata: Record<string, unknown> | undefined): Encoded | undefined {
+  return metadata === undefined ? undefined : encodeValue(metadata, { channel: 'metadata', path: [] })
+}
+
+/** Container sizes (array length, key count) of each channel's value, to catch values later changed in place. */
+export function shapesOf(values: Record<string, unknown>): Record<string, number> {
+  const shapes: Record<string, number> = {}
+  for (const channel of Object.keys(values)) shapes[channel] = shapeOf(values[channel])
+  return shapes
+}
+
+/** A cheap fingerprint of a container's size (array length, key count), -1 for anything else. */
+function shapeOf(value: unknown): number {
+  if (Array.isArray(value)) return value.length
+  if (value instanceof Map || value instanceof Set) return value.size
+  if (value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) return Object.keys(value).length
+  return -1
+}
+
+/**
+ * Estimated stored size of a channel's full value after a delta. Estimates err low for object deltas
+ * (a changed key may replace an old value of the same size), which only makes snapshots come sooner.
+ */
+export function estimateSize(prevSize: number | undefined, prev: unknown, d: Delta, jsonLength: number): number {
+  if ('f' in d) return Math.max(0, jsonLength - 6)
+  if ('a' in d) {
+    const kept = d.t === undefined || !Array.isArray(prev) || prev.length === 0 ? (prevSize ?? 0) : ((prevSize ?? 0) * d.t) / prev.length
+    return kept + jsonLength
+  }
+  return prevSize ?? jsonLength
+}

@@ -1,0 +1,37 @@
+/**
+ * @module The key layout inside a thread: the one place that builds and parses storage keys.
+ *
+ *   h                 head: id of the newest checkpoint (the compare-and-set guard of every commit)
+ *   c/<id>            checkpoint record: parent, step, next tasks, channel deltas, metadata
+ *   w/<id>/<task>     pending writes of one task of the step after checkpoint <id> (failed or interrupted step)
+ *   p/<id>            pack: the records of a run of old checkpoints, oldest <id>, moved here verbatim so a
+ *                     long history is read in a few values instead of one per step
+ *   k/<key>/<n>       chunk n of a value too large for the adapter (the value at <key> is then `#<count>`)
+ */
+
+export const HEAD_KEY = 'h'
+export const checkpointKey = (id: string): string => `c/${id}`
+export const pendingKey = (id: string, task: number): string => `w/${id}/${String(task).padStart(3, '0')}`
+export const packKey = (firstId: string): string => `p/${firstId}`
+export const chunkKeys = (key: string, count: number): string[] => Array.from({ length: count }, (_, i) => `k/${key}/${String(i).padStart(4, '0')}`)
+
+// '0' sorts right after '/', '~' after every id character.
+export const CHECKPOINT_RANGE = { from: 'c/', to: 'c0' } as const
+export const PACK_RANGE = { from: 'p/', to: 'p0' } as const
+export const PENDING_RANGE = { from: 'w/', to: 'w0' } as const
+/** The pending writes of the step after checkpoint `id`. */
+export const pendingRange = (id: string): { from: string; to: string } => ({ from: `w/${id}/`, to: `w/${id}/~` })
+
+/**
+ * The checkpoint id a key belongs to: the record `c/<id>`, the pack `p/<id>` (its oldest), the pending writes
+ * `w/<id>/<task>`, or a chunk of any of them.
+ */
+export function idOfKey(key: string): string {
+  const own = key.startsWith('k/') ? key.slice(2) : key
+  return own.split('/')[1] ?? own
+}
+
+/** The task index of a pending-writes key `w/<id>/<task>`. */
+export function taskOfKey(key: string): number {
+  return Number(key.slice(key.lastIndexOf('/') + 1))
+}

@@ -1,0 +1,139 @@
+/**
+ * @module The one checkpoint writer: every commit a run or `updateState` makes goes through here. It encodes each
+ * checkpoint against its parent, guards the commit by the thread's head, folds in the pending writes the step
+ * completes, keeps commits in order when they overlap the run (async durability), and packs long chains.
+ */
+import { isEdgegraphError } from '../errors.js'
+import { encodeCheckpoint } from './encode.js'
+import { nextCheckpointId } from './ids.js'
+import { HEAD_KEY, checkpointKey, pendingKey } from './keys.js'
+import type { Checkpoint, NewCheckpoint, PendingTask } from './model.js'
+import { packOldest } from './pack.js'
+import { encodePending } from './pending.js'
+import { headBytes, headGuard, type ChunkedStorage } from './storage.js'
+
+/** The writer's tuning (see `HistoryOptions`). */
+export interface WriterPolicy {
+  snapshotFactor: number
+  packSize: number
+}
+
+/** Writes the checkpoints of one thread, each on top of the last, as one run (or one `updateState`) makes them. */
+export class CheckpointWriter {
+  readonly threadId: string
+  readonly #storage: ChunkedStorage
+  readonly #policy: WriterPolicy
+  /** The newest checkpoint of the thread as far as this writer knows: what the next commit is guarded by. */
+  #head: string | undefined
+  #parent: Checkpoint | undefined
+  /** Keys of pending writes the next checkpoint completes, deleted in its commit. */
+  #fold: string[] = []
+  #queue: Promise<void> = Promise.resolve()
+  #failure: unknown
+  #inFlight = 0
+  #packing = false
+
+  constructor(storage: ChunkedStorage, threadId: string, policy: WriterPolicy, parent: Checkpoint | undefined, head: string | undefined) {
+    this.#storage = storage
+    this.threadId = threadId
+    this.#policy = policy
+    this.#parent = parent
+    this.#head = head
+  }
+
+  /** The checkpoint the next one is written after: the one the run started from, then the last one written. */
+  get parent(): Checkpoint | undefined {
+    return this.#parent
+  }
+
+  /** Whether `parent` is the thread's newest checkpoint (false when writing after an older one: a fork). */
+  get atHead(): boolean {
+    return this.#parent !== undefined && this.#parent.id === this.#head
+  }
+
+  /** Why an overlapped commit failed, if one did: the run stops at its next step boundary. */
+  get failure(): unknown {
+    return this.#failure
+  }
+
+  /** The next write completes the step these pending writes belong to, so it deletes them. */
+  fold(keys: readonly string[]): void {
+    for (const key of keys) if (!this.#fold.includes(key)) this.#fold.push(key)
+  }
+
+  /**
+   * Writes the next checkpoint. It is encoded at once (so an unserializable value fails before anything is
+   * written); the commit is awaited unless `overlap`, when it runs behind the caller, in order.
+   */
+  async write(input: NewCheckpoint, overlap: boolean): Promise<Checkpoint> {
+    const id = nextCheckpointId(this.#head)
+    const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy.snapshotFactor)
+    const put: [string, Uint8Array][] = [...this.#storage.puts(checkpointKey(id), text), [HEAD_KEY, headBytes(id)]]
+    const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }
+    const guard = headGuard(this.#head)
+    this.#head = id
+    this.#parent = checkpoint
+    this.#fold = []
+    await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), overlap)
+    // One pack at a time: with async durability later steps are written before this pack lands, and would each
+    // queue another attempt (a wasted scan per step) if they did not see this one pending.
+    if (checkpoint.looseChain > this.#policy.packSize && !this.#packing) {
+      this.#packing = true
+      await this.#enqueue(() => this.#pack(id), overlap)
+    }
+    return checkpoint
+  }
+
+  /** Stores the pending writes of tasks of the step after the last checkpoint (a sibling failed, or a task interrupted). */
+  async writePending(tasks: PendingTask[]): Promise<void> {
+    const id = (this.#parent as Checkpoint).id
+    const put = tasks.flatMap((t) => this.#storage.puts(pendingKey(id, t.index), encodePending(t)))
+    const guard = headGuard(this.#head)
+    await this.#enqueue(() => this.#storage.commit(this.threadId, { put }, guard), false)
+    this.fold(put.map(([key]) => key))
+  }
+
+  /** Waits for every commit; throws the first that failed. */
+  async flush(): Promise<void> {
+    await this.#queue
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  async #pack(head: string): Promise<void> {
+    try {
+      // Catch up when behind (async durability writes steps faster than they commit). Checkpoints written since
+      // share the packed ancestors; the newest one carries the count on. Later commits wait behind this task in
+      // the queue, so the committed head is still `head`.
+      for (let last = this.#parent; last && last.looseChain > this.#policy.packSize; last = this.#parent) {
+        const packed = await packOldest(this.#storage, this.threadId, head, this.#policy.packSize)
+        if (packed === 0) break
+        last.looseChain = Math.max(0, last.looseChain - packed)
+      }
+    } catch (err) {
+      // Packing is upkeep: the step is already committed, and a pack that cannot be written (another writer, a
+      // full disk, a corrupt old record) changes nothing, so it must not fail the run.
+      if (!isEdgegraphError(err)) throw err
+    } finally {
+      this.#packing = false
+    }
+  }
+
+  /** Commits in order. With `overlap` the caller does not wait; a failure surfaces at the next wait. */
+  async #enqueue(commit: () => Promise<void>, overlap: boolean): Promise<void> {
+    if (!overlap && this.#inFlight === 0) {
+      // Nothing queued (always so with sync durability): commit directly, without the queue's extra hops.
+      if (this.#failure !== undefined) throw this.#failure
+      return commit()
+    }
+    this.#inFlight++
+    this.#queue = this.#queue
+      .then(() => (this.#failure === undefined ? commit() : undefined))
+      .catch((err) => {
+        this.#failure ??= err
+      })
+      .then(() => {
+        this.#inFlight--
+      })
+    if (!overlap) await this.flush()
+  }
+}

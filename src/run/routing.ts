@@ -1,0 +1,81 @@
+/** @module Routing: where tasks go after a node ran (Command.goto, edges, conditional edges, Send), and static interrupts. */
+import { EdgegraphError } from '../errors.js'
+import type { StaticInterrupt, TaskRef } from '../checkpoint/model.js'
+import { END, START, Send } from './command.js'
+import type { RunOptions } from './config.js'
+import type { Scope } from './scope.js'
+import type { GraphSpec } from './spec.js'
+
+export class Router {
+  readonly #spec: GraphSpec
+  readonly #scope: Scope
+
+  constructor(spec: GraphSpec, scope: Scope) {
+    this.#spec = spec
+    this.#scope = scope
+  }
+
+  /** Where tasks go after `from` ran: its Command.goto, static edges, then conditional edges on the new state. */
+  async route(from: string, values: Record<string, unknown>, goto: TaskRef[]): Promise<TaskRef[]> {
+    const out = [...goto]
+    for (const to of this.#spec.edges.get(from) ?? []) if (to !== END) out.push({ node: to })
+    for (const branch of this.#spec.branches.get(from) ?? []) {
+      let result: unknown
+      try {
+        result = branch.path(values as never)
+        if (result instanceof Promise) result = await result
+      } catch (err) {
+        throw new EdgegraphError('NODE_FAILED', `The conditional edge after "${from}" failed in ${this.#scope.where()}: ${(err as Error)?.message ?? err}`, { cause: err, context: this.#scope.context(undefined, from) })
+      }
+      for (const item of Array.isArray(result) ? result : [result]) {
+        if (item instanceof Send) {
+          out.push(this.#sendTask(from, item))
+          continue
+        }
+        const key = String(item)
+        const target = branch.pathMap ? branch.pathMap[key] : key
+        if (target === undefined) throw this.#scope.unknownNode(key, `the conditional edge after "${from}" (not in its path map)`, from)
+        if (target === END) continue
+        if (!this.#spec.nodes.has(target)) throw this.#scope.unknownNode(target, `the conditional edge after "${from}"`, from)
+        out.push({ node: target })
+      }
+    }
+    return out
+  }
+
+  /** The tasks of a `Command.goto` returned by `from` (or given with the input, from START). */
+  gotoTasks(from: string, goto: string | Send | (string | Send)[]): TaskRef[] {
+    const out: TaskRef[] = []
+    for (const item of Array.isArray(goto) ? goto : [goto]) {
+      if (item instanceof Send) out.push(this.#sendTask(from, item))
+      else if (item === END) continue
+      else if (typeof item === 'string' && this.#spec.nodes.has(item)) out.push({ node: item })
+      else throw this.#scope.unknownNode(String(item), `Command.goto of ${from === START ? 'the input' : `node "${from}"`}`, from === START ? undefined : from)
+    }
+    return out
+  }
+
+  #sendTask(from: string, send: Send): TaskRef {
+    if (!this.#spec.nodes.has(send.node)) throw this.#scope.unknownNode(send.node, `a Send from "${from}"`, from)
+    return { node: send.node, arg: { value: send.arg } }
+  }
+}
+
+/** The static interrupts due after the tasks `ran` and before the tasks `next`. */
+export function staticInterrupts(options: RunOptions, ran: TaskRef[], next: TaskRef[]): StaticInterrupt[] {
+  const out: StaticInterrupt[] = []
+  for (const t of ran) if (options.interruptAfter.has(t.node) && !out.some((x) => x.node === t.node)) out.push({ when: 'after', node: t.node })
+  for (const t of next) if (options.interruptBefore.has(t.node) && !out.some((x) => x.when === 'before' && x.node === t.node)) out.push({ when: 'before', node: t.node })
+  return out
+}
+
+/** Plain node tasks run once per step however many edges lead to them; every `Send` is its own task. */
+export function dedupe(tasks: TaskRef[]): TaskRef[] {
+  const seen = new Set<string>()
+  return tasks.filter((t) => {
+    if (t.arg) return true
+    if (seen.has(t.node)) return false
+    seen.add(t.node)
+    return true
+  })
+}

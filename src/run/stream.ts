@@ -1,0 +1,82 @@
+/** @module `stream()`: a run's events as an async iterable of chunks in the modes asked for. */
+import { EdgegraphError } from '../errors.js'
+import type { Interrupt } from './interrupts.js'
+import type { RunEvent } from './loop.js'
+import { metadataOf, type CheckpointMetadata } from './snapshot.js'
+
+/** `stream()` modes: full state after each step, each node's update, or a debug event per stored checkpoint. */
+export type StreamMode = 'values' | 'updates' | 'debug'
+
+/** A `debug` stream event: one per stored checkpoint. */
+export interface DebugEvent {
+  type: 'checkpoint'
+  step: number
+  timestamp: string
+  payload: { threadId: string; checkpointId: string; parentId: string | undefined; next: string[]; metadata: CheckpointMetadata }
+}
+
+/** An `updates` chunk when the run stopped for a human. */
+export interface InterruptChunk {
+  __interrupt__: Interrupt[]
+}
+
+/**
+ * Starts a run with `start` and yields its events as chunks of `modes` (as `[mode, chunk]` pairs unless `single`).
+ * Breaking out of the loop aborts the run's signal, so it stops at the next step boundary.
+ */
+export function streamRun(modes: readonly string[], single: boolean, signal: AbortSignal | undefined, start: (signal: AbortSignal, emit: (e: RunEvent) => void) => Promise<unknown>): AsyncIterable<unknown> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      const queue: unknown[] = []
+      let wake: (() => void) | undefined
+      let done = false
+      let failure: unknown
+      const stopper = new AbortController()
+      const push = (mode: StreamMode, chunk: unknown) => {
+        if (!modes.includes(mode)) return
+        queue.push(single ? chunk : [mode, chunk])
+        wake?.()
+      }
+      const onEvent = (e: RunEvent) => {
+        if (e.type === 'values') push('values', e.values)
+        else if (e.type === 'update') push('updates', { [e.node]: e.update })
+        else if (e.type === 'interrupt') push('updates', { __interrupt__: e.interrupts } satisfies InterruptChunk)
+        else push('debug', debugEvent(e.checkpoint))
+      }
+      const running = start(signal ? AbortSignal.any([signal, stopper.signal]) : stopper.signal, onEvent)
+        .then(
+          () => undefined,
+          (err) => {
+            failure = err
+          },
+        )
+        .finally(() => {
+          done = true
+          wake?.()
+        })
+      try {
+        for (;;) {
+          while (queue.length > 0) yield queue.shift()
+          if (done) break
+          await new Promise<void>((resolve) => (wake = resolve))
+          wake = undefined
+        }
+        if (failure !== undefined) throw failure
+      } finally {
+        if (!done) {
+          stopper.abort(new EdgegraphError('ABORTED', 'the stream consumer stopped reading'))
+          await running
+        }
+      }
+    },
+  }
+}
+
+function debugEvent(c: Extract<RunEvent, { type: 'checkpoint' }>['checkpoint']): DebugEvent {
+  return {
+    type: 'checkpoint',
+    step: c.step,
+    timestamp: new Date(c.createdAt).toISOString(),
+    payload: { threadId: c.threadId, checkpointId: c.id, parentId: c.parentId, next: c.next.map((t) => t.node), metadata: metadataOf(c) },
+  }
+}

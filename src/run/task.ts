@@ -1,0 +1,95 @@
+/** @module One task of a step: its node called with the run context, and what came of it (writes, an interrupt, a failure). */
+import { EdgegraphError } from '../errors.js'
+import { addUsage, type PendingTask, type TaskRef, type Usage } from '../checkpoint/model.js'
+import { Command } from './command.js'
+import { InterruptSignal } from './interrupts.js'
+import type { Router } from './routing.js'
+import type { Scope } from './scope.js'
+import type { GraphSpec, NodeContext } from './spec.js'
+
+export type TaskOutcome =
+  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean }
+  | { status: 'interrupted'; value: unknown; resume: unknown[]; usage: Usage | undefined }
+  | { status: 'failed'; error: unknown; resume: unknown[] }
+
+/** What every task of a run shares. */
+export interface TaskEnv {
+  spec: GraphSpec
+  scope: Scope
+  router: Router
+  signal: AbortSignal | undefined
+  /** Set when the run is a subgraph inside a node: interrupts and usage go to the parent task. */
+  parent: NodeContext | undefined
+  /** Whether the run can pause: it has a checkpointer to resume from. */
+  canPause: boolean
+}
+
+/**
+ * Runs one task of the step after checkpoint `at`. A task that already finished in an earlier attempt of the step
+ * (`previous` holds its writes) is not run again; one that asked `interrupt()` gets its resume values back.
+ */
+export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; values: Record<string, unknown>; checkpointId: string | undefined }, previous: PendingTask | undefined, resumed: unknown[]): Promise<TaskOutcome> {
+  if (previous?.writes) return { status: 'done', writes: previous.writes, goto: previous.goto ?? [], usage: previous.usage, reused: true }
+  const resume = [...(previous?.resume ?? []), ...resumed]
+  const node = env.spec.nodes.get(task.node)
+  let usage: Usage | undefined
+  let asked = 0
+  const { parent } = env
+  const ctx: NodeContext = {
+    threadId: env.scope.threadId,
+    step: at.step + 1,
+    node: task.node,
+    signal: env.signal ?? idleSignal(),
+    interrupt: parent
+      ? (value) => parent.interrupt(value)
+      : <R>(value: unknown): R => {
+          if (!env.canPause) {
+            throw new EdgegraphError('INVALID_ARGUMENT', `Node "${task.node}" called interrupt(), which needs a checkpointer to resume: compile({ checkpointer }) and pass a threadId.`, { context: { node: task.node } })
+          }
+          if (asked < resume.length) return resume[asked++] as R
+          asked++
+          throw new InterruptSignal(value)
+        },
+    reportUsage: parent
+      ? (u) => parent.reportUsage(u)
+      : (u) => {
+          usage = addUsage(usage, { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, costUsd: u.costUsd ?? 0 })
+        },
+  }
+  try {
+    if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
+    const out = await node.run(task.arg ? task.arg.value : at.values, ctx)
+    const { writes, goto } = readResult(env, task.node, out)
+    return { status: 'done', writes, goto, usage, reused: false }
+  } catch (error) {
+    if (error instanceof InterruptSignal) return { status: 'interrupted', value: error.value, resume, usage }
+    return { status: 'failed', error, resume }
+  }
+}
+
+/** A node's return value as writes and routing: an update object, a Command, or nothing. */
+function readResult(env: TaskEnv, node: string, out: unknown): { writes: [string, unknown][]; goto: TaskRef[] } {
+  if (out === undefined || out === null) return { writes: [], goto: [] }
+  if (out instanceof Command) {
+    if (out.hasResume) throw new EdgegraphError('INVALID_UPDATE', `Node "${node}" returned a Command with resume, which only invoke() takes.`, { context: env.scope.context(undefined, node) })
+    const update = out.update ?? {}
+    return { writes: Object.entries(update as object), goto: out.goto === undefined ? [] : env.router.gotoTasks(node, out.goto) }
+  }
+  if (typeof out !== 'object' || Array.isArray(out)) {
+    throw new EdgegraphError('INVALID_UPDATE', `Node "${node}" returned ${Array.isArray(out) ? 'an array' : typeof out}; return an update object, a Command or nothing.`, { context: env.scope.context(undefined, node) })
+  }
+  return { writes: Object.entries(out), goto: [] }
+}
+
+/** The pending-write record of a task of a step that did not complete (a sibling failed, or a task interrupted). */
+export function pendingOf(index: number, node: string, o: TaskOutcome): PendingTask | undefined {
+  if (o.status === 'done') return o.reused ? undefined : { index, node, writes: o.writes, goto: o.goto, ...(o.usage ? { usage: o.usage } : {}) }
+  if (o.status === 'interrupted') return { index, node, interrupts: [o.value], resume: o.resume, ...(o.usage ? { usage: o.usage } : {}) }
+  const e = o.error as Error
+  return { index, node, error: { name: e?.name ?? 'Error', message: String(e?.message ?? e) }, ...(o.resume.length ? { resume: o.resume } : {}) }
+}
+
+let neverAborted: AbortSignal | undefined
+function idleSignal(): AbortSignal {
+  return (neverAborted ??= new AbortController().signal)
+}
