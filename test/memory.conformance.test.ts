@@ -6,4 +6,5 @@ runConformance({
   name: 'memory',
   create: () => createMemoryAdapter(),
   createSmall: () => createMemoryAdapter({ maxValueBytes: 4096 }),
+  createWithQuota: (quotaBytes) => createMemoryAdapter({ quotaBytes }),
 })

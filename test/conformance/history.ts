@@ -1,7 +1,7 @@
 /** @module Conformance, history level: chunked values, corrupt records and conflicting writers, seen through the graph API. */
 import { describe, expect } from 'vitest'
 import { END, START, StateGraph, type StorageAdapter } from '../../src/index.js'
-import { collect, dump, gate, keysOf, recordRun, rejectsWith, utf8, withoutLock, type ConformanceOptions, type Test } from './suite.js'
+import { QUOTA, collect, dump, gate, keysOf, needing, noise, recordRun, rejectsWith, utf8, withoutLock, type ConformanceOptions, type Test } from './suite.js'
 
 const append = <T>() => ({ default: (): T[] => [], reducer: (a: T[], b: T[]) => a.concat(b) })
 
@@ -47,6 +47,18 @@ function counterGraph(adapter: StorageAdapter, control: { fail: boolean } = { fa
     .compile({ checkpointer: adapter })
 }
 
+/** `n` characters of printable noise (no backend compresses it much), the same for the same `seed`. */
+const noisyText = (n: number, seed: number) => Array.from(noise(n, seed), (b) => String.fromCharCode(48 + (b % 64))).join('')
+
+/** START → grow → END: appends one entry of `control.bytes` characters, so a step can be made too big to store. */
+function growGraph(adapter: StorageAdapter, control: { bytes: number }) {
+  return new StateGraph({ log: append<string>() })
+    .addNode('grow', (s) => ({ log: [`${s.log.length}:${noisyText(control.bytes, s.log.length + 1)}`] }))
+    .addEdge(START, 'grow')
+    .addEdge('grow', END)
+    .compile({ checkpointer: adapter })
+}
+
 interface Hooks {
   route?: () => Promise<void>
   work?: () => Promise<void>
@@ -89,6 +101,8 @@ const CORRUPTIONS: [what: string, bytes: (parentId: string) => Uint8Array][] = [
 export function historyTests(options: ConformanceOptions, test: Test): void {
   const create = async () => options.create()
   const createSmall = async () => (options.createSmall ?? options.create)()
+  const createWithQuota = async (bytes: number) => (options.createWithQuota as NonNullable<ConformanceOptions['createWithQuota']>)(bytes)
+  const quotaTest = needing(options, test, 'createWithQuota')
   const corrupt = options.corrupt ?? ((adapter, thread, key, bytes) => adapter.commit(thread, { put: [[key, bytes]] }))
 
   describe('checkpoint history', () => {
@@ -179,6 +193,44 @@ export function historyTests(options: ConformanceOptions, test: Test): void {
         expect({ filter, page: await collect(graph.getStateHistory({ threadId }, { filter, limit: 1 })) }).toStrictEqual({ filter, page: matching.slice(0, 1) })
         expect({ filter, page: await collect(graph.getStateHistory({ threadId }, { filter })) }).toStrictEqual({ filter, page: matching })
       }
+    })
+
+    quotaTest('a step refused with QUOTA_EXCEEDED leaves every stored checkpoint loading as before; the run resumes once space is freed', async () => {
+      const adapter = await createWithQuota(QUOTA)
+      const threadId = 'quota'
+      // 40 KiB elsewhere leaves the thread below about 24 KiB: a step writing 32 KiB cannot be stored until it is freed.
+      await adapter.commit('other', { put: [['filler', noise(40 * 1024)]] })
+      const control = { bytes: 100 }
+      for (const turn of ['one', 'two']) await growGraph(adapter, control).invoke({ log: [turn] }, { threadId })
+      const before = await collect(growGraph(adapter, control).getStateHistory({ threadId }))
+      expect(before).toHaveLength(4)
+      const last = before[0] as (typeof before)[number]
+
+      control.bytes = 32 * 1024
+      const err = await rejectsWith(growGraph(adapter, control).invoke({ log: ['three'] }, { threadId }), 'QUOTA_EXCEEDED')
+      expect(err.message).toContain(threadId)
+      // The turn's input checkpoint fit and was stored; nothing of the refused step was.
+      const fresh = growGraph(adapter, control)
+      const history = await collect(fresh.getStateHistory({ threadId }))
+      expect(history.slice(1)).toStrictEqual(before)
+      const head = history[0] as (typeof history)[number]
+      expect({ values: head.values, next: head.next, source: head.metadata.source, parentId: head.metadata.parentId }).toStrictEqual({
+        values: { log: [...last.values.log, 'three'] },
+        next: ['grow'],
+        source: 'input',
+        parentId: last.config.checkpointId,
+      })
+      expect(await fresh.getState({ threadId })).toStrictEqual(head)
+      for (const s of before) expect(await fresh.getState(s.config)).toStrictEqual(s)
+
+      // Space freed: continuing runs the refused step again, and stores it after the head.
+      await adapter.deleteThread('other')
+      const done = await fresh.invoke(null, { threadId })
+      expect(done).toStrictEqual({ log: [...head.values.log, `5:${noisyText(32 * 1024, 6)}`] })
+      const after = await collect(growGraph(adapter, control).getStateHistory({ threadId }))
+      expect(after.slice(1)).toStrictEqual(history)
+      expect(after[0]?.values).toStrictEqual(done)
+      expect(after[0]?.metadata.parentId).toBe(head.config.checkpointId)
     })
 
     for (const [what, bytes] of CORRUPTIONS) {

@@ -20,7 +20,24 @@ export interface ConformanceOptions {
    * Default: `adapter.commit(thread, { put: [[key, bytes]] })` without a guard.
    */
   corrupt?: (adapter: StorageAdapter, thread: string, key: string, bytes: Uint8Array) => Promise<void>
+  /**
+   * A fresh, empty adapter that refuses commits with `QUOTA_EXCEEDED` once it would hold more than about
+   * `quotaBytes` (keys + values, all threads; a few hundred bytes of overhead either way is fine). Adapters that
+   * cannot be given a quota in a test leave it out and their quota tests are skipped, saying so.
+   */
+  createWithQuota?: (quotaBytes: number) => StorageAdapter | Promise<StorageAdapter>
+  /**
+   * At most how many cases each fast-check property of the suite runs, for backends where every storage call is
+   * slow (a real server over HTTP). Default: each property's own count (50 to 100 for the random histories).
+   */
+  propertyRuns?: number
 }
+
+/** The quota the quota tests ask `createWithQuota` for: 64 KiB of keys and values, all threads together. */
+export const QUOTA = 64 * 1024
+
+/** The number of cases a property runs: its own count, capped by the adapter's `propertyRuns`. */
+export const runsOf = (options: ConformanceOptions, own: number): number => Math.min(own, options.propertyRuns ?? own)
 
 /** The suite's `it`: honours named skips, and refuses duplicate titles (a skip must name exactly one test). */
 export type Test = (title: string, fn: () => Promise<void>, timeout?: number) => void
@@ -40,6 +57,15 @@ export function namedTests(options: ConformanceOptions): { test: Test; unusedSki
 }
 
 /**
+ * `test` when the adapter's test file gives `option`; otherwise each test is registered as skipped, with the
+ * option it needs in its title (an adapter that cannot be given a quota, say, skips the quota tests by name).
+ */
+export function needing(options: ConformanceOptions, test: Test, option: 'createWithQuota'): Test {
+  if (options[option] !== undefined) return test
+  return (title, fn) => it.skip(`${title} [skipped for ${options.name}: its test file passes no ${option}]`, fn)
+}
+
+/**
  * The same store seen by a writer that does not take the adapter's thread lock (another library, an older
  * app version): the head guard alone must stop it.
  */
@@ -53,6 +79,50 @@ export function withoutLock(adapter: StorageAdapter): StorageAdapter {
     deleteThread: (thread) => adapter.deleteThread(thread),
     threads: (options) => adapter.threads(options),
   }
+}
+
+/**
+ * Resolves with the first `Date.now()` reading later than `ms`, yielding to the event loop between readings (in
+ * workerd the clock only moves between events). Storage stamps a commit with its own clock, so a commit begun
+ * after this resolves is stamped later than anything stamped at or before `ms`: no fixed sleep needed.
+ */
+export async function clockPast(ms: number): Promise<number> {
+  for (;;) {
+    const now = Date.now()
+    if (now > ms) return now
+    await new Promise((resolve) => setTimeout(resolve, 0))
+  }
+}
+
+/**
+ * A value with every Map and Set turned into `{ $map: [[key, value], ...] }` / `{ $set: [...] }` in iteration
+ * order, recursively, for comparisons: vitest's `toEqual` ignores the order of Map entries and Set items, and
+ * state must read back in the order it was written.
+ */
+export function ordered(value: unknown): unknown {
+  if (value instanceof Map) return { $map: [...value].map(([k, v]) => [ordered(k), ordered(v)]) }
+  if (value instanceof Set) return { $set: [...value].map(ordered) }
+  if (Array.isArray(value)) return value.map(ordered)
+  if (value === null || typeof value !== 'object') return value
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value // Date, Uint8Array: compared as they are
+  const out = Object.create(proto) as Record<string, unknown>
+  // defineProperty, so a key named "__proto__" stays an own key.
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: ordered(v), enumerable: true, writable: true, configurable: true })
+  return out
+}
+
+/** `n` bytes that no backend can compress much: a fixed pseudo-random sequence (xorshift32) per `seed`. */
+export function noise(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
 }
 
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
