@@ -57,6 +57,24 @@ describe('serde', () => {
     }
   })
 
+  it('keeps the insertion order of Map entries and Set items, whatever order their keys sort in', () => {
+    // deepEqual compares Maps and Sets in order; toEqual would not.
+    const entries = fc.uniqueArray(fc.tuple(fc.oneof(fc.string({ maxLength: 3 }), fc.integer()), value), { selector: ([k]) => k, maxLength: 8 })
+    fc.assert(
+      fc.property(entries, (e) => {
+        const map = new Map(e)
+        const set = new Set(e.map(([k]) => k))
+        const back = roundTrip({ map, set }) as { map: Map<unknown, unknown>; set: Set<unknown> }
+        expect([...back.map.keys()]).toEqual([...map.keys()])
+        expect([...back.set]).toEqual([...set])
+        expect(deepEqual(back, { map, set })).toBe(true)
+      }),
+      { numRuns: 300 },
+    )
+    const back = roundTrip(new Map<unknown, number>([['b', 1], ['a', 2], ['r10', 3], ['r9', 4], [2, 5], [10, 6]])) as Map<unknown, unknown>
+    expect([...back.keys()]).toEqual(['b', 'a', 'r10', 'r9', 2, 10])
+  })
+
   it('accepts shared references that are not cycles', () => {
     const shared = { x: 1 }
     expect(roundTrip({ a: shared, b: [shared] })).toEqual({ a: { x: 1 }, b: [{ x: 1 }] })
@@ -104,6 +122,32 @@ describe('delta codec', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  it('stores any number of items appended in one step as the tail, and rebuilds every one of them', () => {
+    // Appends of 0 to 12 items at once, onto a kept prefix (`t`) or the whole array: chat turns add several messages.
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 6 }), fc.nat(6), fc.array(value, { maxLength: 12 }), (prev, cut, added) => {
+        const keep = Math.min(cut, prev.length)
+        const next = [...prev.slice(0, keep), ...added]
+        const stored = roundTrip(prev)
+        const d = diff(stored, next, where())
+        if (keep === prev.length && added.length === 0) expect(d).toBeUndefined()
+        // A pure append onto a non-empty array is stored as exactly the appended items.
+        else if (keep === prev.length && keep > 0) expect({ t: d && 't' in d, appended: d && 'a' in d ? d.a.length : undefined }).toEqual({ t: false, appended: added.length })
+        const rebuilt = applyStored(stored, d) as unknown[]
+        expect(rebuilt.length).toBe(next.length)
+        expect(deepEqual(rebuilt, next)).toBe(true)
+      }),
+      { numRuns: 500 },
+    )
+    const messages = Array.from({ length: 5 }, (_, i) => `m${i}`)
+    for (let n = 0; n <= 10; n++) {
+      const added = Array.from({ length: n }, (_, i) => `new ${i}`)
+      const d = diff(messages, [...messages, ...added], where())
+      expect({ n, d }).toEqual({ n, d: n === 0 ? undefined : { a: added } })
+      expect(applyStored(messages, d)).toEqual([...messages, ...added])
+    }
   })
 
   it('stores an appended array as its tail and an edited object as its changed keys', () => {

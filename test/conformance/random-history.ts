@@ -5,7 +5,7 @@
 import fc from 'fast-check'
 import { describe, expect } from 'vitest'
 import { Command, END, START, Send, StateGraph, type Interrupt, type Source, type StateSnapshot, type StorageAdapter, type TaskInfo } from '../../src/index.js'
-import { collect, dump, keysOf, recordRun, rejectsWith, type Announced, type ConformanceOptions, type Test } from './suite.js'
+import { collect, dump, keysOf, ordered, recordRun, rejectsWith, runsOf, type Announced, type ConformanceOptions, type Test } from './suite.js'
 
 // ---- the graph: START → left and Send(right) (in parallel) → join → END -------------------------------------
 
@@ -35,7 +35,8 @@ interface RightArg {
 
 /** What the nodes compute, shared by the graph and the model so both agree by construction. */
 const logic = {
-  left: (s: State): Update => ({ log: [`L${s.n}`], obj: { left: s.log.length } }),
+  // Several items appended in one step are stored as one array delta: all of them must read back.
+  left: (s: State, burst: number): Update => ({ log: Array.from({ length: burst }, (_, i) => `L${s.n}.${i}`), obj: { left: s.log.length } }),
   send: (s: State): RightArg => ({ n: s.n, len: s.log.length, seen: new Map([['at', s.at]]) }),
   right: (arg: RightArg): Update => ({ n: arg.n + 1, tags: new Map([[`r${arg.len}@${arg.seen.get('at')?.getTime()}`, arg.n]]) }),
   join: (s: State, answer: string | undefined): Update => ({
@@ -47,10 +48,11 @@ const logic = {
   leftError: (s: State) => `left failed after ${s.log.length} log entries`,
 }
 
-/** How the nodes behave in the current operation, and how often each ran. */
+/** How the nodes behave in the current operation (`burst`: how many log entries left appends), and how often each ran. */
 interface Flags {
   failLeft: boolean
   ask: boolean
+  burst: number
 }
 interface Control {
   flags: Flags
@@ -63,7 +65,7 @@ function buildGraph(adapter: StorageAdapter, control: Control) {
     .addNode('left', (s) => {
       control.calls.left++
       if (control.flags.failLeft) throw new Error(logic.leftError(s))
-      return logic.left(s)
+      return logic.left(s, control.flags.burst)
     })
     .addNode('right', (arg) => {
       control.calls.right++
@@ -159,7 +161,7 @@ function plan(from: ModelCheckpoint | undefined, flags: Flags, how: { input?: Up
         right = logic.right(arg as RightArg)
       }
       if (flags.failLeft) return { created, pending: { kind: 'failure', error: logic.leftError(values), right }, outcome: 'failed', calls, folds }
-      values = apply(apply(values, logic.left(values)), right)
+      values = apply(apply(values, logic.left(values, flags.burst)), right)
       stage = 'join'
     } else {
       calls.join++
@@ -219,25 +221,31 @@ type Op =
   | { kind: 'replay'; pick: number; flags: Flags }
 
 const rarely = fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })
-const flagsArb = fc.record({ failLeft: rarely, ask: fc.boolean() })
+const burstArb = fc.integer({ min: 0, max: 8 })
+const flagsArb = fc.record({ failLeft: rarely, ask: fc.boolean(), burst: burstArb })
 const word = fc.string({ unit: 'binary', maxLength: 8 })
 const numberArb = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.constantFrom(-0, 0.5, Number.NaN, Number.POSITIVE_INFINITY))
+/** Keys in no sorted order ('r10' < 'r9' as strings): a Map or Set must read back in insertion order. */
+const mapKey = fc.constantFrom('z', 'm', 'b', 'a', 'r9', 'r10', '$t', '__proto__')
+const tagsArb = fc.uniqueArray(fc.tuple(mapKey, fc.integer({ min: -9, max: 9 })), { selector: ([k]) => k, maxLength: 5 }).map((entries) => new Map(entries))
+const setArb = fc.uniqueArray(fc.oneof(mapKey, fc.integer({ min: -9, max: 9 })), { maxLength: 4 }).map((items) => new Set(items))
 // '$t' is the serde's tag key and '__proto__' must stay an own key: both must round-trip as plain keys.
 const objArb = fc
-  .array(fc.tuple(fc.constantFrom('a', 'b', 'left', '$t', '__proto__'), fc.oneof(fc.integer(), word, fc.constant(null), fc.date({ noInvalidDate: true }))), { maxLength: 3 })
+  .array(fc.tuple(fc.constantFrom('a', 'b', 'left', '$t', '__proto__'), fc.oneof(fc.integer(), word, fc.constant(null), fc.date({ noInvalidDate: true }), tagsArb, setArb)), { maxLength: 3 })
   .map((entries) => Object.fromEntries(entries) as Record<string, unknown>)
-const updateArb = fc.record({ n: numberArb, obj: objArb, log: fc.array(word, { maxLength: 2 }) }, { requiredKeys: [] }) as fc.Arbitrary<Update>
+const logArb = (minLength: number) => fc.array(word, { minLength, maxLength: 8 })
+const updateArb = fc.record({ n: numberArb, obj: objArb, log: logArb(0), tags: tagsArb }, { requiredKeys: [] }) as fc.Arbitrary<Update>
 const asNodeArb = fc.constantFrom<NodeName | undefined>(undefined, undefined, 'left', 'right', 'join')
 
 const inputOp: fc.Arbitrary<Op> = fc.record({
   kind: fc.constant('input' as const),
-  input: fc.record({ log: fc.array(word, { minLength: 1, maxLength: 2 }), n: numberArb, obj: objArb }, { requiredKeys: ['log'] }) as fc.Arbitrary<Update>,
+  input: fc.record({ log: logArb(1), n: numberArb, obj: objArb, tags: tagsArb }, { requiredKeys: ['log'] }) as fc.Arbitrary<Update>,
   big: rarely,
   flags: flagsArb,
 })
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: inputOp },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('resume' as const), answer: word, flags: fc.record({ failLeft: rarely, ask: fc.constant(true) }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('resume' as const), answer: word, flags: fc.record({ failLeft: rarely, ask: fc.constant(true), burst: burstArb }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('continue' as const), flags: flagsArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('update' as const), update: updateArb, asNode: asNodeArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('fork' as const), pick: fc.nat(), update: updateArb, asNode: asNodeArb, flags: flagsArb }) },
@@ -251,7 +259,7 @@ const threadId = 'random'
 
 /** Plays `ops` on a fresh adapter, checking each against the model as it goes, then reads everything back fresh. */
 async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undefined): Promise<void> {
-  const control: Control = { flags: { failLeft: false, ask: false }, calls: noCalls() }
+  const control: Control = { flags: { failLeft: false, ask: false, burst: 1 }, calls: noCalls() }
   const graph = buildGraph(adapter, control)
   const model: ModelCheckpoint[] = []
   let head: ModelCheckpoint | undefined
@@ -260,7 +268,7 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
 
   const check = async (g: Graph, cp: ModelCheckpoint) => {
     const snap = await g.getState({ threadId, checkpointId: cp.id })
-    expect(project(snap)).toStrictEqual(expected(cp, threadId))
+    expect(ordered(project(snap))).toStrictEqual(ordered(expected(cp, threadId)))
     return snap
   }
 
@@ -282,7 +290,7 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
     for (const [i, cp] of made.entries()) {
       const announced = run.created[i] as Announced
       // The run's in-memory view, before any read back.
-      expect({ parentId: announced.parentId, next: announced.next, step: announced.metadata.step, values: announced.values }).toStrictEqual({ parentId: cp.parentId, next: NEXT[cp.stage], step: cp.step, values: cp.values })
+      expect(ordered({ parentId: announced.parentId, next: announced.next, step: announced.metadata.step, values: announced.values })).toStrictEqual(ordered({ parentId: cp.parentId, next: NEXT[cp.stage], step: cp.step, values: cp.values }))
       const snap = await check(graph, cp)
       expect(snap.metadata).toStrictEqual(announced.metadata)
       recorded.set(cp.id, snap)
@@ -310,7 +318,7 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
 
   for (const op of ops) {
     control.calls = noCalls()
-    control.flags = 'flags' in op ? op.flags : { failLeft: false, ask: false }
+    control.flags = 'flags' in op ? op.flags : { failLeft: false, ask: false, burst: 1 }
     const picked = 'pick' in op ? (model[op.pick % model.length] as ModelCheckpoint) : undefined
     switch (op.kind) {
       case 'input': {
@@ -345,7 +353,7 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
   }
 
   // Everything again, through a graph object that never ran anything.
-  const fresh = buildGraph(adapter, { flags: { failLeft: false, ask: false }, calls: noCalls() })
+  const fresh = buildGraph(adapter, { flags: { failLeft: false, ask: false, burst: 1 }, calls: noCalls() })
   const history = await collect(fresh.getStateHistory({ threadId }))
   const ids = history.map((s) => s.config.checkpointId)
   expect(ids).toEqual(model.map((c) => c.id).reverse())
@@ -355,7 +363,7 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
   expect(times).toEqual([...times].sort((a, b) => b - a))
   for (const [i, snap] of history.entries()) {
     const cp = model[model.length - 1 - i] as ModelCheckpoint
-    expect(project(snap)).toStrictEqual(expected(cp, threadId))
+    expect(ordered(project(snap))).toStrictEqual(ordered(expected(cp, threadId)))
     const first = recorded.get(cp.id) as StateSnapshot<State>
     expect({ metadata: snap.metadata, createdAt: snap.createdAt }).toStrictEqual({ metadata: first.metadata, createdAt: first.createdAt })
   }
@@ -390,7 +398,7 @@ export function randomHistoryTests(options: ConformanceOptions, test: Test): voi
       // On failure fast-check prints the seed and path; pass them to fc.assert to replay the case.
       await fc.assert(
         fc.asyncProperty(historyArb, async (ops) => play(await options.create(), ops, undefined)),
-        { numRuns: 100 },
+        { numRuns: runsOf(options, 100) },
       )
     }, 60_000)
 
@@ -401,7 +409,7 @@ export function randomHistoryTests(options: ConformanceOptions, test: Test): voi
       const bigEntry = max <= 64 * 1024 ? `big:${'aé€𝄞'.repeat(Math.ceil((1.5 * max) / 10))}` : undefined
       await fc.assert(
         fc.asyncProperty(historyArb, async (ops) => play(await (options.createSmall ?? options.create)(), ops, bigEntry)),
-        { numRuns: 50 },
+        { numRuns: runsOf(options, 50) },
       )
     }, 60_000)
   })

@@ -2,7 +2,7 @@
 import fc from 'fast-check'
 import { describe, expect } from 'vitest'
 import { Command, END, START, StateGraph, pruneHistory, type StateSnapshot, type StorageAdapter } from '../../src/index.js'
-import { collect, dump, keysOf, rejectsWith, type ConformanceOptions, type Test } from './suite.js'
+import { collect, dump, keysOf, rejectsWith, runsOf, type ConformanceOptions, type Test } from './suite.js'
 
 const append = <T>() => ({ default: (): T[] => [], reducer: (a: T[], b: T[]) => a.concat(b) })
 
@@ -134,7 +134,7 @@ export function retentionTests(options: ConformanceOptions, test: Test): void {
 
     test('random histories pruned to a random keepLast keep exactly what they should, each loading as before (fast-check)', async () => {
       // Few runs: this suite runs on slow backends too. test/retention.test.ts runs many on the memory adapter.
-      await pruneProperty(createSmall, 3)
+      await pruneProperty(createSmall, runsOf(options, 3))
     }, 60_000)
   })
 }
