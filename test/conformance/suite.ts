@@ -39,17 +39,20 @@ export const QUOTA = 64 * 1024
 /** The number of cases a property runs: its own count, capped by the adapter's `propertyRuns`. */
 export const runsOf = (options: ConformanceOptions, own: number): number => Math.min(own, options.propertyRuns ?? own)
 
-/** The suite's `it`: honours named skips, and refuses duplicate titles (a skip must name exactly one test). */
-export type Test = (title: string, fn: () => Promise<void>, timeout?: number) => void
+/**
+ * The suite's `it`: honours named skips, and refuses duplicate titles (a skip must name exactly one test).
+ * `unavailable` skips the test with that reason when the adapter's test file gave no way to run it.
+ */
+export type Test = (title: string, fn: () => Promise<void>, timeout?: number, unavailable?: string) => void
 
 export function namedTests(options: ConformanceOptions): { test: Test; unusedSkips: () => string[] } {
   const reasons = new Map<string, string>()
   for (const group of options.skip ?? []) for (const title of group.tests) reasons.set(title, group.reason)
   const titles = new Set<string>()
-  const test: Test = (title, fn, timeout) => {
+  const test: Test = (title, fn, timeout, unavailable) => {
     if (titles.has(title)) throw new Error(`conformance suite: duplicate test title "${title}"`)
     titles.add(title)
-    const reason = reasons.get(title)
+    const reason = reasons.get(title) ?? unavailable
     if (reason === undefined) it(title, fn, timeout)
     else it.skip(`${title} [skipped for ${options.name}: ${reason}]`, fn)
   }
@@ -57,12 +60,12 @@ export function namedTests(options: ConformanceOptions): { test: Test; unusedSki
 }
 
 /**
- * `test` when the adapter's test file gives `option`; otherwise each test is registered as skipped, with the
- * option it needs in its title (an adapter that cannot be given a quota, say, skips the quota tests by name).
+ * `test` when the adapter's test file gives `option`; otherwise each test is skipped, with the option it needs
+ * in its title (an adapter that cannot be given a quota, say, skips the quota tests by name).
  */
 export function needing(options: ConformanceOptions, test: Test, option: 'createWithQuota'): Test {
   if (options[option] !== undefined) return test
-  return (title, fn) => it.skip(`${title} [skipped for ${options.name}: its test file passes no ${option}]`, fn)
+  return (title, fn, timeout) => test(title, fn, timeout, `its test file passes no ${option}`)
 }
 
 /**
