@@ -1,5 +1,5 @@
 /**
- * @module The run API of the edgegraph Worker (worker/index.ts, worker/thread.ts) inside workerd: runs, SSE, interrupts,
+ * @module The run API of the edgegraph Worker (worker/index.ts, worker/routes.ts, worker/thread/) inside workerd: runs, SSE, interrupts,
  * state, paged history, checkpoints, updates and forks, diffs, deletes, auth and tenant isolation, a second run on a
  * busy thread, bad input (nothing stored may change), eviction mid-run, and retention by alarm.
  */
