@@ -77,7 +77,7 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
         const old = data?.values.get(key)
         delta += (value ? key.length + value.length : 0) - (old ? key.length + old.length : 0)
       }
-      if (total + delta > quota) throw quotaExceeded('memory', thread, `the commit needs ${delta} more bytes but the quota of ${quota} bytes is used up`)
+      if (total + delta > quota) throw quotaExceeded('memory', thread, `the commit needs ${delta} more bytes than its ${quota}-byte quota leaves`)
 
       const target = data ?? { keys: [], values: new Map(), updatedAt: 0, bytes: 0 }
       for (const [key, value] of seen) {

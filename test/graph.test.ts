@@ -27,6 +27,12 @@ describe('compile', () => {
     expect(msg).toContain('unknown node "b"')
   })
 
+  it('rejects an edge out of END or into START (JavaScript callers), naming them', () => {
+    const build = () => new StateGraph({ x: {} }).addNode('a', () => ({})).addEdge(START, 'a').addEdge('a', END)
+    expect(compileError(() => build().addEdge(END as never, 'a').compile())).toContain('an edge starts at unknown node "__end__"')
+    expect(compileError(() => build().addEdge('a', START as never).compile())).toContain('an edge from "a" goes to unknown node "__start__"')
+  })
+
   it('rejects a duplicate node name', () => {
     const msg = compileError(() => new StateGraph({ x: {} }).addNode('a', () => ({})).addNode('a', () => ({})).addEdge(START, 'a').compile())
     expect(msg).toContain('node "a" is added twice')

@@ -109,7 +109,7 @@ describe('supersteps', () => {
       err = e
     }
     expect(isEdgegraphError(err, 'INVALID_ARGUMENT') && err.message).toMatch(/addNode\("sub", subgraph\).*checkpointer/)
-    expect(() => build().compile({ interruptBefore: ['a'] })).toThrow(/need a checkpointer/)
+    expect(() => build().compile({ interruptBefore: ['a'] })).toThrow(/need compile\(\{ checkpointer \}\)/)
   })
 
   it('lets interrupt() inside a subgraph pause the parent and resume it', async () => {

@@ -43,7 +43,7 @@ describe('getState and getStateHistory', () => {
     expect(byConfig).toEqual(byId)
     for (const before of [{ threadId: 't' }, 42, { configurable: { checkpoint_id: 'x' } }]) {
       const err = await rejectsWith(collect(g.getStateHistory({ threadId: 't' }, { before: before as never })), 'INVALID_ARGUMENT')
-      expect(err.message).toContain('before must be a checkpoint id or config')
+      expect(err.message).toContain('before must be a checkpoint id or a config')
     }
   })
 

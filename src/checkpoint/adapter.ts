@@ -109,12 +109,12 @@ export function adapterError(adapter: AdapterRef, code: ErrorCode, message: stri
 
 /** The `CONFLICT` error of a failed guard: `key` of `thread` no longer holds what the writer read. */
 export function conflict(adapter: AdapterRef, thread: string, key: string): EdgegraphError {
-  return adapterError(adapter, 'CONFLICT', `key "${key}" changed since it was read (another writer moved the thread). Nothing was written; reload and retry.`, { thread })
+  return adapterError(adapter, 'CONFLICT', `key "${key}" changed since it was read: another writer moved the thread. Nothing was written; reload and retry.`, { thread })
 }
 
 /** The `QUOTA_EXCEEDED` error of a refused write; `what` says what ran out (in the backend's own words too). */
 export function quotaExceeded(adapter: AdapterRef, thread: string | undefined, what: string, cause?: unknown): EdgegraphError {
-  return adapterError(adapter, 'QUOTA_EXCEEDED', `${what}. Nothing of this commit was written and the last checkpoint is intact; free space (delete old threads) and resume.`, { thread, cause })
+  return adapterError(adapter, 'QUOTA_EXCEEDED', `${what}. Nothing was written and the last checkpoint is intact: free space (delete old threads) and resume.`, { thread, cause })
 }
 
 /**

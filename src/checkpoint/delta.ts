@@ -82,9 +82,9 @@ function diffObject(prev: Record<string, unknown>, next: Record<string, unknown>
 export function applyDelta(prev: unknown, delta: Delta, inPlace = false): unknown {
   if ('f' in delta) return decodeValue(delta.f)
   if ('a' in delta) {
-    if (!Array.isArray(prev)) throw new Error('array delta applied to a value that is not an array')
+    if (!Array.isArray(prev)) throw new Error('array delta on a value that is not an array')
     const keep = delta.t ?? prev.length
-    if (keep > prev.length) throw new Error('array delta keeps more items than the parent has')
+    if (keep > prev.length) throw new Error('array delta keeps more items than there are')
     const tail = decodeValue(delta.a) as unknown[]
     if (inPlace) {
       prev.length = keep
@@ -94,7 +94,7 @@ export function applyDelta(prev: unknown, delta: Delta, inPlace = false): unknow
     return (keep === prev.length ? prev : prev.slice(0, keep)).concat(tail)
   }
   if ('o' in delta) {
-    if (!isPlainObject(prev)) throw new Error('object delta applied to a value that is not a plain object')
+    if (!isPlainObject(prev)) throw new Error('object delta on a value that is not a plain object')
     const out: Record<string, unknown> = inPlace ? prev : { ...prev }
     if (delta.r) for (const key of delta.r) delete out[key]
     for (const key of Object.keys(delta.o)) setOwn(out, key, applyDelta(Object.hasOwn(prev, key) ? prev[key] : undefined, delta.o[key] as Delta, inPlace))

@@ -28,7 +28,7 @@ export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoin
     if (parent?.shapes && parent.values[channel] === next && parent.shapes[channel] !== shapes[channel]) {
       throw new EdgegraphError(
         'INVALID_UPDATE',
-        `Channel "${channel}" of thread "${threadId}" was changed in place, so the change cannot be stored. Nodes and reducers must return new values, e.g. [...current, ...update].`,
+        `Channel "${channel}" of thread "${threadId}" was changed in place, which cannot be stored: nodes and reducers must return new values, e.g. [...current, ...update].`,
         { context: { threadId, checkpointId: parent.id, channel } },
       )
     }

@@ -169,8 +169,7 @@ function unserializable(where: ValueLocation, what: string): EdgegraphError {
   const at = formatPath(where.channel, where.path)
   return new EdgegraphError(
     'UNSERIALIZABLE',
-    `State channel "${where.channel}" holds ${what} at ${at}, which cannot be stored. ` +
-      'Keep state to JSON values plus Date, Map, Set, BigInt, Uint8Array and undefined (store an id or a plain object instead).',
+    `State channel "${where.channel}" holds ${what} at ${at}, which cannot be stored: keep state to JSON plus Date, Map, Set, BigInt, Uint8Array and undefined (store an id or a plain object instead).`,
     { context: { channel: where.channel } },
   )
 }

@@ -18,7 +18,7 @@ export class ChunkedStorage {
 
   constructor(adapter: StorageAdapter) {
     if (!adapter || typeof adapter.commit !== 'function' || typeof adapter.scan !== 'function') {
-      throw new EdgegraphError('INVALID_ARGUMENT', 'checkpointer must be a storage adapter such as createMemoryAdapter(), or { adapter, snapshotFactor?, packSize? }')
+      throw new EdgegraphError('INVALID_ARGUMENT', 'checkpointer must be a storage adapter such as createMemoryAdapter(), or { adapter, ...options }')
     }
     this.adapter = adapter
   }
@@ -94,7 +94,7 @@ export class ChunkedStorage {
     if (isEdgegraphError(err)) return err
     return new EdgegraphError(
       'STORAGE_FAILED',
-      `The ${this.adapter.name} adapter failed for thread "${threadId}": ${(err as Error)?.message ?? String(err)}. Nothing was changed by the failed call.`,
+      `The ${this.adapter.name} adapter failed for thread "${threadId}": ${(err as Error)?.message ?? String(err)}. The failed call changed nothing.`,
       { cause: err, context: { threadId, adapter: this.adapter.name } },
     )
   }

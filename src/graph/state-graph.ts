@@ -41,7 +41,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
         if (!ch || typeof ch !== 'object') this.#problems.push(`channel "${name}" must be an object like { default, reducer }`)
         channels.set(name, ch ?? {})
       }
-    } else throw new EdgegraphError('INVALID_GRAPH', 'new StateGraph(...) needs channel definitions (an object) or a Standard Schema such as a zod object')
+    } else throw new EdgegraphError('INVALID_GRAPH', 'new StateGraph(...) takes channel definitions (an object) or a Standard Schema such as a zod object')
     this.#spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map() }
   }
 
@@ -51,7 +51,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     node: NodeFunction<D> | CompiledGraph<StateDefinition, string>,
     options: { ends?: (N | K | typeof END)[] } = {},
   ): StateGraph<D, N | K> {
-    if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or reserved (names starting with "__" are reserved)`)
+    if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or starts with the reserved "__"`)
     else if (this.#spec.nodes.has(name)) this.#problems.push(`node "${name}" is added twice`)
     else if (this.#spec.channels.has(name)) this.#problems.push(`node "${name}" has the same name as a state channel`)
     checkOptions(options, NODE_OPTIONS, `addNode("${String(name)}") options`)
@@ -109,30 +109,23 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
 
 function validate(spec: GraphSpec, options: CompileOptions<string>): string[] {
   const problems: string[] = []
-  const known = (name: string) => spec.nodes.has(name)
+  /** Reports `name` when it is not a node (END passes where `endOk`), as `<where> unknown node "<name>"`. */
+  const node = (name: string, where: string, endOk = true) => {
+    if (!spec.nodes.has(name) && !(endOk && name === END)) problems.push(`${where} unknown node "${name}"`)
+  }
+  // START and END are not nodes: an edge from END or to START names them as unknown nodes.
   for (const [from, targets] of spec.edges) {
-    if (from !== START && !known(from)) problems.push(`an edge starts at unknown node "${from}"`)
-    if (from === END) problems.push('an edge cannot start at END')
-    for (const to of targets) {
-      if (to === START) problems.push(`an edge from "${from}" goes to START, which cannot be a target`)
-      else if (to !== END && !known(to)) problems.push(`an edge from "${from}" goes to unknown node "${to}"`)
-    }
+    if (from !== START) node(from, 'an edge starts at', false)
+    for (const to of targets) node(to, `an edge from "${from}" goes to`)
   }
   for (const [from, branches] of spec.branches) {
-    if (from !== START && !known(from)) problems.push(`a conditional edge starts at unknown node "${from}"`)
-    for (const b of branches) {
-      for (const to of Object.values(b.pathMap ?? {})) {
-        if (to !== END && !known(to)) problems.push(`the conditional edge from "${from}" maps to unknown node "${to}"`)
-      }
-    }
+    if (from !== START) node(from, 'a conditional edge starts at', false)
+    for (const b of branches) for (const to of Object.values(b.pathMap ?? {})) node(to, `the conditional edge from "${from}" maps to`)
   }
-  for (const node of spec.nodes.values()) {
-    for (const to of node.ends ?? []) if (to !== END && !known(to)) problems.push(`node "${node.name}" declares it may go to unknown node "${to}"`)
-  }
-  for (const [key, names] of [['interruptBefore', options.interruptBefore], ['interruptAfter', options.interruptAfter]] as const) {
-    for (const name of names ?? []) if (!known(name)) problems.push(`${key} names unknown node "${name}"`)
-  }
-  if (!spec.edges.has(START) && !spec.branches.has(START)) problems.push('nothing starts the graph: add an edge from START, e.g. addEdge(START, "first")')
+  for (const n of spec.nodes.values()) for (const to of n.ends ?? []) node(to, `node "${n.name}" declares it may go to`)
+  for (const name of options.interruptBefore ?? []) node(name, 'interruptBefore names', false)
+  for (const name of options.interruptAfter ?? []) node(name, 'interruptAfter names', false)
+  if (!spec.edges.has(START) && !spec.branches.has(START)) problems.push('nothing starts the graph: add an edge from START')
   if (problems.length > 0) return problems
 
   // Reachability. Where routing is decided at run time without a declared set of targets (a conditional
@@ -163,7 +156,7 @@ function validate(spec: GraphSpec, options: CompileOptions<string>): string[] {
       }
     }
   }
-  if (!endReachable) problems.push('END is unreachable: every path loops forever. Add an edge or a conditional edge to END')
+  if (!endReachable) problems.push('END is unreachable: every path loops forever; add an edge to END')
   for (const name of spec.nodes.keys()) if (!seen.has(name)) problems.push(`node "${name}" is unreachable from START`)
   return problems
 }

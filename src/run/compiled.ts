@@ -44,7 +44,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     if (tuned) checkOptions(cp, CHECKPOINTER_OPTIONS, 'compile options: checkpointer')
     this.#history = cp === undefined ? undefined : tuned ? new History(cp.adapter, cp) : new History(cp as StorageAdapter)
     if (!this.#history && (options.interruptBefore?.length || options.interruptAfter?.length)) {
-      throw new EdgegraphError('INVALID_ARGUMENT', 'interruptBefore and interruptAfter need a checkpointer: compile({ checkpointer, interruptBefore })')
+      throw new EdgegraphError('INVALID_ARGUMENT', 'interruptBefore and interruptAfter need compile({ checkpointer })')
     }
     this.#options = {
       interruptBefore: new Set(options.interruptBefore),
@@ -86,8 +86,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   /** The state of a thread at its newest checkpoint, or at `checkpointId`. */
   async getState(config: ThreadConfig): Promise<StateSnapshot<StateOf<D>>> {
-    checkOptions(config, THREAD_OPTIONS, 'getState config')
-    const checkpoint = await this.#requireHistory('getState', config).load(config.threadId, config.checkpointId)
+    const checkpoint = await this.#thread('getState', config).load(config.threadId, config.checkpointId)
     if (!checkpoint) throw threadNotFound(config.threadId)
     return snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
   }
@@ -97,8 +96,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * matches metadata (`{ source: 'input' }`, `{ step: 3 }`, or your own keys).
    */
   async *getStateHistory(config: ThreadConfig, options: HistoryQuery = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
-    checkOptions(config, THREAD_OPTIONS, 'getStateHistory config')
-    const history = this.#requireHistory('getStateHistory', config)
+    const history = this.#thread('getStateHistory', config)
     for (const checkpoint of await history.list(config.threadId, listOptions(options))) {
       yield snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
     }
@@ -110,8 +108,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * Returns the new checkpoint's config, to continue with `invoke(null, config)`.
    */
   async updateState(config: ThreadConfig, values: UpdateOf<D>, asNode?: N): Promise<Required<ThreadConfig>> {
-    checkOptions(config, THREAD_OPTIONS, 'updateState config')
-    this.#requireHistory('updateState', config)
+    this.#thread('updateState', config)
     const checkpoint = await this.#locked(config, () => this.#run(config).update(values, asNode))
     return { threadId: config.threadId, checkpointId: checkpoint.id }
   }
@@ -121,9 +118,8 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * Values that are not plain JSON (Date, Map, ...) appear in their stored tagged form.
    */
   async diff(from: ThreadConfig, to: ThreadConfig): Promise<JsonPatchOperation[]> {
-    checkOptions(from, THREAD_OPTIONS, 'diff(from)')
-    checkOptions(to, THREAD_OPTIONS, 'diff(..., to)')
-    const history = this.#requireHistory('diff', from)
+    const history = this.#thread('diff', from)
+    this.#thread('diff', to)
     const [a, b] = await Promise.all([history.load(from.threadId, from.checkpointId), history.load(to.threadId, to.checkpointId)])
     if (!a) throw threadNotFound(from.threadId)
     if (!b) throw threadNotFound(to.threadId)
@@ -133,7 +129,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   /** Deletes every checkpoint of a thread. */
   async deleteThread(threadId: string): Promise<void> {
-    await this.#requireHistory('deleteThread', { threadId }).deleteThread(threadId)
+    await this.#thread('deleteThread', { threadId }).deleteThread(threadId)
   }
 
   /**
@@ -153,7 +149,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
   /** @internal Why this graph cannot run as a subgraph node yet (options it would silently lose), or undefined. */
   subgraphProblem(): string | undefined {
-    if (this.#history) return 'it has a checkpointer, but a subgraph keeps no history of its own yet: compile it without one'
+    if (this.#history) return 'a subgraph keeps no history of its own yet: compile it without a checkpointer'
     return undefined
   }
 
@@ -168,7 +164,9 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     return new Run(this.#spec, this.#options, this.#history, config, emit)
   }
 
-  #requireHistory(what: string, config: { threadId?: unknown }): History {
+  /** The history of the thread `config` names, once `config` is checked. */
+  #thread(what: string, config: ThreadConfig): History {
+    checkOptions(config, THREAD_OPTIONS, `${what} config`)
     if (!this.#history || typeof config?.threadId !== 'string' || config.threadId === '') throw needsCheckpointer(what)
     return this.#history
   }
@@ -176,8 +174,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
 
 function listOptions(options: HistoryQuery): ListOptions {
   checkOptions(options, HISTORY_OPTIONS, 'getStateHistory options')
-  const { before } = options
-  if (before === undefined || typeof before === 'string') return options as ListOptions
-  if (typeof before === 'object' && before !== null && typeof before.checkpointId === 'string') return { ...options, before: before.checkpointId }
-  throw new EdgegraphError('INVALID_ARGUMENT', 'getStateHistory options: before must be a checkpoint id or config ({ threadId, checkpointId })')
+  const before = typeof options.before === 'object' && options.before !== null ? options.before.checkpointId : options.before
+  if (options.before !== undefined && typeof before !== 'string') throw new EdgegraphError('INVALID_ARGUMENT', 'getStateHistory options: before must be a checkpoint id or a config with one')
+  return options.before === undefined ? (options as ListOptions) : { ...options, before: before as string }
 }

@@ -38,7 +38,7 @@ export function interruptId(checkpointId: string, task: PendingTask): string {
 export function resumeValues(loaded: Checkpoint, resume: unknown, scope: Scope): Map<number, unknown> {
   const waiting = loaded.pending.filter((t) => t.interrupts && t.interrupts.length > 0)
   if (waiting.length === 0) {
-    throw new EdgegraphError('NO_PENDING_INTERRUPT', `${scope.where(loaded.id)} has no pending interrupt() to resume; continue it with invoke(null) instead.`, { context: scope.context(loaded.id) })
+    throw new EdgegraphError('NO_PENDING_INTERRUPT', `${scope.where(loaded.id)} has no pending interrupt() to resume; continue with invoke(null).`, { context: scope.context(loaded.id) })
   }
   const ids = new Map(waiting.map((t) => [interruptId(loaded.id, t), t.index]))
   const out = new Map<number, unknown>()

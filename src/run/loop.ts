@@ -81,7 +81,7 @@ export class Run {
       if (this.#config.signal?.aborted) return this.#fail(this.#aborted())
       if (steps >= limit) {
         const next = this.#cur.next.map((t) => t.node).join(', ')
-        const message = `${this.#scope.where()} took ${limit} steps without finishing (next: ${next}). Check the loop's exit condition, or raise recursionLimit and continue with invoke(null).`
+        const message = `${this.#scope.where()} took ${limit} steps without finishing (next: ${next}): check the loop's exit condition, or raise recursionLimit and continue with invoke(null).`
         return this.#fail(new EdgegraphError('RECURSION_LIMIT', message, { context: this.#scope.context() }))
       }
       const stopped = await this.#step()
@@ -97,7 +97,7 @@ export class Run {
   async update(values: unknown, asNode: string | undefined): Promise<Checkpoint> {
     if (!this.#history || typeof this.#config.threadId !== 'string') throw needsCheckpointer('updateState')
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-      throw new EdgegraphError('INVALID_ARGUMENT', 'updateState(config, values) takes a state update object as values')
+      throw new EdgegraphError('INVALID_ARGUMENT', 'updateState(config, values) takes an object of channel values')
     }
     if (asNode !== undefined && asNode !== START && !this.#spec.nodes.has(asNode)) throw this.#scope.unknownNode(asNode, 'updateState(..., asNode)')
     const writer = await this.#history.writer(this.#config.threadId, this.#config.checkpointId)
@@ -116,7 +116,7 @@ export class Run {
     const threadId = this.#config.threadId
     if (this.#history) {
       if (typeof threadId !== 'string' || threadId === '') {
-        throw new EdgegraphError('INVALID_ARGUMENT', 'A graph with a checkpointer runs on a thread: pass invoke(input, { threadId })')
+        throw new EdgegraphError('INVALID_ARGUMENT', 'A graph with a checkpointer runs on a thread: invoke(input, { threadId })')
       }
       this.#writer = await this.#history.writer(threadId, this.#config.checkpointId)
     }
@@ -129,7 +129,7 @@ export class Run {
       this.#writer?.fold(loaded.pendingKeys)
       if (command) {
         if (command.update !== undefined || command.goto !== undefined) {
-          throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot also carry update or goto; resume first, or use updateState')
+          throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot carry update or goto; resume first, or use updateState')
         }
         this.#resume = resumeValues(loaded, command.resume, this.#scope)
       }
@@ -239,11 +239,15 @@ export class Run {
     await this.#writer.writePending(pending)
   }
 
+  /** Stores the current checkpoint if the durability policy left it unstored, and waits for every commit. */
+  async #settle(): Promise<void> {
+    if (!this.#writer) return
+    if (this.#cur.id === undefined) await this.#save(false)
+    await this.#writer.flush()
+  }
+
   async #finish(interrupts: Interrupt[]): Promise<RunResult> {
-    if (this.#writer) {
-      if (this.#cur.id === undefined) await this.#save(false)
-      await this.#writer.flush()
-    }
+    await this.#settle()
     if (interrupts.length > 0) {
       // Interrupt ids name the checkpoint, which is known only once it is stored.
       interrupts = this.#interrupts()
@@ -255,10 +259,7 @@ export class Run {
   /** Stores what can be stored (last good checkpoint), waits for commits, and throws `error`. */
   async #fail(error: EdgegraphError): Promise<never> {
     try {
-      if (this.#writer) {
-        if (this.#cur.id === undefined) await this.#save(false)
-        await this.#writer.flush()
-      }
+      await this.#settle()
     } catch (err) {
       if (!isEdgegraphError(error, 'CONFLICT')) throw err
     }
@@ -279,7 +280,7 @@ export class Run {
   }
 
   #aborted(): EdgegraphError {
-    return new EdgegraphError('ABORTED', `${this.#scope.where()} was aborted; its last checkpoint is intact. Continue with invoke(null).`, {
+    return new EdgegraphError('ABORTED', `${this.#scope.where()} was aborted, its last checkpoint intact; continue with invoke(null).`, {
       cause: this.#config.signal?.reason,
       context: this.#scope.context(),
     })

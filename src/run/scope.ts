@@ -18,15 +18,15 @@ export class Scope {
   }
 
   context(checkpointId = this.#checkpoint(), node?: string): ErrorContext {
-    return {
-      ...(this.threadId !== undefined ? { threadId: this.threadId } : {}),
-      ...(checkpointId ? { checkpointId } : {}),
-      ...(node ? { node } : {}),
-    }
+    const context: ErrorContext = {}
+    if (this.threadId !== undefined) context.threadId = this.threadId
+    if (checkpointId) context.checkpointId = checkpointId
+    if (node) context.node = node
+    return context
   }
 
   unknownNode(name: string, where: string, node?: string, checkpointId?: string): EdgegraphError {
-    return new EdgegraphError('UNKNOWN_NODE', `${where} names unknown node "${name}". Nothing was stored for this step.`, { context: this.context(checkpointId, node) })
+    return new EdgegraphError('UNKNOWN_NODE', `${where} names unknown node "${name}"; nothing was stored for this step.`, { context: this.context(checkpointId, node) })
   }
 }
 

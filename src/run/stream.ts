@@ -1,5 +1,4 @@
 /** @module `stream()`: a run's events as an async iterable of chunks in the modes asked for. */
-import { EdgegraphError } from '../errors.js'
 import type { Interrupt } from './interrupts.js'
 import type { RunEvent } from './loop.js'
 import { metadataOf, type CheckpointMetadata } from './snapshot.js'
@@ -64,7 +63,8 @@ export function streamRun(modes: readonly string[], single: boolean, signal: Abo
         if (failure !== undefined) throw failure
       } finally {
         if (!done) {
-          stopper.abort(new EdgegraphError('ABORTED', 'the stream consumer stopped reading'))
+          // The consumer stopped reading: the run stops at its next step boundary (nobody is left to see why).
+          stopper.abort()
           await running
         }
       }

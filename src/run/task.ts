@@ -44,7 +44,7 @@ export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; v
       ? (value) => parent.interrupt(value)
       : <R>(value: unknown): R => {
           if (!env.canPause) {
-            throw new EdgegraphError('INVALID_ARGUMENT', `Node "${task.node}" called interrupt(), which needs a checkpointer to resume: compile({ checkpointer }) and pass a threadId.`, { context: { node: task.node } })
+            throw new EdgegraphError('INVALID_ARGUMENT', `Node "${task.node}" called interrupt(), which needs a checkpointer to resume: compile({ checkpointer }), and a threadId.`, { context: { node: task.node } })
           }
           if (asked < resume.length) return resume[asked++] as R
           asked++
@@ -76,7 +76,7 @@ function readResult(env: TaskEnv, node: string, out: unknown): { writes: [string
     return { writes: Object.entries(update as object), goto: out.goto === undefined ? [] : env.router.gotoTasks(node, out.goto) }
   }
   if (typeof out !== 'object' || Array.isArray(out)) {
-    throw new EdgegraphError('INVALID_UPDATE', `Node "${node}" returned ${Array.isArray(out) ? 'an array' : typeof out}; return an update object, a Command or nothing.`, { context: env.scope.context(undefined, node) })
+    throw new EdgegraphError('INVALID_UPDATE', `Node "${node}" returned ${Array.isArray(out) ? 'an array' : typeof out}: return an update object, a Command or nothing.`, { context: env.scope.context(undefined, node) })
   }
   return { writes: Object.entries(out), goto: [] }
 }

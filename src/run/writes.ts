@@ -44,7 +44,7 @@ export async function applyWrites(spec: GraphSpec, scope: Scope, base: Record<st
       } else {
         const other = writtenBy.get(channel)
         if (other !== undefined && node !== START) {
-          throw new EdgegraphError('INVALID_UPDATE', `Nodes "${other}" and "${node}" both wrote channel "${channel}" in one step; give it a reducer, or let one node write it.`, {
+          throw new EdgegraphError('INVALID_UPDATE', `Nodes "${other}" and "${node}" both wrote channel "${channel}" in one step: give it a reducer, or let one node write it.`, {
             context: { ...scope.context(undefined, node), channel },
           })
         }
