@@ -45,7 +45,11 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
     this.#spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map() }
   }
 
-  /** Adds a node: a function, or a compiled graph (a subgraph, run as one step of this graph). */
+  /**
+   * Adds a node: a function, or a compiled graph (a subgraph, run as one step of this graph, compiled without a
+   * checkpointer). `options.ends` lists where the node may route with `Command.goto`, so `compile` can check that
+   * END is reachable. Any other option is refused with `INVALID_ARGUMENT`.
+   */
   addNode<K extends string>(
     name: K,
     node: NodeFunction<D> | CompiledGraph<StateDefinition, string>,
