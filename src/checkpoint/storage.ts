@@ -40,8 +40,12 @@ export class ChunkedStorage {
     }
   }
 
-  commit(threadId: string, batch: Batch, guard: Guard): Promise<void> {
-    return this.call(threadId, (a) => a.commit(threadId, batch, guard))
+  async commit(threadId: string, batch: Batch, guard: Guard): Promise<void> {
+    try {
+      await this.adapter.commit(threadId, batch, guard)
+    } catch (err) {
+      throw this.#wrap(threadId, err)
+    }
   }
 
   /** The head's raw bytes (the guard of the next commit) and the checkpoint id they name; undefined for a new thread. */

@@ -174,12 +174,11 @@ export class Run {
     }
 
     const done = outcomes as Extract<TaskOutcome, { status: 'done' }>[]
-    const nodeOf = (i: number) => (cur.next[i] as TaskRef).node
-    const applied = await applyWrites(this.#spec, this.#scope, cur.values, done.map((o, i) => ({ node: nodeOf(i), writes: o.writes })))
+    const applied = await applyWrites(this.#spec, this.#scope, cur.values, done.map((o, i) => ({ node: (cur.next[i] as TaskRef).node, writes: o.writes })))
     const routed: TaskRef[] = []
-    for (const [i, o] of done.entries()) routed.push(...(await this.#router.route(nodeOf(i), applied.values, o.goto)))
+    for (const [i, o] of done.entries()) routed.push(...(await this.#router.route((cur.next[i] as TaskRef).node, applied.values, o.goto)))
     const next = dedupe(routed)
-    for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: nodeOf(i), update: Object.fromEntries(o.writes) })
+    for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes) })
     this.#emit({ type: 'values', values: applied.values })
 
     for (const [node, channels] of Object.entries(applied.writes)) {

@@ -21,7 +21,6 @@ export async function applyWrites(spec: GraphSpec, scope: Scope, base: Record<st
   const writtenBy = new Map<string, string>()
   const summary: Record<string, string[]> = {}
   const { channels, schema } = spec
-  const who = (node: string) => (node === START ? 'the input' : `node "${node}"`)
   for (const { node, writes } of tasks) {
     for (const [channel, update] of writes) {
       const channelSpec = channels.get(channel)
@@ -36,7 +35,7 @@ export async function applyWrites(spec: GraphSpec, scope: Scope, base: Record<st
         try {
           values[channel] = channelSpec.reducer(values[channel], update)
         } catch (err) {
-          throw new EdgegraphError('INVALID_UPDATE', `The reducer of channel "${channel}" failed on the write of ${who(node)}: ${(err as Error)?.message ?? err}`, {
+          throw new EdgegraphError('INVALID_UPDATE', `The reducer of channel "${channel}" failed on the write of ${node === START ? 'the input' : `node "${node}"`}: ${(err as Error)?.message ?? err}`, {
             cause: err,
             context: { ...scope.context(undefined, node), channel },
           })
