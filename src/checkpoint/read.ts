@@ -16,6 +16,7 @@ import { storedKeys, type ChunkedStorage } from './storage.js'
 
 /** Which checkpoints to list, newest first. */
 export interface ListOptions {
+  /** At most this many checkpoints (the newest ones that match). */
   limit?: number
   /** Only checkpoints older than this checkpoint id. */
   before?: string

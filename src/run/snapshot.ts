@@ -4,7 +4,9 @@ import { interruptId, openInterrupts, type Interrupt } from './interrupts.js'
 
 /** Identifies a thread, and optionally one of its checkpoints. */
 export interface ThreadConfig {
+  /** The thread. */
   threadId: string
+  /** One of its checkpoints (default: the newest), as `getState(...).config.checkpointId` gives it. */
   checkpointId?: string
 }
 
