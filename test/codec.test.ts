@@ -3,7 +3,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { applyDelta, deepEqual, diff } from '../src/checkpoint/delta.js'
 import { decodeValue, encodeValue } from '../src/checkpoint/serde.js'
-import { isEdgegraphError } from '../src/index.js'
+import { END, START, StateGraph, isEdgegraphError, registerClass } from '../src/index.js'
+import { createMemoryAdapter } from '../adapters/memory.js'
+import { collect, rejectsWith } from './helpers.js'
 
 const where = () => ({ channel: 'ch', path: [] as (string | number)[] })
 /** Encode to JSON text and back, as storage does. */
@@ -42,6 +44,8 @@ describe('serde', () => {
   it.each([
     ['a function', { tools: [{ run: () => 1 }] }, 'ch.tools[0].run'],
     ['a class instance', { at: { when: new (class Clock {})() } }, 'ch.at.when'],
+    ['a Map key that is a function', { m: new Map([[() => 1, 'v']]) }, 'ch.m["<map entry 0>"][0]'],
+    ['a Set item that is a symbol', { s: new Set([1, Symbol('x')]) }, 'ch.s["<set item 1>"]'],
     ['a symbol', { kind: Symbol('x') }, 'ch.kind'],
     ['a cycle', (() => { const o: Record<string, unknown> = { a: {} }; (o.a as Record<string, unknown>).back = o; return o })(), 'ch.a.back'],
     ['symbol keys', { nested: { [Symbol('k')]: 1 } }, 'ch.nested'],
@@ -169,5 +173,101 @@ describe('delta codec', () => {
       expect(isEdgegraphError(err, 'UNSERIALIZABLE')).toBe(true)
       expect((err as Error).message).toContain('ch.items[2]')
     }
+  })
+})
+
+// ---- Registered classes ---------------------------------------------------------------------------------------
+
+class Point {
+  constructor(
+    public x: number,
+    public y: number,
+  ) {}
+  norm() {
+    return Math.hypot(this.x, this.y)
+  }
+}
+/** Holds any storable value, registered classes included, so instances nest. */
+class Box {
+  constructor(public inside: unknown) {}
+}
+class Point3 extends Point {}
+registerClass({ tag: 'test.Point', type: Point, encode: (p) => [p.x, p.y], decode: (v) => new Point(...(v as [number, number])) })
+registerClass({ tag: 'test.Box', type: Box, encode: (b) => b.inside, decode: (v) => new Box(v) })
+
+const { withClasses } = fc.letrec((tie) => ({
+  withClasses: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('point'), tie('box'), tie('array'), tie('object'), tie('map')),
+  point: fc.tuple(fc.double(), fc.integer()).map(([x, y]) => new Point(x, y)),
+  box: tie('withClasses').map((v) => new Box(v)),
+  array: fc.array(tie('withClasses'), { maxLength: 4 }),
+  object: fc.dictionary(fc.oneof(fc.string(), fc.constant('$t')), tie('withClasses'), { maxKeys: 4, noNullPrototype: true }),
+  map: fc.array(fc.tuple(fc.string(), tie('withClasses')), { maxLength: 3 }).map((e) => new Map(e)),
+}))
+/** The stored form: equal for two values exactly when they read back the same (Map order, classes and all). */
+const stored = (v: unknown) => JSON.stringify(encodeValue(v, where()))
+
+describe('registered classes', () => {
+  it('round-trip as instances of their class, nested in anything and holding anything', () => {
+    fc.assert(
+      fc.property(withClasses, (v) => {
+        const back = roundTrip(v)
+        expect(stored(back)).toBe(stored(v))
+        expect(back).toStrictEqual(v)
+      }),
+      { numRuns: 500 },
+    )
+    const back = roundTrip({ at: new Point(3, 4), box: new Box([new Point(0, 1), new Map([['k', new Box(new Date(7))]])]) }) as { at: Point; box: Box }
+    expect(back.at).toBeInstanceOf(Point)
+    expect(back.at.norm()).toBe(5)
+    expect(((back.box.inside as unknown[])[1] as Map<string, Box>).get('k')?.inside).toEqual(new Date(7))
+    expect(encodeValue(new Point(1, 2), where())).toEqual({ $t: 'c:test.Point', v: [1, 2] })
+  })
+
+  it('are stored whole when they change and not at all when the same instance stays, in random histories', () => {
+    fc.assert(
+      fc.property(fc.array(withClasses, { minLength: 1, maxLength: 6 }), (history) => {
+        let state: unknown = roundTrip(history[0])
+        for (const next of history.slice(1)) {
+          const d = diff(state, next, where())
+          state = d === undefined ? state : applyDelta(state, JSON.parse(JSON.stringify(d)))
+          expect(stored(state)).toBe(stored(next))
+        }
+      }),
+      { numRuns: 300 },
+    )
+    const points = [new Point(0, 0), new Point(1, 1)]
+    expect(diff(points, [...points, new Point(2, 2)], where())).toEqual({ a: [{ $t: 'c:test.Point', v: [2, 2] }] })
+    expect(diff({ p: points[0] }, { p: new Point(0, 0) }, where())).toEqual({ f: { p: { $t: 'c:test.Point', v: [0, 0] } } })
+  })
+
+  it('cover the exact class only: a subclass, or any other class, is still UNSERIALIZABLE, naming registerClass', () => {
+    for (const bad of [new Point3(1, 2), new (class Clock {})()]) {
+      try {
+        encodeValue({ at: bad }, where())
+        throw new Error('accepted')
+      } catch (err) {
+        expect(isEdgegraphError(err, 'UNSERIALIZABLE')).toBe(true)
+        expect((err as Error).message).toMatch(/holds an instance of (Point3|Clock) at ch\.at, .*classes given to registerClass\(\)/)
+      }
+    }
+  })
+
+  it('an unknown class tag fails decoding, naming the tag and registerClass; in a thread it is CORRUPT_RECORD', async () => {
+    expect(() => decodeValue({ $t: 'c:test.Gone', v: 1 })).toThrow('unknown value tag "c:test.Gone": registerClass() its class before reading')
+    // A thread written by an app that registered a class this one does not know.
+    const store = createMemoryAdapter()
+    const graph = new StateGraph({ points: { default: (): Point[] => [], reducer: (a: Point[], b: Point[]) => [...a, ...b] } })
+      .addNode('add', (s) => ({ points: [new Point(s.points.length, 0)] }))
+      .addEdge(START, 'add')
+      .addEdge('add', END)
+      .compile({ checkpointer: store })
+    await graph.invoke({ points: [new Point(9, 9)] }, { threadId: 't' })
+    expect((await graph.getState({ threadId: 't' })).values.points).toEqual([new Point(9, 9), new Point(1, 0)])
+    const text = new TextDecoder()
+    for (const [key, value] of await collect(store.scan('t', { from: 'c/', to: 'c0' }))) {
+      await store.commit('t', { put: [[key, new TextEncoder().encode(text.decode(value).replaceAll('c:test.Point', 'c:test.Gone'))]] })
+    }
+    const err = await rejectsWith(graph.getState({ threadId: 't' }), 'CORRUPT_RECORD')
+    expect(err.message).toContain('unknown value tag "c:test.Gone": registerClass() its class before reading')
   })
 })

@@ -125,22 +125,8 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 
 function sameLeaf(a: unknown, b: unknown): boolean {
   if (a instanceof Date && b instanceof Date) return Object.is(a.getTime(), b.getTime())
-  if (a instanceof Uint8Array && b instanceof Uint8Array) {
-    if (a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-    return true
-  }
-  if (a instanceof Map && b instanceof Map) {
-    if (a.size !== b.size) return false
-    const left = [...a]
-    const right = [...b]
-    return left.every(([k, v], i) => deepEqual(k, right[i]?.[0]) && deepEqual(v, right[i]?.[1]))
-  }
-  if (a instanceof Set && b instanceof Set) {
-    if (a.size !== b.size) return false
-    const right = [...b]
-    return [...a].every((v, i) => deepEqual(v, right[i]))
-  }
+  // Bytes, Map entries and Set items compare as arrays, in order (Map entries as [key, value] pairs).
+  for (const type of [Uint8Array, Map, Set]) if (a instanceof type && b instanceof type) return deepEqual([...(a as Iterable<unknown>)], [...(b as Iterable<unknown>)])
   return false
 }
 
