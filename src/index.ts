@@ -1,6 +1,7 @@
 /** @module edgegraph: stateful agent graphs with diff-based, pluggable checkpoint storage. */
 export { StateGraph, type NodeFunction, type NodeResult, type Route } from './graph/state-graph.js'
 export { channel, type ChannelSpec, type StandardSchemaV1, type StateDefinition, type StateOf, type UpdateOf } from './graph/channels.js'
+export { MessagesValue, messagesStateReducer, REMOVE_ALL_MESSAGES, type Message, type MessageLike, type Messages } from './graph/messages.js'
 export { Command, Send, START, END } from './run/command.js'
 export { CompiledGraph, type HistoryQuery, type InvokeResult } from './run/compiled.js'
 export type { CompileOptions, Durability, RunConfig } from './run/config.js'
