@@ -11,6 +11,7 @@ import { adapterTests } from './adapter.js'
 import { historyTests } from './history.js'
 import { randomHistoryTests } from './random-history.js'
 import { retentionTests } from './retention.js'
+import { storeTests } from './store.js'
 import { namedTests, type ConformanceOptions } from './suite.js'
 
 export type { ConformanceOptions } from './suite.js'
@@ -26,6 +27,7 @@ export function runConformance(options: ConformanceOptions): void {
     historyTests(options, test)
     randomHistoryTests(options, test)
     retentionTests(options, test)
+    storeTests(options, test)
     // Checked once vitest has collected the nested describes (their callbacks run after this one returns).
     if ((options.skip ?? []).length > 0) {
       it('skips only tests that exist', () => {
