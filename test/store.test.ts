@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check'
 import { InMemoryStore, type Operation as LangGraphOperation } from '@langchain/langgraph'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { EdgegraphError } from '../src/index.js'
 import { createStore, type Item, type Operation, type Store } from '../src/store/index.js'
@@ -213,5 +213,25 @@ describe('store vs LangGraph InMemoryStore', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  it('types: batch results follow their operations, interfaces are accepted as values, index takes only false', async () => {
+    interface Prefs {
+      theme: string
+    }
+    const prefs: Prefs = { theme: 'dark' }
+    const store = createStore(createMemoryAdapter())
+    await store.put(['u'], 'prefs', prefs)
+    const [put, got, found, listed] = await store.batch([{ namespace: ['u'], key: 'k', value: { n: 1 } }, { namespace: ['u'], key: 'prefs' }, { namespacePrefix: ['u'] }, { limit: 5, offset: 0 }])
+    expectTypeOf(put).toEqualTypeOf<void>()
+    expectTypeOf(got).toEqualTypeOf<Item | null>()
+    expectTypeOf(found).toEqualTypeOf<Item[]>()
+    expectTypeOf(listed).toEqualTypeOf<string[][]>()
+    expect([put, got?.value, found.length, listed]).toEqual([undefined, { theme: 'dark' }, 1, [['u']]])
+    expectTypeOf((await store.get<{ theme: string }>(['u'], 'prefs'))?.value.theme).toEqualTypeOf<string | undefined>()
+    // @ts-expect-error semantic search's field indexing is not supported
+    await expect(store.put(['u'], 'k', {}, ['text'])).rejects.toThrow(/index/)
+    // @ts-expect-error an unknown filter operator
+    await expect(store.search(['u'], { filter: { n: { $regex: 'x' } } })).rejects.toThrow(/\$regex/)
   })
 })
