@@ -3,8 +3,12 @@ import { build, type Message } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 
-/** Enforced (test/size.test.ts fails the test run above it): the counter example, core + memory adapter, min+gz. */
-export const BUDGET_BYTES = 16 * 1024
+/**
+ * Enforced (test/size.test.ts fails the test run above it): the counter example, core + memory adapter, min+gz.
+ * 16 KB until issue 10: LangGraph.js parity in the run loop (edge visibility, task order, resume semantics, joins,
+ * retries, stream modes) is paid by every graph, so the budget moved to 17 KB; see the README's Benchmarks section.
+ */
+export const BUDGET_BYTES = 17 * 1024
 /** Long-term goal for the same bundle; reported, not enforced. */
 export const GOAL_BYTES = 12 * 1024
 const benchDir = fileURLToPath(new URL('.', import.meta.url))

@@ -5,7 +5,7 @@ import { createMemoryAdapter } from '../adapters/memory.js'
 import { appendList, collect, counter, deferred, rejectsWith } from './helpers.js'
 
 describe('supersteps', () => {
-  it('runs triggered nodes concurrently on one snapshot and applies writes in node order', async () => {
+  it('runs triggered nodes concurrently on one snapshot and applies writes in node-name order, as LangGraph.js does', async () => {
     const seen: Record<string, unknown> = {}
     const gate = deferred()
     const g = new StateGraph({ log: appendList, n: { default: () => 0 } })
@@ -27,12 +27,42 @@ describe('supersteps', () => {
       .addEdge('join', END)
       .compile({ checkpointer: createMemoryAdapter() })
     const out = await g.invoke({}, { threadId: 't' })
-    // Both saw the same snapshot; 'slow' finished last but its write comes first (edge order), join ran once.
+    // Both saw the same snapshot; writes apply in task order (plain nodes by name, whoever finishes first), join ran once.
     expect(seen).toEqual({ slow: 0, fast: 0 })
-    expect(out.log).toEqual(['slow', 'fast', 'join saw slow+fast'])
+    expect(out.log).toEqual(['fast', 'slow', 'join saw fast+slow'])
     const history = await collect(g.getStateHistory({ threadId: 't' }))
-    expect(history.map((h) => h.next)).toEqual([[], ['join'], ['slow', 'fast']])
+    expect(history.map((h) => h.next)).toEqual([[], ['join'], ['fast', 'slow']])
     expect(history[1]?.metadata.writes).toEqual({ slow: ['log'], fast: ['log'] })
+  })
+
+  it("a node's conditional edges see the state before the step plus only that node's writes, as in LangGraph.js", async () => {
+    const seen: unknown[] = []
+    const g = new StateGraph({ log: appendList, x: { default: () => 0 } })
+      .addNode('b', () => ({ log: ['b'], x: 1 }))
+      .addNode('a', () => ({ log: ['a'] }))
+      .addNode('d', () => ({ log: ['d'] }))
+      .addEdge(START, 'b')
+      .addEdge(START, 'a')
+      .addConditionalEdges('a', (s) => {
+        seen.push({ x: s.x, log: s.log })
+        return END
+      })
+      .addEdge('b', 'd')
+      .addEdge('d', END)
+      .compile()
+    expect(await g.invoke({})).toEqual({ log: ['a', 'b', 'd'], x: 1 })
+    expect(seen).toEqual([{ x: 0, log: ['a'] }])
+  })
+
+  it('applies a step\'s writes with plain node tasks by name first, then Send tasks in the order sent', async () => {
+    const g = new StateGraph({ log: appendList, tag: {} })
+      .addNode('w', (s) => ({ log: [String(s.tag)] }))
+      .addNode('z', () => ({ log: ['z'] }))
+      .addNode('a', () => ({ log: ['a'] }))
+      .addConditionalEdges(START, () => [new Send('w', { tag: 's1' }), 'z', new Send('w', { tag: 's2' }), 'a'])
+      .compile()
+    // LangGraph.js 1.7.3 gives the same on this graph.
+    expect((await g.invoke({})).log).toEqual(['a', 'z', 's1', 's2'])
   })
 
   it('fans out with Send and gathers with a reducer', async () => {
@@ -158,13 +188,13 @@ describe('failures', () => {
     expect((err as Error).cause).toBeInstanceOf(Error)
 
     const state = await g.getState({ threadId: 'f' })
-    expect(state.next).toEqual(['ok', 'bad'])
+    expect(state.next).toEqual(['bad', 'ok'])
     expect(state.tasks.map((t) => [t.name, t.result, t.error?.message])).toEqual([
-      ['ok', { log: ['ok'] }, undefined],
       ['bad', undefined, 'upstream timeout'],
+      ['ok', { log: ['ok'] }, undefined],
     ])
     fix()
-    expect(await g.invoke(null, { threadId: 'f' })).toEqual({ log: ['ok', 'bad'] })
+    expect(await g.invoke(null, { threadId: 'f' })).toEqual({ log: ['bad', 'ok'] })
     expect(calls).toEqual({ ok: 1, bad: 2 })
   })
 

@@ -11,7 +11,8 @@
 
 export const HEAD_KEY = 'h'
 export const checkpointKey = (id: string): string => `c/${id}`
-export const pendingKey = (id: string, task: number): string => `w/${id}/${String(task).padStart(3, '0')}`
+/** Pending writes of task `task` of the step after checkpoint `id`; task -1 holds writes of the input (`-in`). */
+export const pendingKey = (id: string, task: number): string => `w/${id}/${task < 0 ? '-in' : String(task).padStart(3, '0')}`
 export const packKey = (firstId: string): string => `p/${firstId}`
 export const chunkKeys = (key: string, count: number): string[] => Array.from({ length: count }, (_, i) => `k/${key}/${String(i).padStart(4, '0')}`)
 
@@ -33,5 +34,6 @@ export function idOfKey(key: string): string {
 
 /** The task index of a pending-writes key `w/<id>/<task>`. */
 export function taskOfKey(key: string): number {
-  return Number(key.slice(key.lastIndexOf('/') + 1))
+  const task = key.slice(key.lastIndexOf('/') + 1)
+  return task === '-in' ? -1 : Number(task)
 }

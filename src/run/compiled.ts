@@ -4,14 +4,16 @@ import type { StorageAdapter } from '../checkpoint/adapter.js'
 import { History } from '../checkpoint/history.js'
 import { jsonPatch, type JsonPatchOperation } from '../checkpoint/patch.js'
 import type { ListOptions } from '../checkpoint/read.js'
+import type { Checkpoint } from '../checkpoint/model.js'
 import { encodeValue, type Encoded } from '../checkpoint/serde.js'
 import type { StateDefinition, StateOf, UpdateOf } from '../graph/channels.js'
-import type { Command } from './command.js'
+import { START, type Command } from './command.js'
 import type { CompileOptions, RunConfig, RunOptions } from './config.js'
 import type { Interrupt } from './interrupts.js'
 import { Run, type RunEvent } from './loop.js'
 import { CHECKPOINTER_OPTIONS, COMPILE_OPTIONS, HISTORY_OPTIONS, RUN_OPTIONS, STREAM_OPTIONS, THREAD_OPTIONS, checkOptions, streamModes } from './options.js'
-import { needsCheckpointer, threadNotFound } from './scope.js'
+import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
+import { applyWrites } from './writes.js'
 import { snapshotOf, type StateSnapshot, type ThreadConfig } from './snapshot.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import { streamRun, type DebugEvent, type InterruptChunk, type StreamMode } from './stream.js'
@@ -88,7 +90,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   async getState(config: ThreadConfig): Promise<StateSnapshot<StateOf<D>>> {
     const checkpoint = await this.#thread('getState', config).load(config.threadId, config.checkpointId)
     if (!checkpoint) throw threadNotFound(config.threadId)
-    return snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
+    return this.#snapshot(checkpoint)
   }
 
   /**
@@ -98,7 +100,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   async *getStateHistory(config: ThreadConfig, options: HistoryQuery = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
     const history = this.#thread('getStateHistory', config)
     for (const checkpoint of await history.list(config.threadId, listOptions(options))) {
-      yield snapshotOf(checkpoint) as StateSnapshot<StateOf<D>>
+      yield this.#snapshot(checkpoint)
     }
   }
 
@@ -151,6 +153,13 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   subgraphProblem(): string | undefined {
     if (this.#history) return 'a subgraph keeps no history of its own yet: compile it without a checkpointer'
     return undefined
+  }
+
+  /** A checkpoint as users see it: with the input a resume stored on it (`Command({ resume, update })`) applied. */
+  async #snapshot(c: Checkpoint): Promise<StateSnapshot<StateOf<D>>> {
+    const input = c.pending.find((p) => p.index < 0)?.writes
+    if (input) c = { ...c, values: (await applyWrites(this.#spec, new Scope(c.threadId, () => c.id), c.values, [{ node: START, writes: input }], false)).values }
+    return snapshotOf(c) as StateSnapshot<StateOf<D>>
   }
 
   /** Holds the thread's cross-tab lock around `fn` when the adapter offers one. */

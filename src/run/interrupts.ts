@@ -22,7 +22,7 @@ export class InterruptSignal {
  * then the `interrupt()` calls its tasks left pending.
  */
 export function openInterrupts(checkpointId: string, statics: StaticInterrupt[], pending: PendingTask[]): Interrupt[] {
-  const out: Interrupt[] = pending.length > 0 ? [] : statics.map((x) => ({ id: `${checkpointId}:${x.when}:${x.node}`, node: x.node, when: x.when, value: undefined }))
+  const out: Interrupt[] = pending.some((t) => t.index >= 0) ? [] : statics.map((x) => ({ id: `${checkpointId}:${x.when}:${x.node}`, node: x.node, when: x.when, value: undefined }))
   for (const t of pending) if (t.interrupts?.length) out.push({ id: interruptId(checkpointId, t), node: t.node, when: 'during', value: t.interrupts[0] })
   return out
 }
@@ -32,8 +32,8 @@ export function interruptId(checkpointId: string, task: PendingTask): string {
 }
 
 /**
- * Which task each resume value goes to (by task index): `resume` answers the one pending `interrupt()`, or is
- * a map from interrupt id to value when several are pending.
+ * Which task each resume value goes to (by task index). `resume` is a map from interrupt id to value when it names
+ * pending interrupts; otherwise, as in LangGraph.js, the one value answers every pending `interrupt()`.
  */
 export function resumeValues(loaded: Checkpoint, resume: unknown, scope: Scope): Map<number, unknown> {
   const waiting = loaded.pending.filter((t) => t.interrupts && t.interrupts.length > 0)
@@ -41,18 +41,6 @@ export function resumeValues(loaded: Checkpoint, resume: unknown, scope: Scope):
     throw new EdgegraphError('NO_PENDING_INTERRUPT', `${scope.where(loaded.id)} has no pending interrupt() to resume; continue with invoke(null).`, { context: scope.context(loaded.id) })
   }
   const ids = new Map(waiting.map((t) => [interruptId(loaded.id, t), t.index]))
-  const out = new Map<number, unknown>()
   const keyed = typeof resume === 'object' && resume !== null && !Array.isArray(resume) && Object.keys(resume).length > 0 && Object.keys(resume).every((k) => ids.has(k))
-  if (keyed) {
-    for (const [id, value] of Object.entries(resume as object)) out.set(ids.get(id) as number, value)
-  } else if (waiting.length === 1) {
-    out.set((waiting[0] as PendingTask).index, resume)
-  } else {
-    throw new EdgegraphError(
-      'INVALID_ARGUMENT',
-      `${scope.where(loaded.id)} has ${waiting.length} pending interrupts; resume with a map from interrupt id to value: { ${[...ids.keys()].map((id) => `"${id}": ...`).join(', ')} }`,
-      { context: scope.context(loaded.id) },
-    )
-  }
-  return out
+  return keyed ? new Map(Object.entries(resume as object).map(([id, value]) => [ids.get(id) as number, value])) : new Map(waiting.map((t) => [t.index, resume]))
 }

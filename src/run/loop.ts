@@ -127,11 +127,16 @@ export class Run {
       this.#cur = { id: loaded.id, values: loaded.values, next: loaded.next, step: loaded.step, source: loaded.source, interrupts: loaded.interrupts, pending: loaded.pending }
       // This run finishes the step those pending writes belong to; once it commits they are folded in.
       this.#writer?.fold(loaded.pendingKeys)
-      if (command) {
-        if (command.update !== undefined || command.goto !== undefined) {
-          throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot carry update or goto; resume first, or use updateState')
-        }
-        this.#resume = resumeValues(loaded, command.resume, this.#scope)
+      if (command?.goto !== undefined) throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot carry goto; resume first, or use updateState')
+      if (command) this.#resume = resumeValues(loaded, command.resume, this.#scope)
+      // Command({ resume, update }): as in LangGraph.js the update is stored with the waiting checkpoint (task -1) and
+      // the resumed tasks see it; it lands in the state with the step they complete.
+      const writes = [...(loaded.pending.find((p) => p.index < 0)?.writes ?? []), ...Object.entries(command?.update ?? {})]
+      if (writes.length > 0) {
+        const applied = await applyWrites(this.#spec, this.#scope, loaded.values, [{ node: START, writes }])
+        if (command?.update !== undefined) await this.#writer?.writePending([{ index: -1, node: START, writes }])
+        this.#cur.values = applied.values
+        this.#acc.writes = applied.writes
       }
       return undefined
     }
@@ -176,7 +181,12 @@ export class Run {
     const done = outcomes as Extract<TaskOutcome, { status: 'done' }>[]
     const applied = await applyWrites(this.#spec, this.#scope, cur.values, done.map((o, i) => ({ node: (cur.next[i] as TaskRef).node, writes: o.writes })))
     const routed: TaskRef[] = []
-    for (const [i, o] of done.entries()) routed.push(...(await this.#router.route((cur.next[i] as TaskRef).node, applied.values, o.goto)))
+    for (const [i, o] of done.entries()) {
+      const node = (cur.next[i] as TaskRef).node
+      // As in LangGraph, a node's conditional edges see the state before the step plus that node's own writes.
+      const view = done.length > 1 && this.#spec.branches.has(node) ? (await applyWrites(this.#spec, this.#scope, cur.values, [{ node, writes: o.writes }], false)).values : applied.values
+      routed.push(...(await this.#router.route(node, view, o.goto)))
+    }
     const next = dedupe(routed)
     for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes) })
     this.#emit({ type: 'values', values: applied.values })

@@ -69,13 +69,11 @@ export function staticInterrupts(options: RunOptions, ran: TaskRef[], next: Task
   return out
 }
 
-/** Plain node tasks run once per step however many edges lead to them; every `Send` is its own task. */
+/**
+ * The tasks of the next step, in the order their writes are applied: plain node tasks once each however many edges
+ * lead to them, sorted by name, then every `Send` in the order sent (LangGraph.js orders a step's tasks the same way).
+ */
 export function dedupe(tasks: TaskRef[]): TaskRef[] {
-  const seen = new Set<string>()
-  return tasks.filter((t) => {
-    if (t.arg) return true
-    if (seen.has(t.node)) return false
-    seen.add(t.node)
-    return true
-  })
+  const nodes = [...new Set(tasks.filter((t) => !t.arg).map((t) => t.node))].sort()
+  return [...nodes.map((node) => ({ node })), ...tasks.filter((t) => t.arg)]
 }
