@@ -1,0 +1,107 @@
+/**
+ * @module The one place that says which LangGraph.js behaviours edgegraph does not match yet: differential tests
+ * skipped by title (with why), and shapes the random-graph property avoids (with why). Delete an entry once edgegraph
+ * matches. `LANGGRAPH_PENDING=1` runs the pending tests anyway; `LANGGRAPH_AVOID=none` turns every avoidance off
+ * (`LANGGRAPH_AVOID=values-at-interrupt,...` keeps only those).
+ */
+import { it } from 'vitest'
+
+/** Differential tests that fail today, by exact title → the observed difference or the missing feature. */
+export const PENDING: Record<string, string> = {
+  // updateState
+  'updateState without asNode runs the edges of the node that ran last again':
+    "edgegraph keeps the checkpoint's next (['act']); LangGraph applies the update as the node that ran last ('plan') and runs its edges on the new state (['skip']).",
+  'updateState without asNode after a step that ran several nodes is refused as ambiguous':
+    'edgegraph applies the update and writes a checkpoint; LangGraph throws InvalidUpdateError "Ambiguous update, specify asNode" when the last step ran more than one node.',
+  'updateState while an interrupt() waits, then Command({ resume }) answers the node run again':
+    "edgegraph's update drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph re-routes from START (next ['ask']) and the resume value answers ask's interrupt() when it runs again.",
+  // resume
+  'a resume value answers only the step it resumes: a later interrupt() pauses again':
+    "edgegraph bug: the resume value stays mapped to its task index for the whole run (loop.ts #resume), so 'second' gets 'r1' instead of pausing on q2; LangGraph consumes it in the resumed step.",
+  'Command({ resume, update }) applies the update before the resumed step, without a checkpoint of its own':
+    'The run matches, but LangGraph stores the update as pending writes of the interrupted checkpoint, so reading that checkpoint (history) shows x = 5; edgegraph shows x = 0 there. Probably deliberate: decide.',
+  'Command({ update, goto }) as input starts from the given node':
+    'The run matches, but LangGraph stores the update as pending writes of the checkpoint it started from, so that older checkpoint reads back with x = 1 in history; edgegraph shows x = 0. Probably deliberate: decide.',
+  'Command({ resume }) with no interrupt pending continues the run instead of failing':
+    'edgegraph throws NO_PENDING_INTERRUPT; LangGraph treats it as a continue (like invoke(null)) and finishes the run. Decide whether deliberate.',
+  'getState while a node waits on its second interrupt() lists no next task':
+    "LangGraph quirk: the task's stored resume write counts as a result, so getState shows next [] while q2 waits; edgegraph shows ['a']. Probably keep edgegraph's and list it as deliberate.",
+  // interrupts
+  "invoke at an interrupt returns the state with the finished sibling tasks' writes":
+    "edgegraph returns the state before the step ({ log: ['in'] }); LangGraph applies the finished siblings' writes to what invoke returns ({ log: ['in', 'quick'] }).",
+  "getState at an interrupt shows the finished sibling tasks' writes and lists only the waiting task":
+    "edgegraph shows the state before the step and next ['ask', 'quick']; LangGraph applies the finished tasks' pending writes and lists only unfinished tasks (next ['ask']).",
+  'streamMode values reports interrupt() calls and static interrupts as { __interrupt__ } chunks':
+    "edgegraph's values mode has no { __interrupt__ } chunks, no chunk with the finished siblings' writes at the interrupt, and no chunk of the current state when a run continues; LangGraph has all three.",
+  'streamMode updates reports the finished sibling tasks of a step that stopped at an interrupt':
+    'edgegraph streams nothing for a finished sibling when a step stops at an interrupt, and on resume streams the step in task order; LangGraph streams the sibling at once, and again first on resume with __metadata__: { cached: true }.',
+  'invoke with an empty input that stops in its first step returns only __interrupt__':
+    "LangGraph's invoke returns the last values chunk, and an input that writes nothing emits none, so it returns { __interrupt__ } alone ({} here); edgegraph returns the state ({ log: [] }). Minor: decide.",
+  'invoke returns __interrupt__ as an own enumerable key, [] for a static interrupt':
+    "edgegraph's __interrupt__ is non-enumerable and lists static interrupts ({ when: 'before', ... }); LangGraph's is an own enumerable key, [] for interruptBefore/After.",
+  // history
+  'replay from an old checkpoint first writes a fork checkpoint (a copy of it), then runs':
+    "edgegraph's replay labels its first new checkpoint 'fork' (6 checkpoints); LangGraph first writes a copy of the old checkpoint (source 'fork'), then runs (7).",
+  'a continued run (invoke(null), resume) gets recursionLimit + 2 steps, a new input recursionLimit':
+    'edgegraph allows recursionLimit steps per call (n = 10 after two calls of 5); LangGraph allows recursionLimit + 2 when the call continues a thread (n = 12), because its budget also pays for the input and __start__ steps.',
+  'after two writes to a last-value channel in one step, getState fails on LangGraph too':
+    "Both throw at the step. LangGraph keeps the tasks' writes pending and re-applies them in getState, which throws again; edgegraph's getState shows the checkpoint before the step (next ['a', 'b']). Probably keep edgegraph's: list as deliberate.",
+  // waiting edges and defer
+  'a waiting edge runs its target once every source ran, across steps': "edgegraph has no waiting edges: addEdge(['a', 'b2'], 'c') fails to compile.",
+  'a waiting edge remembers a source that ran twice once, and waits for the others': 'No waiting edges in edgegraph yet.',
+  'a waiting edge in a loop needs every source again for the next round': 'No waiting edges in edgegraph yet.',
+  'a waiting edge whose sources never all run never runs its target': 'No waiting edges in edgegraph yet.',
+  'a waiting edge remembers the sources that ran in earlier turns of the thread': 'No waiting edges in edgegraph yet.',
+  'defer: a deferred node waits until no other node is triggered, and runs once': 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT).',
+  'defer: pending Send tasks do not hold a deferred node back': 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT).',
+  // scenarios
+  'map-reduce: Send fan-out and a longer side branch joined by a waiting edge': "No waiting edges in edgegraph yet: addEdge(['work', 'side2'], 'reduce') fails to compile.",
+  'HITL: interrupt() asks, updateState edits the draft, Command({ resume }) answers':
+    "edgegraph's updateState drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph routes again from 'write' and the resume answers review's interrupt().",
+  'HITL: interruptBefore, updateState without asNode routes again from the node that ran':
+    "edgegraph keeps next ['act'] and runs act; LangGraph runs plan's conditional edge on the edited state and goes to 'skip'.",
+  'time travel: replay from an old checkpoint': 'LangGraph writes a fork checkpoint (a copy of the replayed one) before running; edgegraph does not (one checkpoint fewer).',
+  'subgraph checkpoints: nodes before the interrupt inside a subgraph run once':
+    "edgegraph keeps no subgraph checkpoints, so on resume the subgraph runs from its start ('prepare' runs twice); LangGraph resumes the subgraph at 'ask'. Values match.",
+  'subgraph checkpoints: getState(config, { subgraphs: true }) shows the subgraph waiting inside':
+    "edgegraph's getState takes no options (the { subgraphs: true } argument is silently ignored) and its tasks carry no subgraph state.",
+  'Command.PARENT: a subgraph node routes and updates in the parent graph':
+    "edgegraph's Command has no graph option: the goto is resolved inside the subgraph (UNKNOWN_NODE 'expert').",
+  'retries: retryPolicy runs a failing node again until it succeeds': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT).',
+  'retries: a node that fails every attempt fails the run after maxAttempts': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT).',
+  'streaming: streamMode custom yields what nodes write': "streamMode 'custom' is refused, and nodes have no ctx.writer (the harness's name for LangGraph's config.writer).",
+  'streaming: streamMode tasks': "streamMode 'tasks' is refused (INVALID_ARGUMENT).",
+  'streaming: streamMode checkpoints': "streamMode 'checkpoints' is refused (INVALID_ARGUMENT).",
+  'defer: a deferred node runs once, after the longer branch finished': 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT).',
+}
+
+/** Shapes the random-graph property does not generate (or compare) until edgegraph matches, by name → why. */
+export const AVOIDED: Partial<Record<Avoidance, string>> = {
+  'values-at-interrupt':
+    "At an interrupt LangGraph's invoke result and getState include the finished sibling tasks' writes (and getState's next drops those tasks); edgegraph's show the state before the step. Avoided: those values are not compared.",
+  'resume-reaches-later-steps':
+    'edgegraph hands a resume value to the task at the same index in every later step of the run, so a later interrupt() returns it instead of pausing. Avoided: one node asks, on its first run only, never as a Send task.',
+  'last-value-conflict':
+    "After two writes to a last-value channel in one step (both throw), LangGraph's getState throws too (it re-applies the pending writes); edgegraph's shows the checkpoint before. Avoided: one writer of `last`, never a Send target.",
+  'recursion-limit-on-continue':
+    'A continued run (invoke(null), resume) gets recursionLimit + 2 steps on LangGraph, recursionLimit on edgegraph. Avoided: recursionLimit 500, which the generated graphs (they always end) never reach.',
+}
+
+export type Avoidance = 'values-at-interrupt' | 'resume-reaches-later-steps' | 'last-value-conflict' | 'recursion-limit-on-continue'
+
+const runPending = process.env.LANGGRAPH_PENDING === '1'
+const avoidOnly = process.env.LANGGRAPH_AVOID === undefined ? undefined : process.env.LANGGRAPH_AVOID.split(',')
+
+/**
+ * Whether the property avoids `name`: listed in AVOIDED, unless LANGGRAPH_AVOID is set (`none`, or a comma-separated
+ * list of the avoidances to keep).
+ */
+export function avoids(name: Avoidance): boolean {
+  return AVOIDED[name] !== undefined && (avoidOnly === undefined || avoidOnly.includes(name))
+}
+
+/** `it`, skipped when PENDING lists the title (unless LANGGRAPH_PENDING=1). */
+export function itMatches(title: string, fn: () => Promise<void>, timeout?: number): void {
+  if (PENDING[title] !== undefined && !runPending) it.skip(title, fn, timeout)
+  else it(title, fn, timeout)
+}
