@@ -144,8 +144,8 @@ describe('options edgegraph does not support fail loudly, naming the option', ()
     expect(await collect(g.stream({ count: 3 }, { threadId: 's', subgraphs: false } as never))).toHaveLength(3)
   })
 
-  it('node options retryPolicy, cachePolicy and defer', () => {
-    for (const option of [{ retryPolicy: { maxAttempts: 3 } }, { cachePolicy: { ttl: 60 } }, { defer: true }]) {
+  it('node options edgegraph does not have yet (retryPolicy, cachePolicy, input)', () => {
+    for (const option of [{ retryPolicy: { maxAttempts: 3 } }, { cachePolicy: { ttl: 60 } }, { input: {} }]) {
       const [name] = Object.keys(option)
       const err = sync(() => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({}), option as never))
       expect(err.code, name).toBe('INVALID_ARGUMENT')

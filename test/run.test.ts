@@ -65,6 +65,63 @@ describe('supersteps', () => {
     expect((await g.invoke({})).log).toEqual(['a', 'z', 's1', 's2'])
   })
 
+  it('a waiting edge runs its target once, after the last source finished, even in a later step (as LangGraph.js)', async () => {
+    const g = new StateGraph({ log: appendList })
+      .addNode('a', () => ({ log: ['a'] }))
+      .addNode('b1', () => ({ log: ['b1'] }))
+      .addNode('b', () => ({ log: ['b'] }))
+      .addNode('c', (s) => ({ log: [`c saw ${s.log.join('|')}`] }))
+      .addEdge(START, 'a')
+      .addEdge(START, 'b1')
+      .addEdge('b1', 'b')
+      .addEdge(['a', 'b'], 'c')
+      .addEdge('c', END)
+      .compile({ checkpointer: createMemoryAdapter(), interruptBefore: ['b'] })
+    // Paused between the two arrivals: what the join has seen is stored and carried over to the next run.
+    await g.invoke({}, { threadId: 'j' })
+    expect(await g.invoke(null, { threadId: 'j' })).toEqual({ log: ['a', 'b1', 'b', 'c saw a|b1|b'] })
+    const history = (await collect(g.getStateHistory({ threadId: 'j' }))).reverse()
+    // Same steps, next and values as LangGraph.js 1.7.3 on this graph (which has no interrupt there).
+    expect(history.map((h) => [h.metadata.step, h.next, h.values.log])).toEqual([
+      [0, ['a', 'b1'], []],
+      [1, ['b'], ['a', 'b1']],
+      [2, ['c'], ['a', 'b1', 'b']],
+      [3, [], ['a', 'b1', 'b', 'c saw a|b1|b']],
+    ])
+  })
+
+  it('a defer node runs once, when nothing else is left to run (as LangGraph.js)', async () => {
+    let runs = 0
+    const g = new StateGraph({ log: appendList })
+      .addNode('a', () => ({ log: ['a'] }))
+      .addNode('b1', () => ({ log: ['b1'] }))
+      .addNode('b2', () => ({ log: ['b2'] }))
+      .addNode(
+        'd',
+        (s) => {
+          runs++
+          return { log: [`d saw ${s.log.join('|')}`] }
+        },
+        { defer: true },
+      )
+      .addEdge(START, 'a')
+      .addEdge(START, 'b1')
+      .addEdge('b1', 'b2')
+      .addEdge('a', 'd')
+      .addEdge('b2', 'd')
+      .addEdge('d', END)
+      .compile({ checkpointer: createMemoryAdapter() })
+    expect(await g.invoke({}, { threadId: 'd' })).toEqual({ log: ['a', 'b1', 'b2', 'd saw a|b1|b2'] })
+    expect(runs).toBe(1)
+    const history = (await collect(g.getStateHistory({ threadId: 'd' }))).reverse()
+    expect(history.map((h) => [h.metadata.step, h.next])).toEqual([
+      [0, ['a', 'b1']],
+      [1, ['b2']],
+      [2, ['d']],
+      [3, []],
+    ])
+  })
+
   it('fans out with Send and gathers with a reducer', async () => {
     const g = new StateGraph({ topics: { default: (): string[] => [] }, drafts: appendList })
       .addNode('write', (arg) => ({ drafts: [`draft about ${(arg as unknown as { topic: string }).topic}`] }))

@@ -69,6 +69,7 @@ export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoin
     usageTotal: input.usage || base ? usageTotal : undefined,
     interrupts: input.interrupts,
     metadata: encodeMetadata(input.metadata),
+    waiting: input.waiting,
   })
   const checkpoint = makeCheckpoint(threadId, id, parent?.id, input.step, input, input.values, usageTotal, {
     chainBytes: (base ? 0 : (parent?.chainBytes ?? 0)) + text.length,
@@ -94,6 +95,7 @@ export function snapshotText(c: Checkpoint): string {
     usageTotal: c.usageTotal,
     interrupts: c.interrupts,
     metadata: encodeMetadata(c.metadata),
+    waiting: c.waiting,
   })
 }
 

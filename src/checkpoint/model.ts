@@ -54,6 +54,16 @@ export interface CheckpointFields {
   usageTotal: Usage | undefined
   interrupts: StaticInterrupt[]
   metadata: Record<string, unknown> | undefined
+  /** Triggers carried to later steps: waiting edges' arrivals so far, and `defer` tasks held until nothing else runs. */
+  waiting?: Waiting | undefined
+}
+
+/** What a checkpoint carries for later steps besides `next`. */
+export interface Waiting {
+  /** Per waiting edge (`addEdge(['a', 'b'], 'c')`, keyed `a,b>c`), the sources that finished since it last fired. */
+  joins?: Record<string, string[]> | undefined
+  /** Tasks of `defer` nodes, held until a step would otherwise have nothing to run. */
+  deferred?: TaskRef[] | undefined
 }
 
 /** A checkpoint with its channel values rebuilt. */
@@ -84,6 +94,7 @@ export interface NewCheckpoint {
   usage?: Usage
   interrupts: StaticInterrupt[]
   metadata?: Record<string, unknown>
+  waiting?: Waiting | undefined
 }
 
 /** The sum of two usages, either of which may be absent. */
@@ -94,7 +105,12 @@ export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | un
 }
 
 /** What a step did, as stored on its checkpoint besides the values. */
-export type StepFields = Pick<CheckpointFields, 'source' | 'next' | 'writes' | 'interrupts'> & { durationUs?: number | undefined; usage?: Usage | undefined; metadata?: Record<string, unknown> | undefined }
+export type StepFields = Pick<CheckpointFields, 'source' | 'next' | 'writes' | 'interrupts'> & {
+  durationUs?: number | undefined
+  usage?: Usage | undefined
+  metadata?: Record<string, unknown> | undefined
+  waiting?: Waiting | undefined
+}
 
 /** A checkpoint with no pending writes attached (yet), spelled out once: this runs once per checkpoint listed. */
 export function makeCheckpoint(
@@ -122,6 +138,7 @@ export function makeCheckpoint(
     usageTotal,
     interrupts: d.interrupts,
     metadata: d.metadata,
+    waiting: d.waiting,
     pending: [],
     pendingKeys: [],
     chainBytes: chain.chainBytes,

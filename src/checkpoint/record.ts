@@ -4,7 +4,7 @@
  */
 import type { Delta } from './delta.js'
 import { isCheckpointId } from './ids.js'
-import type { CheckpointFields, Source, StaticInterrupt, TaskRef, Usage } from './model.js'
+import type { CheckpointFields, Source, StaticInterrupt, TaskRef, Usage, Waiting } from './model.js'
 import { decodeValue, encodeValue, type Encoded } from './serde.js'
 
 /** The fields of a record that rebuilding values does not need, decoded only when asked for. */
@@ -51,6 +51,7 @@ interface RecordHeader {
   ut?: Usage
   i?: [string, 'b' | 'a'][]
   m?: Encoded
+  q?: { j?: Record<string, string[]> | undefined; d?: StoredTask[] | undefined }
 }
 
 export interface RecordInput {
@@ -67,6 +68,7 @@ export interface RecordInput {
   usageTotal: Usage | undefined
   interrupts: StaticInterrupt[]
   metadata: Encoded | undefined
+  waiting?: Waiting | undefined
 }
 
 /** Serializes a checkpoint record to its JSON text. */
@@ -93,6 +95,7 @@ export function encodeRecord(rec: RecordInput): string {
   if (rec.usageTotal) header.ut = rec.usageTotal
   if (rec.interrupts.length > 0) header.i = rec.interrupts.map((x) => [x.node, x.when === 'before' ? 'b' : 'a'])
   if (rec.metadata !== undefined) header.m = rec.metadata
+  if (rec.waiting) header.q = { j: rec.waiting.joins, d: rec.waiting.deferred?.map(encodeTask) }
   const head = JSON.stringify(header)
   let body = ''
   for (const [channel, json] of rec.deltas) body += (body ? ',' : '') + JSON.stringify(channel) + ':' + json
@@ -145,6 +148,7 @@ function recordDetails(raw: RecordHeader & { c: Record<string, Delta> }): Record
     usage: raw.u,
     interrupts: (raw.i ?? []).map(([node, w]) => ({ node, when: w === 'b' ? 'before' : 'after' })),
     metadata: raw.m === undefined ? undefined : (decodeValue(raw.m) as Record<string, unknown>),
+    waiting: raw.q && { joins: raw.q.j, deferred: raw.q.d?.map(decodeTask) },
   }
 }
 

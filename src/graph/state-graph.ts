@@ -42,7 +42,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
         channels.set(name, ch ?? {})
       }
     } else throw new EdgegraphError('INVALID_GRAPH', 'new StateGraph(...) takes channel definitions (an object) or a Standard Schema such as a zod object')
-    this.#spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map() }
+    this.#spec = { channels, schema, nodes: new Map(), edges: new Map(), branches: new Map(), joins: new Map() }
   }
 
   /**
@@ -53,7 +53,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
   addNode<K extends string>(
     name: K,
     node: NodeFunction<D> | CompiledGraph<StateDefinition, string>,
-    options: { ends?: (N | K | typeof END)[] } = {},
+    options: { ends?: (N | K | typeof END)[]; defer?: boolean } = {},
   ): StateGraph<D, N | K> {
     if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or starts with the reserved "__"`)
     else if (this.#spec.nodes.has(name)) this.#problems.push(`node "${name}" is added twice`)
@@ -71,15 +71,17 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
       this.#problems.push(`node "${name}" must be a function or a compiled graph`)
       run = () => undefined
     }
-    this.#spec.nodes.set(name, { name, run, ends: options.ends })
+    this.#spec.nodes.set(name, { name, run, ends: options.ends, defer: options.defer })
     return this as unknown as StateGraph<D, N | K>
   }
 
-  /** Adds an edge: after `from` runs, `to` runs in the next step. */
-  addEdge(from: N | typeof START, to: N | typeof END): this {
-    const list = this.#spec.edges.get(from) ?? []
-    list.push(to)
-    this.#spec.edges.set(from, list)
+  /**
+   * Adds an edge: after `from` runs, `to` runs in the next step. With a list, a waiting edge: `to` runs once, in the
+   * step after the last of them finished (they may finish in different steps), as in LangGraph.js.
+   */
+  addEdge(from: N | typeof START | (N | typeof START)[], to: N | typeof END): this {
+    if (Array.isArray(from)) this.#spec.joins.set(`${from}>${to}`, { sources: from, target: to })
+    else this.#spec.edges.set(from, [...(this.#spec.edges.get(from) ?? []), to])
     return this
   }
 
@@ -127,6 +129,7 @@ function validate(spec: GraphSpec, options: CompileOptions<string>): string[] {
     for (const b of branches) for (const to of Object.values(b.pathMap ?? {})) node(to, `the conditional edge from "${from}" maps to`)
   }
   for (const n of spec.nodes.values()) for (const to of n.ends ?? []) node(to, `node "${n.name}" declares it may go to`)
+  for (const [key, j] of spec.joins) for (const n of [...j.sources, j.target]) if (n !== START) node(n, `the waiting edge ${key} names`)
   for (const name of options.interruptBefore ?? []) node(name, 'interruptBefore names', false)
   for (const name of options.interruptAfter ?? []) node(name, 'interruptAfter names', false)
   if (!spec.edges.has(START) && !spec.branches.has(START)) problems.push('nothing starts the graph: add an edge from START')
@@ -136,6 +139,7 @@ function validate(spec: GraphSpec, options: CompileOptions<string>): string[] {
   // edge without a path map, a node without edges that may return Command.goto), anything is reachable.
   const targets = (from: string): string[] | 'any' => {
     const out = [...(spec.edges.get(from) ?? [])]
+    for (const j of spec.joins.values()) if (j.sources.includes(from)) out.push(j.target)
     for (const b of spec.branches.get(from) ?? []) {
       if (!b.pathMap) return 'any'
       out.push(...Object.values(b.pathMap))

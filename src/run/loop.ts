@@ -5,12 +5,12 @@
  */
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import type { History } from '../checkpoint/history.js'
-import { addUsage, type Checkpoint, type PendingTask, type Source, type StaticInterrupt, type TaskRef, type Usage } from '../checkpoint/model.js'
+import { addUsage, type Checkpoint, type PendingTask, type Source, type StaticInterrupt, type TaskRef, type Usage, type Waiting } from '../checkpoint/model.js'
 import type { CheckpointWriter } from '../checkpoint/writer.js'
 import { Command, START } from './command.js'
 import type { RunConfig, RunOptions } from './config.js'
 import { InterruptSignal, openInterrupts, resumeValues, type Interrupt } from './interrupts.js'
-import { Router, dedupe, staticInterrupts } from './routing.js'
+import { Router, schedule, staticInterrupts } from './routing.js'
 import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import { pendingOf, runTask, type TaskEnv, type TaskOutcome } from './task.js'
@@ -35,6 +35,7 @@ interface Working {
   id?: string
   values: Record<string, unknown>
   next: TaskRef[]
+  waiting?: Waiting | undefined
   step: number
   source: Source
   interrupts: StaticInterrupt[]
@@ -105,8 +106,8 @@ export class Run {
     if (!loaded) throw threadNotFound(this.#config.threadId)
     this.#writer = writer
     const applied = await applyWrites(this.#spec, this.#scope, loaded.values, [{ node: asNode ?? 'updateState', writes: Object.entries(values) }])
-    const next = asNode === undefined ? loaded.next : dedupe(await this.#router.route(asNode, applied.values, []))
-    this.#cur = { values: applied.values, next, step: loaded.step + 1, source: writer.atHead ? 'update' : 'fork', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
+    const { next, waiting } = asNode === undefined ? loaded : schedule(this.#spec, await this.#router.route(asNode, applied.values, []), [asNode], loaded.waiting)
+    this.#cur = { values: applied.values, next, waiting, step: loaded.step + 1, source: writer.atHead ? 'update' : 'fork', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     return this.#save(false)
   }
@@ -124,7 +125,7 @@ export class Run {
     const command = input instanceof Command ? input : undefined
     if (input === null || input === undefined || command?.hasResume) {
       if (!loaded) throw this.#history ? threadNotFound(threadId as string) : needsCheckpointer('invoke(null)')
-      this.#cur = { id: loaded.id, values: loaded.values, next: loaded.next, step: loaded.step, source: loaded.source, interrupts: loaded.interrupts, pending: loaded.pending }
+      this.#cur = { id: loaded.id, values: loaded.values, next: loaded.next, waiting: loaded.waiting, step: loaded.step, source: loaded.source, interrupts: loaded.interrupts, pending: loaded.pending }
       // This run finishes the step those pending writes belong to; once it commits they are folded in.
       this.#writer?.fold(loaded.pendingKeys)
       if (command?.goto !== undefined) throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot carry goto; resume first, or use updateState')
@@ -148,8 +149,8 @@ export class Run {
     const base = loaded ? loaded.values : initialValues(this.#spec)
     const applied = await applyWrites(this.#spec, this.#scope, base, [{ node: START, writes: Object.entries(update as object) }])
     const goto = command?.goto === undefined ? undefined : this.#router.gotoTasks(START, command.goto)
-    const next = dedupe(goto ?? (await this.#router.route(START, applied.values, [])))
-    this.#cur = { values: applied.values, next, step: loaded ? loaded.step + 1 : 0, source: 'input', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
+    const { next, waiting } = schedule(this.#spec, goto ?? (await this.#router.route(START, applied.values, [])), [START], loaded?.waiting)
+    this.#cur = { values: applied.values, next, waiting, step: loaded ? loaded.step + 1 : 0, source: 'input', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     this.#emit({ type: 'values', values: applied.values })
     const stop = this.#cur.interrupts.length > 0
@@ -187,7 +188,7 @@ export class Run {
       const view = done.length > 1 && this.#spec.branches.has(node) ? (await applyWrites(this.#spec, this.#scope, cur.values, [{ node, writes: o.writes }], false)).values : applied.values
       routed.push(...(await this.#router.route(node, view, o.goto)))
     }
-    const next = dedupe(routed)
+    const { next, waiting } = schedule(this.#spec, routed, cur.next.map((t) => t.node), cur.waiting)
     for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes) })
     this.#emit({ type: 'values', values: applied.values })
 
@@ -197,7 +198,7 @@ export class Run {
     }
     for (const o of done) this.#acc.usage = addUsage(this.#acc.usage, o.usage)
     this.#acc.durationUs += Math.round((performance.now() - started) * 1000)
-    this.#cur = { values: applied.values, next, step: cur.step + 1, source: 'loop', interrupts: staticInterrupts(this.#options, cur.next, next), pending: [] }
+    this.#cur = { values: applied.values, next, waiting, step: cur.step + 1, source: 'loop', interrupts: staticInterrupts(this.#options, cur.next, next), pending: [] }
     const stop = this.#cur.interrupts.length > 0
     await this.#checkpoint(stop || next.length === 0)
     return stop ? this.#interrupts() : undefined
@@ -231,6 +232,7 @@ export class Run {
         durationUs,
         ...(usage ? { usage } : {}),
         interrupts: w.interrupts,
+        waiting: w.waiting,
         ...(this.#config.metadata ? { metadata: this.#config.metadata } : {}),
       },
       overlap,

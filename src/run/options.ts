@@ -28,7 +28,7 @@ export const RUN_OPTIONS = {
 export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs: [(v) => v === false, 'false (not supported yet)'] as Kind }
 export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count }
 export const CHECKPOINTER_OPTIONS = { adapter: anything, snapshotFactor: anything, packSize: count }
-export const NODE_OPTIONS = { ends: list }
+export const NODE_OPTIONS = { ends: list, defer: [(v) => typeof v === 'boolean', 'true or false'] as Kind }
 export const HISTORY_OPTIONS = { limit: count, before: anything, filter: object }
 
 /** Throws `INVALID_ARGUMENT` for an option outside `kinds`, or one whose value is not of its kind, naming it. */

@@ -1,6 +1,6 @@
 /** @module Routing: where tasks go after a node ran (Command.goto, edges, conditional edges, Send), and static interrupts. */
 import { EdgegraphError } from '../errors.js'
-import type { StaticInterrupt, TaskRef } from '../checkpoint/model.js'
+import type { StaticInterrupt, TaskRef, Waiting } from '../checkpoint/model.js'
 import { END, START, Send } from './command.js'
 import type { RunOptions } from './config.js'
 import type { Scope } from './scope.js'
@@ -76,4 +76,27 @@ export function staticInterrupts(options: RunOptions, ran: TaskRef[], next: Task
 export function dedupe(tasks: TaskRef[]): TaskRef[] {
   const nodes = [...new Set(tasks.filter((t) => !t.arg).map((t) => t.node))].sort()
   return [...nodes.map((node) => ({ node })), ...tasks.filter((t) => t.arg)]
+}
+
+/**
+ * The next step's tasks once the tasks of `ran` finished and `routed` were routed to: waiting edges whose last source
+ * just finished fire (the others keep their arrivals), and tasks of `defer` nodes are held until a step would
+ * otherwise have nothing to run, as in LangGraph.js. Returns what to carry to later steps.
+ */
+export function schedule(spec: GraphSpec, routed: TaskRef[], ran: string[], before: Waiting | undefined): { next: TaskRef[]; waiting: Waiting | undefined } {
+  const joins = { ...before?.joins }
+  for (const [key, { sources, target }] of spec.joins) {
+    const seen = [...new Set([...(joins[key] ?? []), ...ran])].filter((n) => sources.includes(n))
+    if (seen.length < sources.length) {
+      if (seen.length > 0) joins[key] = seen
+    } else {
+      delete joins[key]
+      if (target !== END) routed.push({ node: target })
+    }
+  }
+  const defer = (t: TaskRef) => spec.nodes.get(t.node)?.defer === true
+  let deferred = dedupe([...(before?.deferred ?? []), ...routed.filter(defer)])
+  let next = dedupe(routed.filter((t) => !defer(t)))
+  if (next.length === 0) [next, deferred] = [deferred, []]
+  return { next, waiting: Object.keys(joins).length > 0 || deferred.length > 0 ? { joins, deferred } : undefined }
 }

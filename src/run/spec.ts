@@ -49,6 +49,8 @@ export interface NodeSpec {
   run: (input: unknown, ctx: NodeContext) => unknown
   /** Nodes this node may route to with `Command.goto` (used to check that END is reachable). */
   ends: string[] | undefined
+  /** Runs only when a step would otherwise have nothing left to run (`addNode(..., { defer: true })`). */
+  defer?: boolean | undefined
 }
 
 export interface BranchSpec {
@@ -62,4 +64,6 @@ export interface GraphSpec {
   nodes: Map<string, NodeSpec>
   edges: Map<string, string[]>
   branches: Map<string, BranchSpec[]>
+  /** Waiting edges (`addEdge(['a', 'b'], 'c')`), keyed `a,b>c`: the target runs once every source has finished. */
+  joins: Map<string, { sources: string[]; target: string }>
 }
