@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Command, END, START, Send, StateGraph, isEdgegraphError } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { appendList, collect, counter, deferred, rejectsWith } from './helpers.js'
+import { createStore } from '../src/store/index.js'
 
 describe('supersteps', () => {
   it('runs triggered nodes concurrently on one snapshot and applies writes in node-name order, as LangGraph.js does', async () => {
@@ -358,3 +359,23 @@ describe('usage and metadata', () => {
     expect(loops.every((s) => s.metadata.writes.llm?.includes('n'))).toBe(true)
   })
 })
+
+describe('cross-thread memory', () => {
+  it('nodes of every thread share compile({ store }) as ctx.store, kept in the same adapter as the checkpoints', async () => {
+    const adapter = createMemoryAdapter()
+    const store = createStore(adapter)
+    const g = new StateGraph({ user: {}, reply: {} })
+      .addNode('remember', async (s, ctx) => {
+        const seen = await ctx.store?.get(['users', String(s.user)], 'visits')
+        const visits = ((seen?.value.count as number | undefined) ?? 0) + 1
+        await ctx.store?.put(['users', String(s.user)], 'visits', { count: visits })
+        return { reply: `visit ${visits}` }
+      })
+      .addEdge(START, 'remember')
+      .compile({ checkpointer: adapter, store })
+    expect(await g.invoke({ user: 'ada' }, { threadId: 't1' })).toEqual({ user: 'ada', reply: 'visit 1' })
+    expect(await g.invoke({ user: 'ada' }, { threadId: 't2' })).toEqual({ user: 'ada', reply: 'visit 2' })
+    expect((await createStore(adapter).get(['users', 'ada'], 'visits'))?.value).toEqual({ count: 2 })
+  })
+})
+

@@ -53,6 +53,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
       interruptAfter: new Set(options.interruptAfter),
       durability: options.durability ?? 'sync',
       checkpointEvery: options.checkpointEvery,
+      store: options.store,
     }
   }
 

@@ -1,6 +1,7 @@
 /** @module The options of a compiled graph and of each run, with what each one does. */
 import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { HistoryOptions } from '../checkpoint/history.js'
+import type { Store } from '../store/store.js'
 
 /**
  * When checkpoints are written:
@@ -25,6 +26,8 @@ export interface CompileOptions<N extends string> {
   durability?: Durability
   /** Store a checkpoint only every N steps (plus at the end, on an interrupt and on an error). Default 1. */
   checkpointEvery?: number
+  /** Cross-thread memory every node sees as `ctx.store`: `createStore(adapter)` from `edgegraph/store`. */
+  store?: Store
 }
 
 /** Options of one run (`invoke`, `stream`). Anything else is refused with `INVALID_ARGUMENT`. */
@@ -56,4 +59,5 @@ export interface RunOptions {
   interruptAfter: ReadonlySet<string>
   durability: Durability
   checkpointEvery: number | undefined
+  store: Store | undefined
 }

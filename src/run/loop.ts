@@ -68,7 +68,7 @@ export class Run {
     this.#emit = emit
     this.#scope = new Scope(config.threadId, () => this.#cur?.id)
     this.#router = new Router(spec, this.#scope)
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined }
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store }
   }
 
   async execute(input: unknown): Promise<RunResult> {

@@ -9,7 +9,7 @@ type Kind = readonly [ok: (value: unknown) => boolean, takes: string]
 
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v)
 const oneOf = (...choices: string[]): Kind => [(v) => choices.includes(v as string), choices.map((c) => `"${c}"`).join(' or ')]
-const text: Kind = [(v) => typeof v === 'string' && v !== '', 'a non-empty string']
+const text: Kind = [(v) => typeof v === 'string' && v !== '' && !v.startsWith('.store/'), 'a non-empty string (not starting with ".store/", where createStore keeps its items)']
 const count: Kind = [(v) => Number.isInteger(v) && (v as number) >= 1, 'a whole number ≥ 1']
 const object: Kind = [isObject, 'an object']
 const list: Kind = [Array.isArray, 'an array']
@@ -26,7 +26,7 @@ export const RUN_OPTIONS = {
   ifBusy: oneOf('wait', 'fail'),
 }
 export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs: [(v) => v === false, 'false (not supported yet)'] as Kind }
-export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count }
+export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object }
 export const CHECKPOINTER_OPTIONS = { adapter: anything, snapshotFactor: anything, packSize: count }
 export const NODE_OPTIONS = { ends: list, defer: [(v) => typeof v === 'boolean', 'true or false'] as Kind }
 export const HISTORY_OPTIONS = { limit: count, before: anything, filter: object }

@@ -1,5 +1,6 @@
 /** @module The compiled description of a graph that the run loop executes: nodes, edges, channels. */
 import type { Usage } from '../checkpoint/model.js'
+import type { Store } from '../store/store.js'
 import type { StandardSchemaV1 } from './schema.js'
 
 /**
@@ -23,6 +24,8 @@ export interface NodeContext {
   interrupt<R = unknown>(value: unknown): R
   /** Records token usage and cost on this step's checkpoint; totals are kept per thread. */
   reportUsage(usage: Partial<Usage>): void
+  /** The cross-thread memory given as `compile({ store })` (see `edgegraph/store`), or undefined. */
+  readonly store: Store | undefined
 }
 
 /**

@@ -6,6 +6,7 @@ import { InterruptSignal } from './interrupts.js'
 import type { Router } from './routing.js'
 import type { Scope } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
+import type { Store } from '../store/store.js'
 
 export type TaskOutcome =
   | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean }
@@ -22,6 +23,7 @@ export interface TaskEnv {
   parent: NodeContext | undefined
   /** Whether the run can pause: it has a checkpointer to resume from. */
   canPause: boolean
+  store: Store | undefined
 }
 
 /**
@@ -40,6 +42,7 @@ export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; v
     step: at.step + 1,
     node: task.node,
     signal: env.signal ?? idleSignal(),
+    store: parent ? parent.store : env.store,
     interrupt: parent
       ? (value) => parent.interrupt(value)
       : <R>(value: unknown): R => {
