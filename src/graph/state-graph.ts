@@ -71,7 +71,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
       this.#problems.push(`node "${name}" must be a function or a compiled graph`)
       run = () => undefined
     }
-    this.#spec.nodes.set(name, { name, run, ends: options.ends, defer: options.defer })
+    this.#spec.nodes.set(name, { name, run, ends: options.ends, defer: options.defer, subgraph: node instanceof CompiledGraph ? node : undefined })
     return this as unknown as StateGraph<D, N | K>
   }
 

@@ -150,6 +150,11 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     return Object.fromEntries(back.map((k) => [k, values[k]]))
   }
 
+  /** @internal What the graph is made of, for `edgegraph/draw`. */
+  get spec(): GraphSpec {
+    return this.#spec
+  }
+
   /** @internal Why this graph cannot run as a subgraph node yet (options it would silently lose), or undefined. */
   subgraphProblem(): string | undefined {
     if (this.#history) return 'a subgraph keeps no history of its own yet: compile it without a checkpointer'

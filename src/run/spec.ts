@@ -49,6 +49,8 @@ export interface ChannelSpec<T = unknown, U = T> {
 
 export interface NodeSpec {
   name: string
+  /** The compiled graph this node runs, when it is a subgraph (for drawing). */
+  subgraph?: { readonly spec: GraphSpec } | undefined
   run: (input: unknown, ctx: NodeContext) => unknown
   /** Nodes this node may route to with `Command.goto` (used to check that END is reachable). */
   ends: string[] | undefined
