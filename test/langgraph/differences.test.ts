@@ -478,6 +478,72 @@ describe('waiting edges and defer', () => {
     expect(r.langgraph.state.values.log).toEqual(['a', 'b1', 'b2', 'b3', 'c'])
   })
 
+  itMatches('defer: a Send to a deferred node runs at once; only the edges to it wait', async () => {
+    const desc: GraphDesc = {
+      channels: log,
+      nodes: { ...loggers('a', 'b1', 'b2'), d: { fn: (s) => ({ log: [s.i === undefined ? 'd' : `d#${s.i}`] }), defer: true } },
+      edges: [
+        [START, 'a'],
+        [START, 'b1'],
+        ['b1', 'b2'],
+        ['a', 'd'],
+        ['d', END],
+        ['b2', END],
+      ],
+      conditional: [{ from: 'a', path: (_s, ops) => [ops.send('d', { i: 0 })] }],
+    }
+    const r = await runBoth(desc, [{ invoke: { log: [] } }])
+    expectSame(r)
+    expect(r.langgraph.state.values.log).toEqual(['a', 'b1', 'b2', 'd#0', 'd'])
+  })
+
+  itMatches('a node due from a plain edge and a completed waiting edge in one step leaves the join due', async () => {
+    const desc: GraphDesc = {
+      channels: log,
+      nodes: loggers('a', 'b', 'c'),
+      edges: [
+        [START, 'a'],
+        ['a', 'b'],
+        [['a', 'b'], 'c'],
+        ['b', 'c'],
+        ['c', END],
+      ],
+    }
+    const r = await runBoth(desc, [{ invoke: { log: [] } }, { invoke: null }])
+    expectSame(r)
+    expect(r.langgraph.history[1]?.next).toEqual(['c'])
+    expect(r.langgraph.state.values.log).toEqual(['a', 'b', 'c', 'c'])
+  })
+
+  itMatches("a deferred join target consumes the join before its sibling tasks' writes count toward the next round", async () => {
+    // Found by the random-graph property. LangGraph: step 4 (ant) completes and finishes the join, step 5 runs bee
+    // and gnu; bee's task consumes the join first, then gnu's write starts a new round ({ gnu }), which never completes.
+    const loop = (s: { log: string[] }, ops: { END: string }) => (s.log.length >= 4 ? ops.END : 'hen')
+    const desc: GraphDesc = {
+      channels: log,
+      nodes: {
+        hen: { fn: () => ({ log: ['hen'] }), defer: true },
+        ant: () => ({ log: ['ant'] }),
+        gnu: { fn: () => ({ log: ['gnu'] }), defer: true },
+        bee: { fn: () => ({ log: ['bee'] }), defer: true },
+      },
+      edges: [
+        [START, 'hen'],
+        ['hen', 'gnu'],
+        ['hen', 'ant'],
+        [['gnu', 'ant'], 'bee'],
+        ['bee', END],
+      ],
+      conditional: [
+        { from: 'ant', path: (s, ops) => loop(s as never, ops) },
+        { from: 'gnu', path: (s, ops) => loop(s as never, ops) },
+      ],
+    }
+    const r = await runBoth(desc, [{ invoke: { log: ['in'] } }])
+    expectSame(r)
+    expect(r.langgraph.state.values.log).toEqual(['in', 'hen', 'ant', 'gnu', 'hen', 'ant', 'bee', 'gnu'])
+  })
+
   itMatches('defer: pending Send tasks do not hold a deferred node back', async () => {
     const desc: GraphDesc = {
       channels: log,
