@@ -47,21 +47,15 @@ export const PENDING: Record<string, string> = {
   'after two writes to a last-value channel in one step, getState fails on LangGraph too':
     "Both throw at the step. LangGraph keeps the tasks' writes pending and re-applies them in getState, which throws again; edgegraph's getState shows the checkpoint before the step (next ['a', 'b']). Probably keep edgegraph's: list as deliberate.",
   // waiting edges and defer
-  'a waiting edge runs its target once every source ran, across steps': "edgegraph has no waiting edges: addEdge(['a', 'b2'], 'c') fails to compile.",
-  'a waiting edge remembers a source that ran twice once, and waits for the others': 'No waiting edges in edgegraph yet.',
-  'a waiting edge in a loop needs every source again for the next round': 'No waiting edges in edgegraph yet.',
-  'a waiting edge whose sources never all run never runs its target': 'No waiting edges in edgegraph yet.',
-  'a waiting edge remembers the sources that ran in earlier turns of the thread': 'No waiting edges in edgegraph yet.',
-  'defer: a deferred node waits until no other node is triggered, and runs once': 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT).',
   'defer: a Send to a deferred node runs at once; only the edges to it wait':
-    "addNode(..., { defer: true }) is refused at the last commit; the defer work in the tree defers the Send task too (d, d#0 in one step; LangGraph: d#0, then d).",
+    'edgegraph defers the Send task too (d and d#0 run in one step, edge-triggered first); LangGraph runs d#0 in the next step and defers only d.',
   'a node due from a plain edge and a completed waiting edge in one step leaves the join due':
-    "No waiting edges at the last commit. LangGraph quirk: c runs once and consumes only its first trigger (the plain edge), so the join stays due: the final checkpoint's next is ['c'] and invoke(null) runs c again. Probably do not copy: list as deliberate.",
+    "LangGraph quirk: c runs once and consumes only its first trigger (the plain edge), so the join stays due: the final checkpoint's next is ['c'] and invoke(null) runs c again; edgegraph shows next [] and invoke(null) does nothing. Probably do not copy: list as deliberate.",
   "a deferred join target consumes the join before its sibling tasks' writes count toward the next round":
-    'No waiting edges or defer at the last commit. The uncommitted work in the tree runs bee once more at the end (found by the random-graph property).',
-  'defer: pending Send tasks do not hold a deferred node back': 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT).',
+    'edgegraph runs bee once more at the end (found by the random-graph property): after bee and gnu run in one step, the join is due again; in LangGraph bee consumes it first and gnu starts a new round.',
+  'defer: pending Send tasks do not hold a deferred node back':
+    "edgegraph waits for the pending Send (w runs, then c); LangGraph finishes the deferred node as soon as no node is due by an edge, so c runs beside w (next ['c', 'w']).",
   // scenarios
-  'map-reduce: Send fan-out and a longer side branch joined by a waiting edge': "No waiting edges in edgegraph yet: addEdge(['work', 'side2'], 'reduce') fails to compile.",
   'HITL: interrupt() asks, updateState edits the draft, Command({ resume }) answers':
     "edgegraph's updateState drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph routes again from 'write' and the resume answers review's interrupt().",
   'HITL: interruptBefore, updateState without asNode routes again from the node that ran':
@@ -73,26 +67,23 @@ export const PENDING: Record<string, string> = {
     "edgegraph's getState takes no options (the { subgraphs: true } argument is silently ignored) and its tasks carry no subgraph state.",
   'Command.PARENT: a subgraph node routes and updates in the parent graph':
     "edgegraph's Command has no graph option: the goto is resolved inside the subgraph (UNKNOWN_NODE 'expert').",
-  'retries: retryPolicy runs a failing node again until it succeeds': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT).',
-  'retries: a node that fails every attempt fails the run after maxAttempts': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT).',
+  'retries: retryPolicy runs a failing node again until it succeeds': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT). Passes with the retry work uncommitted in the tree at the time of writing.',
+  'retries: a node that fails every attempt fails the run after maxAttempts': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT). Passes with the retry work uncommitted in the tree.',
   'streaming: streamMode custom yields what nodes write': "streamMode 'custom' is refused, and nodes have no ctx.writer (the harness's name for LangGraph's config.writer).",
   'streaming: streamMode tasks': "streamMode 'tasks' is refused (INVALID_ARGUMENT).",
   'streaming: streamMode checkpoints': "streamMode 'checkpoints' is refused (INVALID_ARGUMENT).",
-  'defer: a deferred node runs once, after the longer branch finished': 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT).',
 }
 
 /** Shapes the random-graph property does not generate (or compare) until edgegraph matches, by name → why. */
 export const AVOIDED: Partial<Record<Avoidance, string>> = {
-  'waiting-edges': "edgegraph has no waiting edges yet (addEdge(['a', 'b'], 'c') does not compile). Avoided: none generated.",
   'join-and-edge-in-one-step':
-    "LangGraph quirk (once waiting edges are on): a node due from a plain edge and a completed waiting edge in one step runs once and consumes only the plain edge's trigger, so the join stays due: the final checkpoint shows it in next, and invoke(null) runs it again. Avoided: only its waiting edge leads to a join's target.",
-  defer: 'addNode(..., { defer: true }) is refused (INVALID_ARGUMENT). Avoided: no deferred nodes.',
+    "LangGraph quirk: a node due from a plain edge and a completed waiting edge in one step runs once and consumes only the plain edge's trigger, so the join stays due: the final checkpoint shows it in next, and invoke(null) runs it again. Avoided: only its waiting edge leads to a join's target.",
   'sends-do-not-hold-defer':
-    "(Once defer is on.) LangGraph lets deferred nodes run as soon as a step's writes trigger no node by an edge, even while Send tasks are pending, so they run beside those Sends; the defer work in the tree waits for the Sends. Avoided: no Sends in a graph with a deferred node.",
+    "LangGraph lets deferred nodes run as soon as a step's writes trigger no node by an edge, even while Send tasks are pending, so they run beside those Sends; edgegraph waits for the Sends. Avoided: no Sends in a graph with a deferred node.",
   'deferred-join-target':
-    "(Once waiting edges and defer are on.) The uncommitted work in the tree runs a deferred join target once more than LangGraph when a source of the join runs in the target's step (repro in differences.test.ts). Avoided: no waiting edge into a deferred node.",
+    "edgegraph runs a deferred join target once more than LangGraph when a source of the join runs in the target's step (repro in differences.test.ts). Avoided: no waiting edge into a deferred node.",
   'send-to-deferred':
-    "(Once defer is on.) LangGraph defers only the edge-triggered task of a deferred node: a Send to it runs in the next step as usual. The defer work in the tree (uncommitted at the time of writing) defers the Send task too. Avoided: no Sends to deferred nodes.",
+    'LangGraph defers only the edge-triggered task of a deferred node: a Send to it runs in the next step as usual; edgegraph defers the Send task too. Avoided: no Sends to deferred nodes.',
   'values-at-interrupt':
     "At an interrupt LangGraph's invoke result and getState include the finished sibling tasks' writes (and getState's next drops those tasks); edgegraph's show the state before the step. Avoided: those values are not compared.",
   'resume-reaches-later-steps':
@@ -103,7 +94,7 @@ export const AVOIDED: Partial<Record<Avoidance, string>> = {
     'A continued run (invoke(null), resume) gets recursionLimit + 2 steps on LangGraph, recursionLimit on edgegraph. Avoided: recursionLimit 500, which the generated graphs (they always end) never reach.',
 }
 
-export type Avoidance = 'waiting-edges' | 'join-and-edge-in-one-step' | 'defer' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'values-at-interrupt' | 'resume-reaches-later-steps' | 'last-value-conflict' | 'recursion-limit-on-continue'
+export type Avoidance = 'join-and-edge-in-one-step' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'values-at-interrupt' | 'resume-reaches-later-steps' | 'last-value-conflict' | 'recursion-limit-on-continue'
 
 const runPending = process.env.LANGGRAPH_PENDING === '1'
 const avoidOnly = process.env.LANGGRAPH_AVOID === undefined ? undefined : process.env.LANGGRAPH_AVOID.split(',')

@@ -80,7 +80,7 @@ function genGraph(g: Gen): GenGraph {
     add: g(fc.integer, { min: 1, max: 3 }),
     writeLast: g(fc.integer, { min: 0, max: 4 }) === 0,
     goto: g(fc.integer, { min: 0, max: 5 }) === 0 ? target(i, true) : undefined,
-    defer: !avoids('defer') && g(fc.integer, { min: 0, max: 4 }) === 0,
+    defer: g(fc.integer, { min: 0, max: 4 }) === 0,
   }))
   const start = outsOf(-1, 1)
   const outs = nodes.map((_, i) => outsOf(i, 0))
@@ -88,23 +88,21 @@ function genGraph(g: Gen): GenGraph {
     for (const list of [start, ...outs]) for (let x = list.length - 1; x >= 0; x--) if (list[x]?.kind === 'send') list.splice(x, 1)
   }
   const joins: GenGraph['joins'] = []
-  if (!avoids('waiting-edges')) {
-    for (let k = g(fc.integer, { min: 0, max: 1 }); k > 0; k--) {
-      const to = g(fc.integer, { min: 2, max: n - 1 })
-      const from = g(fc.shuffledSubarray, [...Array(to).keys()], { minLength: 2, maxLength: Math.min(3, to) })
-      joins.push({ from, to })
-      if (avoids('join-and-edge-in-one-step')) {
-        // Only the waiting edge leads to its target (Sends aside).
-        for (const list of [start, ...outs]) {
-          for (let x = list.length - 1; x >= 0; x--) {
-            const o = list[x] as Out
-            if (o.kind === 'edge' && o.to === to) list.splice(x, 1)
-            if (o.kind === 'cond') o.to = o.to.filter((t) => t !== to)
-            if (o.kind === 'cond' && o.to.length === 0) list.splice(x, 1)
-          }
+  for (let k = g(fc.integer, { min: 0, max: 1 }); k > 0; k--) {
+    const to = g(fc.integer, { min: 2, max: n - 1 })
+    const from = g(fc.shuffledSubarray, [...Array(to).keys()], { minLength: 2, maxLength: Math.min(3, to) })
+    joins.push({ from, to })
+    if (avoids('join-and-edge-in-one-step')) {
+      // Only the waiting edge leads to its target (Sends aside).
+      for (const list of [start, ...outs]) {
+        for (let x = list.length - 1; x >= 0; x--) {
+          const o = list[x] as Out
+          if (o.kind === 'edge' && o.to === to) list.splice(x, 1)
+          if (o.kind === 'cond') o.to = o.to.filter((t) => t !== to)
+          if (o.kind === 'cond' && o.to.length === 0) list.splice(x, 1)
         }
-        for (const node of nodes) if (node.goto === to) node.goto = undefined
       }
+      for (const node of nodes) if (node.goto === to) node.goto = undefined
     }
   }
   // Every node is reached from START or from an earlier node, so both engines accept the graph.
