@@ -144,8 +144,15 @@ describe('options edgegraph does not support fail loudly, naming the option', ()
     expect(await collect(g.stream({ count: 3 }, { threadId: 's', subgraphs: false } as never))).toHaveLength(3)
   })
 
-  it('node options edgegraph does not have yet (retryPolicy, cachePolicy, input)', () => {
-    for (const option of [{ retryPolicy: { maxAttempts: 3 } }, { cachePolicy: { ttl: 60 } }, { input: {} }]) {
+  it('a retryPolicy field edgegraph does not know, or of the wrong kind', () => {
+    const add = (retryPolicy: unknown) => sync(() => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({}), { retryPolicy } as never))
+    expect(add({ maxAttempts: 3, tries: 2 }).message).toContain('option "tries"')
+    expect(add({ maxAttempts: 0 }).message).toContain('maxAttempts must be a whole number ≥ 1')
+    expect(add({ retryOn: true }).message).toContain('retryOn must be a function')
+  })
+
+  it('node options edgegraph does not have yet (cachePolicy, input)', () => {
+    for (const option of [{ cachePolicy: { ttl: 60 } }, { input: {} }]) {
       const [name] = Object.keys(option)
       const err = sync(() => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({}), option as never))
       expect(err.code, name).toBe('INVALID_ARGUMENT')

@@ -1,6 +1,6 @@
 /** Runs: supersteps, fan-out, Command, subgraphs, failures with pending writes, streaming, abort, limits. */
-import { describe, expect, it } from 'vitest'
-import { Command, END, START, Send, StateGraph, isEdgegraphError } from '../src/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import { Command, END, EdgegraphError, START, Send, StateGraph, isEdgegraphError } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { appendList, collect, counter, deferred, rejectsWith } from './helpers.js'
 import { createStore } from '../src/store/index.js'
@@ -376,6 +376,68 @@ describe('cross-thread memory', () => {
     expect(await g.invoke({ user: 'ada' }, { threadId: 't1' })).toEqual({ user: 'ada', reply: 'visit 1' })
     expect(await g.invoke({ user: 'ada' }, { threadId: 't2' })).toEqual({ user: 'ada', reply: 'visit 2' })
     expect((await createStore(adapter).get(['users', 'ada'], 'visits'))?.value).toEqual({ count: 2 })
+  })
+})
+
+describe('retries (retryPolicy, as in LangGraph.js)', () => {
+  function flaky(failures: number, error: () => unknown = () => new Error('upstream 503'), policy: Record<string, unknown> = {}) {
+    const calls = { n: 0 }
+    const g = new StateGraph({ out: { default: () => '' } })
+      .addNode(
+        'call',
+        () => {
+          calls.n++
+          if (calls.n <= failures) throw error()
+          return { out: `ok after ${calls.n}` }
+        },
+        { retryPolicy: { maxAttempts: 3, initialInterval: 0, jitter: false, ...policy } },
+      )
+      .addEdge(START, 'call')
+      .compile({ checkpointer: createMemoryAdapter() })
+    return { g, calls }
+  }
+
+  it('runs a failing node again until it succeeds, and records the attempts in the metadata', async () => {
+    const { g, calls } = flaky(2)
+    expect(await g.invoke({}, { threadId: 'r' })).toEqual({ out: 'ok after 3' })
+    expect(calls.n).toBe(3)
+    expect((await g.getState({ threadId: 'r' })).metadata.attempts).toEqual({ call: 3 })
+  })
+
+  it('gives up after maxAttempts with NODE_FAILED, the step left to resume as usual', async () => {
+    const { g, calls } = flaky(5)
+    await rejectsWith(g.invoke({}, { threadId: 'r' }), 'NODE_FAILED')
+    expect(calls.n).toBe(3)
+    expect((await g.getState({ threadId: 'r' })).tasks[0]?.error?.message).toBe('upstream 503')
+    expect(await g.invoke(null, { threadId: 'r' })).toEqual({ out: 'ok after 6' })
+  })
+
+  it("retries by default what LangGraph.js retries: not edgegraph's own errors nor HTTP 4xx but 408; retryOn decides otherwise", async () => {
+    const status = (s: number) => () => Object.assign(new Error(`HTTP ${s}`), { status: s })
+    for (const [error, expected] of [
+      [status(404), 1],
+      [() => ({ response: { status: 409 } }), 1],
+      [status(408), 3],
+      [status(500), 3],
+      [() => new EdgegraphError('INVALID_UPDATE', 'bad'), 1],
+    ] as const) {
+      const { g, calls } = flaky(5, error)
+      await g.invoke({}, { threadId: 'r' }).catch(() => {})
+      expect(calls.n).toBe(expected)
+    }
+    const { g, calls } = flaky(5, status(500), { retryOn: () => false })
+    await g.invoke({}, { threadId: 'r' }).catch(() => {})
+    expect(calls.n).toBe(1)
+  })
+
+  it('waits initialInterval × backoffFactor^n between attempts, and an abort ends the wait and the run', async () => {
+    const { g, calls } = flaky(5, undefined, { initialInterval: 60_000 })
+    const controller = new AbortController()
+    const run = g.invoke({}, { threadId: 'r', signal: controller.signal })
+    await vi.waitFor(() => expect(calls.n).toBe(1))
+    controller.abort()
+    await rejectsWith(run, 'ABORTED')
+    expect(calls.n).toBe(1)
   })
 })
 

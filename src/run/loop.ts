@@ -48,7 +48,7 @@ export class Run {
   #writer: CheckpointWriter | undefined
   #resume = new Map<number, unknown>()
   /** What the steps not stored yet did, recorded on the next checkpoint. */
-  #acc: { writes: Record<string, string[]>; usage: Usage | undefined; durationUs: number } = { writes: {}, usage: undefined, durationUs: 0 }
+  #acc: { writes: Record<string, string[]>; usage: Usage | undefined; durationUs: number; attempts?: Record<string, number> } = { writes: {}, usage: undefined, durationUs: 0 }
   #unstoredSteps = 0
   readonly #written = new Set<string>()
   readonly #spec: GraphSpec
@@ -166,6 +166,8 @@ export class Run {
     const outcomes = await Promise.all(
       cur.next.map((task, i) => runTask(this.#tasks, task, at, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])),
     )
+    // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
+    this.#resume = new Map()
     const failedAt = outcomes.findIndex((o) => o.status === 'failed')
     // A step whose tasks all finished is kept even if the signal fired meanwhile; the run stops at the
     // boundary. A step broken by the abort is dropped: the last checkpoint stays as it was.
@@ -196,7 +198,10 @@ export class Run {
       this.#acc.writes[node] = union(this.#acc.writes[node], channels)
       for (const channel of channels) this.#written.add(channel)
     }
-    for (const o of done) this.#acc.usage = addUsage(this.#acc.usage, o.usage)
+    for (const [i, o] of done.entries()) {
+      this.#acc.usage = addUsage(this.#acc.usage, o.usage)
+      if ((o.attempts ?? 1) > 1) (this.#acc.attempts ??= {})[(cur.next[i] as TaskRef).node] = o.attempts as number
+    }
     this.#acc.durationUs += Math.round((performance.now() - started) * 1000)
     this.#cur = { values: applied.values, next, waiting, step: cur.step + 1, source: 'loop', interrupts: staticInterrupts(this.#options, cur.next, next), pending: [] }
     const stop = this.#cur.interrupts.length > 0
@@ -219,7 +224,7 @@ export class Run {
     const w = this.#cur
     // A replay from an older checkpoint starts a new branch: its first step is a fork.
     const fork = this.#config.checkpointId !== undefined && writer.parent?.id === this.#config.checkpointId && w.source === 'loop'
-    const { writes, usage, durationUs } = this.#acc
+    const { writes, usage, durationUs, attempts } = this.#acc
     this.#acc = { writes: {}, usage: undefined, durationUs: 0 }
     this.#unstoredSteps = 0
     const checkpoint = await writer.write(
@@ -233,7 +238,8 @@ export class Run {
         ...(usage ? { usage } : {}),
         interrupts: w.interrupts,
         waiting: w.waiting,
-        ...(this.#config.metadata ? { metadata: this.#config.metadata } : {}),
+        // Retried nodes' attempts go with the run's own metadata (metadata.attempts).
+        ...(attempts || this.#config.metadata ? { metadata: attempts ? { ...this.#config.metadata, attempts } : this.#config.metadata } : {}),
       },
       overlap,
     )

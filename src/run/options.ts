@@ -28,7 +28,10 @@ export const RUN_OPTIONS = {
 export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs: [(v) => v === false, 'false (not supported yet)'] as Kind }
 export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object }
 export const CHECKPOINTER_OPTIONS = { adapter: anything, snapshotFactor: anything, packSize: count }
-export const NODE_OPTIONS = { ends: list, defer: [(v) => typeof v === 'boolean', 'true or false'] as Kind }
+const bool: Kind = [(v) => typeof v === 'boolean', 'true or false']
+const millis: Kind = [(v) => typeof v === 'number' && v >= 0, 'a number ≥ 0']
+export const NODE_OPTIONS = { ends: list, defer: bool, retryPolicy: object }
+export const RETRY_OPTIONS = { maxAttempts: count, initialInterval: millis, backoffFactor: millis, maxInterval: millis, jitter: bool, retryOn: [(v) => typeof v === 'function', 'a function'] as Kind }
 export const HISTORY_OPTIONS = { limit: count, before: anything, filter: object }
 
 /** Throws `INVALID_ARGUMENT` for an option outside `kinds`, or one whose value is not of its kind, naming it. */

@@ -56,6 +56,31 @@ export interface NodeSpec {
   ends: string[] | undefined
   /** Runs only when a step would otherwise have nothing left to run (`addNode(..., { defer: true })`). */
   defer?: boolean | undefined
+  /** How a failed call of this node is tried again (`addNode(..., { retryPolicy })`). */
+  retry?: RetryPolicy | undefined
+}
+
+/**
+ * Tries a failing node again, LangGraph.js's `RetryPolicy`: after attempt n fails, waits
+ * `min(maxInterval, initialInterval × backoffFactor^(n-1))` ms (plus up to 1 s of jitter) and runs it again, up to
+ * `maxAttempts` attempts in all. Attempts beyond the first are recorded in the checkpoint's `metadata.attempts`.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 3. */
+  maxAttempts?: number
+  /** Milliseconds before the second attempt. Default 500. */
+  initialInterval?: number
+  /** How much the wait grows after each attempt. Default 2. */
+  backoffFactor?: number
+  /** Longest wait, in milliseconds. Default 128 000. */
+  maxInterval?: number
+  /** Add up to 1 s at random to each wait, so many clients do not retry in step. Default true. */
+  jitter?: boolean
+  /**
+   * Whether an error is worth another attempt. Default: any except edgegraph's own errors, aborts, and HTTP
+   * statuses 400-407 and 409 on the error (`status` or `response.status`), as in LangGraph.js.
+   */
+  retryOn?: (error: unknown) => boolean
 }
 
 export interface BranchSpec {

@@ -9,7 +9,7 @@ import type { GraphSpec, NodeContext } from './spec.js'
 import type { Store } from '../store/store.js'
 
 export type TaskOutcome =
-  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean }
+  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number }
   | { status: 'interrupted'; value: unknown; resume: unknown[]; usage: Usage | undefined }
   | { status: 'failed'; error: unknown; resume: unknown[] }
 
@@ -59,16 +59,33 @@ export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; v
           usage = addUsage(usage, { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, costUsd: u.costUsd ?? 0 })
         },
   }
-  try {
-    if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
-    const out = await node.run(task.arg ? task.arg.value : at.values, ctx)
-    const { writes, goto } = readResult(env, task.node, out)
-    return { status: 'done', writes, goto, usage, reused: false }
-  } catch (error) {
-    if (error instanceof InterruptSignal) return { status: 'interrupted', value: error.value, resume, usage }
-    return { status: 'failed', error, resume }
+  for (let attempts = 1; ; attempts++) {
+    try {
+      if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
+      const out = await node.run(task.arg ? task.arg.value : at.values, ctx)
+      const { writes, goto } = readResult(env, task.node, out)
+      return { status: 'done', writes, goto, usage, reused: false, attempts }
+    } catch (error) {
+      if (error instanceof InterruptSignal) return { status: 'interrupted', value: error.value, resume, usage }
+      const p = node?.retry
+      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return { status: 'failed', error, resume }
+      const wait = Math.min(p.maxInterval ?? 128_000, (p.initialInterval ?? 500) * (p.backoffFactor ?? 2) ** (attempts - 1))
+      await sleep(p.jitter === false ? wait : wait + Math.random() * 1000, ctx.signal)
+      if (ctx.signal.aborted) return { status: 'failed', error, resume }
+      asked = 0
+    }
   }
 }
+
+/** LangGraph.js's default `retryOn`: not for edgegraph's own errors, aborts, or HTTP 400-407 and 409. */
+function retryable(error: unknown): boolean {
+  const e = error as { name?: string; status?: number; response?: { status?: number } } | null
+  const status = e?.response?.status ?? e?.status ?? 0
+  return !(error instanceof EdgegraphError || e?.name === 'AbortError' || (status > 399 && status < 410 && status !== 408))
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal: AbortSignal) => new Promise((resolve) => (signal.addEventListener('abort', resolve), setTimeout(resolve, ms)))
 
 /** A node's return value as writes and routing: an update object, a Command, or nothing. */
 function readResult(env: TaskEnv, node: string, out: unknown): { writes: [string, unknown][]; goto: TaskRef[] } {

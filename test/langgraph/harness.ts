@@ -332,13 +332,13 @@ function edgeEngine(graph: AnyCompiled, threadId: string, recursionLimit: number
       return {
         values: plain(s.values) as State,
         next: [...s.next].sort(),
-        interrupts: s.interrupts.filter((i: { when: string }) => i.when === 'during').map((i: { value: unknown }) => i.value),
+        interrupts: byValue(s.interrupts.filter((i: { when: string }) => i.when === 'during').map((i: { value: unknown }) => i.value)),
       }
     },
     async invoke(input, ref, limit) {
       const rl = limit ?? recursionLimit
       const result = await graph.invoke(input, { ...config(ref), ...(rl ? { recursionLimit: rl } : {}) })
-      const interrupts = (result.__interrupt__ ?? []).filter((i: { when: string }) => i.when === 'during').map((i: { value: unknown }) => i.value)
+      const interrupts = byValue((result.__interrupt__ ?? []).filter((i: { when: string }) => i.when === 'during').map((i: { value: unknown }) => i.value))
       return { values: stripInterrupt(result), interrupts }
     },
     async stream(input, ref, streamMode) {
@@ -374,13 +374,13 @@ function lgEngine(graph: AnyCompiled, threadId: string, recursionLimit: number |
       return {
         values: plain(s.values) as State,
         next: [...s.next].sort(),
-        interrupts: s.tasks.flatMap((t: { interrupts: { value: unknown }[] }) => t.interrupts.map((i) => i.value)),
+        interrupts: byValue(s.tasks.flatMap((t: { interrupts: { value: unknown }[] }) => t.interrupts.map((i) => i.value))),
       }
     },
     async invoke(input, ref, limit) {
       const rl = limit ?? recursionLimit
       const result = await graph.invoke(input, { ...config(ref), ...(rl ? { recursionLimit: rl } : {}) })
-      const interrupts = (result?.__interrupt__ ?? []).map((i: { value: unknown }) => i.value)
+      const interrupts = byValue((result?.__interrupt__ ?? []).map((i: { value: unknown }) => i.value))
       return { values: stripInterrupt(result), interrupts }
     },
     async stream(input, ref, streamMode) {
@@ -494,4 +494,9 @@ export function expectSame(r: BothResults, options: { allowErrors?: boolean } = 
     expect(failed?.error, 'LangGraph threw: the scenario itself is wrong').toBeUndefined()
   }
   expect(comparable(r.edgegraph), describeBoth(r)).toEqual(comparable(r.langgraph))
+}
+
+/** Interrupt values in a fixed order: LangGraph lists a step's interrupts in the order its tasks wrote them (timing). */
+function byValue(values: unknown[]): unknown[] {
+  return [...values].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
 }

@@ -16,8 +16,6 @@ export const PENDING: Record<string, string> = {
   'updateState while an interrupt() waits, then Command({ resume }) answers the node run again':
     "edgegraph's update drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph re-routes from START (next ['ask']) and the resume value answers ask's interrupt() when it runs again.",
   // resume
-  'a resume value answers only the step it resumes: a later interrupt() pauses again':
-    "edgegraph bug: the resume value stays mapped to its task index for the whole run (loop.ts #resume), so 'second' gets 'r1' instead of pausing on q2; LangGraph consumes it in the resumed step.",
   'Command({ resume, update }) applies the update before the resumed step, without a checkpoint of its own':
     'The run matches, but LangGraph stores the update as pending writes of the interrupted checkpoint, so reading that checkpoint (history) shows x = 5; edgegraph shows x = 0 there. Probably deliberate: decide.',
   'Command({ update, goto }) as input starts from the given node':
@@ -67,8 +65,8 @@ export const PENDING: Record<string, string> = {
     "edgegraph's getState takes no options (the { subgraphs: true } argument is silently ignored) and its tasks carry no subgraph state.",
   'Command.PARENT: a subgraph node routes and updates in the parent graph':
     "edgegraph's Command has no graph option: the goto is resolved inside the subgraph (UNKNOWN_NODE 'expert').",
-  'retries: retryPolicy runs a failing node again until it succeeds': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT). Passes with the retry work uncommitted in the tree at the time of writing.',
-  'retries: a node that fails every attempt fails the run after maxAttempts': 'addNode(..., { retryPolicy }) is refused (INVALID_ARGUMENT). Passes with the retry work uncommitted in the tree.',
+
+
   'streaming: streamMode custom yields what nodes write': "streamMode 'custom' is refused, and nodes have no ctx.writer (the harness's name for LangGraph's config.writer).",
   'streaming: streamMode tasks': "streamMode 'tasks' is refused (INVALID_ARGUMENT).",
   'streaming: streamMode checkpoints': "streamMode 'checkpoints' is refused (INVALID_ARGUMENT).",
@@ -86,15 +84,13 @@ export const AVOIDED: Partial<Record<Avoidance, string>> = {
     'LangGraph defers only the edge-triggered task of a deferred node: a Send to it runs in the next step as usual; edgegraph defers the Send task too. Avoided: no Sends to deferred nodes.',
   'values-at-interrupt':
     "At an interrupt LangGraph's invoke result and getState include the finished sibling tasks' writes (and getState's next drops those tasks); edgegraph's show the state before the step. Avoided: those values are not compared.",
-  'resume-reaches-later-steps':
-    'edgegraph hands a resume value to the task at the same index in every later step of the run, so a later interrupt() returns it instead of pausing. Avoided: one node asks, on its first run only, never as a Send task.',
   'last-value-conflict':
     "After two writes to a last-value channel in one step (both throw), LangGraph's getState throws too (it re-applies the pending writes); edgegraph's shows the checkpoint before. Avoided: one writer of `last`, never a Send target.",
   'recursion-limit-on-continue':
     'A continued run (invoke(null), resume) gets recursionLimit + 2 steps on LangGraph, recursionLimit on edgegraph. Avoided: recursionLimit 500, which the generated graphs (they always end) never reach.',
 }
 
-export type Avoidance = 'join-and-edge-in-one-step' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'values-at-interrupt' | 'resume-reaches-later-steps' | 'last-value-conflict' | 'recursion-limit-on-continue'
+export type Avoidance = 'join-and-edge-in-one-step' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'values-at-interrupt' | 'last-value-conflict' | 'recursion-limit-on-continue'
 
 const runPending = process.env.LANGGRAPH_PENDING === '1'
 const avoidOnly = process.env.LANGGRAPH_AVOID === undefined ? undefined : process.env.LANGGRAPH_AVOID.split(',')

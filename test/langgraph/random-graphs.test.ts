@@ -125,12 +125,6 @@ function genGraph(g: Gen): GenGraph {
     const writer = nodes.findIndex((node, i) => node.writeLast && !sent.has(i))
     nodes.forEach((node, i) => (node.writeLast = i === writer))
   }
-  if (avoids('resume-reaches-later-steps')) {
-    // Only one node asks, and only on its first run (never as a Send task), so no interrupt() follows a resume.
-    const sent = new Set([start, ...outs].flat().flatMap((o) => (o.kind === 'send' ? [o.to] : [])))
-    const asker = nodes.findIndex((node, i) => node.interrupt && !sent.has(i))
-    nodes.forEach((node, i) => (node.interrupt = i === asker))
-  }
   return { nodes, start, outs, joins, cap: g(fc.integer, { min: 2, max: 4 }) }
 }
 
