@@ -64,18 +64,22 @@ describe('forks and replays', () => {
     await g.invoke({ count: 0 }, { threadId: 't' })
     const original = await collect(g.getStateHistory({ threadId: 't' }))
     const atTwo = original.find((s) => s.values.count === 2)?.config.checkpointId as string
-    const fork = await g.updateState({ threadId: 't', checkpointId: atTwo }, { count: 10 })
+    // As in LangGraph.js, an update without asNode goes as the node that made the checkpoint ('increment'), whose
+    // conditional edge then decides what runs next on the new state.
+    const fork = await g.updateState({ threadId: 't', checkpointId: atTwo }, { count: 3 })
     const forked = await g.getState(fork)
-    expect(forked.values).toEqual({ count: 10 })
+    expect(forked.values).toEqual({ count: 3 })
     expect(forked.metadata.source).toBe('fork')
+    expect(forked.metadata.writes).toEqual({ increment: ['count'] })
     expect(forked.parentConfig?.checkpointId).toBe(atTwo)
     expect(forked.next).toEqual(['increment'])
+    expect((await g.getState(await g.updateState({ threadId: 't', checkpointId: atTwo }, { count: 10 }))).next).toEqual([])
 
-    expect(await g.invoke(null, { threadId: 't' })).toEqual({ count: 11 })
+    expect(await g.invoke(null, { threadId: 't', checkpointId: fork.checkpointId })).toEqual({ count: 5 })
     // The old branch is intact: same ids, same values.
     for (const s of original) expect((await g.getState(s.config)).values).toEqual(s.values)
     const all = await collect(g.getStateHistory({ threadId: 't' }))
-    expect(all).toHaveLength(original.length + 2)
+    expect(all).toHaveLength(original.length + 4)
   })
 
   it('replays from any checkpoint onto a new branch with invoke(null, { checkpointId })', async () => {

@@ -92,8 +92,9 @@ export class Run {
   }
 
   /**
-   * Writes `values` as a new checkpoint, as if node `asNode` had returned them (its edges then choose `next`), or
-   * as an outside edit that keeps `next` when `asNode` is absent. From an older checkpoint this forks a new branch.
+   * Writes `values` as a new checkpoint, as if node `asNode` had returned them (its edges then choose `next`). Without
+   * `asNode`, as LangGraph.js does: as the one node that made the checkpoint, or as the input when none did; ambiguous
+   * (INVALID_UPDATE) when several did. From an older checkpoint this forks a new branch.
    */
   async update(values: unknown, asNode: string | undefined): Promise<Checkpoint> {
     if (!this.#history || typeof this.#config.threadId !== 'string') throw needsCheckpointer('updateState')
@@ -105,8 +106,14 @@ export class Run {
     const loaded = writer.parent
     if (!loaded) throw threadNotFound(this.#config.threadId)
     this.#writer = writer
-    const applied = await applyWrites(this.#spec, this.#scope, loaded.values, [{ node: asNode ?? 'updateState', writes: Object.entries(values) }])
-    const { next, waiting } = asNode === undefined ? loaded : schedule(this.#spec, await this.#router.route(asNode, applied.values, []), [asNode], loaded.waiting)
+    const ran = loaded.source === 'input' ? [] : Object.keys(loaded.writes)
+    if (asNode === undefined && ran.length > 1) {
+      throw new EdgegraphError('INVALID_UPDATE', `Ambiguous update of ${this.#scope.where(loaded.id)}: its step ran ${ran.join(', ')}. Name the node: updateState(config, values, asNode).`, { context: this.#scope.context(loaded.id) })
+    }
+    const as = asNode ?? ran[0] ?? START
+    const applied = await applyWrites(this.#spec, this.#scope, loaded.values, [{ node: as, writes: Object.entries(values) }])
+    applied.writes[as] ??= []
+    const { next, waiting } = schedule(this.#spec, await this.#router.route(as, applied.values, []), [as], loaded.waiting)
     this.#cur = { values: applied.values, next, waiting, step: loaded.step + 1, source: writer.atHead ? 'update' : 'fork', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     return this.#save(false)
@@ -194,6 +201,7 @@ export class Run {
     for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes) })
     this.#emit({ type: 'values', values: applied.values })
 
+    for (const t of cur.next) this.#acc.writes[t.node] ??= []
     for (const [node, channels] of Object.entries(applied.writes)) {
       this.#acc.writes[node] = union(this.#acc.writes[node], channels)
       for (const channel of channels) this.#written.add(channel)

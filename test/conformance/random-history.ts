@@ -102,6 +102,8 @@ interface ModelCheckpoint {
   stage: Stage
   /** The argument `right` was sent, for a checkpoint at the fan-out. */
   arg?: RightArg | undefined
+  /** The nodes whose step made it (undefined: the input, or an update applied as the input). */
+  by?: NodeName[] | undefined
   values: State
   pending?: Pending | undefined
 }
@@ -177,7 +179,7 @@ function plan(from: ModelCheckpoint | undefined, flags: Flags, how: { input?: Up
     step++
     pending = undefined
     arg = undefined
-    created.push({ step, source: how.replay && created.length === 0 ? 'fork' : 'loop', stage, values })
+    created.push({ step, source: how.replay && created.length === 0 ? 'fork' : 'loop', stage, values, by: stage === 'join' ? ['left', 'right'] : ['join'] })
   }
   return { created, pending: undefined, outcome: 'done', calls, folds }
 }
@@ -307,10 +309,27 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
   }
 
   const update = async (from: ModelCheckpoint, values: Update, asNode: NodeName | undefined) => {
-    const config = await graph.updateState(from === head ? { threadId } : { threadId, checkpointId: from.id }, values, asNode)
-    const stage: Stage = asNode === undefined ? from.stage : asNode === 'join' ? 'done' : 'join'
-    const arg = asNode === undefined ? from.arg : undefined
-    const cp: ModelCheckpoint = { id: config.checkpointId, parentId: from.id, step: from.step + 1, source: from === head ? 'update' : 'fork', stage, arg, values: apply(from.values, values) }
+    const at = from === head ? { threadId } : { threadId, checkpointId: from.id }
+    // Without asNode the update goes as the node that made `from` (as LangGraph.js does): refused when several did,
+    // as the input when none did.
+    if (asNode === undefined && (from.by?.length ?? 0) > 1) {
+      await rejectsWith(graph.updateState(at, values), 'INVALID_UPDATE')
+      return
+    }
+    const as = asNode ?? from.by?.[0]
+    const config = await graph.updateState(at, values, asNode)
+    const next = apply(from.values, values)
+    const stage: Stage = as === undefined ? 'fanout' : as === 'join' ? 'done' : 'join'
+    const cp: ModelCheckpoint = {
+      id: config.checkpointId,
+      parentId: from.id,
+      step: from.step + 1,
+      source: from === head ? 'update' : 'fork',
+      stage,
+      arg: as === undefined ? logic.send(next) : undefined,
+      by: as === undefined ? undefined : [as],
+      values: next,
+    }
     recorded.set(cp.id, await check(graph, cp))
     model.push(cp)
     head = cp

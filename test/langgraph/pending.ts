@@ -9,10 +9,6 @@ import { it } from 'vitest'
 /** Differential tests that fail today, by exact title → the observed difference or the missing feature. */
 export const PENDING: Record<string, string> = {
   // updateState
-  'updateState without asNode runs the edges of the node that ran last again':
-    "edgegraph keeps the checkpoint's next (['act']); LangGraph applies the update as the node that ran last ('plan') and runs its edges on the new state (['skip']).",
-  'updateState without asNode after a step that ran several nodes is refused as ambiguous':
-    'edgegraph applies the update and writes a checkpoint; LangGraph throws InvalidUpdateError "Ambiguous update, specify asNode" when the last step ran more than one node.',
   'updateState while an interrupt() waits, then Command({ resume }) answers the node run again':
     "edgegraph's update drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph re-routes from START (next ['ask']) and the resume value answers ask's interrupt() when it runs again.",
   // resume
@@ -56,8 +52,6 @@ export const PENDING: Record<string, string> = {
   // scenarios
   'HITL: interrupt() asks, updateState edits the draft, Command({ resume }) answers':
     "edgegraph's updateState drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph routes again from 'write' and the resume answers review's interrupt().",
-  'HITL: interruptBefore, updateState without asNode routes again from the node that ran':
-    "edgegraph keeps next ['act'] and runs act; LangGraph runs plan's conditional edge on the edited state and goes to 'skip'.",
   'time travel: replay from an old checkpoint': 'LangGraph writes a fork checkpoint (a copy of the replayed one) before running; edgegraph does not (one checkpoint fewer).',
   'subgraph checkpoints: nodes before the interrupt inside a subgraph run once':
     "edgegraph keeps no subgraph checkpoints, so on resume the subgraph runs from its start ('prepare' runs twice); LangGraph resumes the subgraph at 'ask'. Values match.",
