@@ -246,7 +246,9 @@ describe('failures', () => {
     expect((err as Error).cause).toBeInstanceOf(Error)
 
     const state = await g.getState({ threadId: 'f' })
-    expect(state.next).toEqual(['bad', 'ok'])
+    // As LangGraph.js shows it: ok's finished writes applied, and only bad left to run.
+    expect(state.next).toEqual(['bad'])
+    expect(state.values).toEqual({ log: ['ok'] })
     expect(state.tasks.map((t) => [t.name, t.result, t.error?.message])).toEqual([
       ['bad', undefined, 'upstream timeout'],
       ['ok', { log: ['ok'] }, undefined],
@@ -438,6 +440,76 @@ describe('retries (retryPolicy, as in LangGraph.js)', () => {
     controller.abort()
     await rejectsWith(run, 'ABORTED')
     expect(calls.n).toBe(1)
+  })
+})
+
+describe('stream modes as in LangGraph.js', () => {
+  const chat = () => {
+    const inner = new StateGraph({ log: appendList })
+      .addNode('deep', (_s, ctx) => {
+        ctx.write({ progress: 'inside' })
+        return { log: ['deep'] }
+      })
+      .addEdge(START, 'deep')
+      .compile()
+    return new StateGraph({ log: appendList })
+      .addNode('model', (_s, ctx) => {
+        ctx.write({ progress: 0.5 })
+        for (const token of ['Hel', 'lo']) ctx.writeMessage({ id: 'm1', content: token })
+        return { log: ['Hello'] }
+      })
+      .addNode('sub', inner)
+      .addEdge(START, 'model')
+      .addEdge('model', 'sub')
+      .compile({ checkpointer: createMemoryAdapter() })
+  }
+
+  it('custom yields what nodes ctx.write, messages yields [chunk, meta] for each ctx.writeMessage', async () => {
+    const chunks = await collect(chat().stream({}, { threadId: 's', streamMode: ['custom', 'messages'] }))
+    expect(chunks).toEqual([
+      ['custom', { progress: 0.5 }],
+      ['messages', [{ id: 'm1', content: 'Hel' }, { node: 'model', step: 1, threadId: 's' }]],
+      ['messages', [{ id: 'm1', content: 'lo' }, { node: 'model', step: 1, threadId: 's' }]],
+    ])
+  })
+
+  it('subgraphs: true adds the events from inside subgraphs, as [namespace, mode, chunk]', async () => {
+    const chunks = await collect(chat().stream({}, { threadId: 's', streamMode: ['custom', 'updates'], subgraphs: true }))
+    const inside = chunks.filter((c) => (c as [string[]])[0].length > 0) as [string[], string, unknown][]
+    expect(inside.map(([ns, mode, chunk]) => [ns[0]?.split(':')[0], mode, chunk])).toEqual([
+      ['sub', 'custom', { progress: 'inside' }],
+      ['sub', 'updates', { deep: { log: ['deep'] } }],
+    ])
+    expect(chunks.filter((c) => (c as [string[]])[0].length === 0).map((c) => (c as unknown[])[1])).toEqual(['custom', 'updates', 'updates'])
+  })
+
+  it('tasks reports each task starting and ending; checkpoints each stored checkpoint as getState shows it', async () => {
+    const g = chat()
+    const tasks = (await collect(g.stream({}, { threadId: 't', streamMode: 'tasks' }))) as Record<string, unknown>[]
+    expect(tasks.map((t) => [t.name, 'input' in t ? 'start' : 'end'])).toEqual([
+      ['model', 'start'],
+      ['model', 'end'],
+      ['sub', 'start'],
+      ['sub', 'end'],
+    ])
+    expect(tasks[1]).toMatchObject({ name: 'model', result: { log: ['Hello'] }, interrupts: [] })
+    const checkpoints = await collect(g.stream({}, { threadId: 'c', streamMode: 'checkpoints' }))
+    const history = await collect(g.getStateHistory({ threadId: 'c' }))
+    expect(checkpoints).toEqual(history.reverse())
+  })
+
+  it('values reports an interrupt as { __interrupt__ }, then the state with the finished tasks\' writes', async () => {
+    const g = new StateGraph({ log: appendList })
+      .addNode('ask', (_s, ctx) => ({ log: [`ask:${ctx.interrupt('q')}`] }))
+      .addNode('quick', () => ({ log: ['quick'] }))
+      .addEdge(START, 'ask')
+      .addEdge(START, 'quick')
+      .compile({ checkpointer: createMemoryAdapter() })
+    const chunks = (await collect(g.stream({ log: ['in'] }, { threadId: 'v' }))) as Record<string, unknown>[]
+    expect(chunks[0]).toEqual({ log: ['in'] })
+    expect((chunks[1]?.__interrupt__ as { value: unknown }[]).map((i) => i.value)).toEqual(['q'])
+    expect(chunks[2]).toEqual({ log: ['in', 'quick'] })
+    expect((await g.getState({ threadId: 'v' })).next).toEqual(['ask'])
   })
 })
 

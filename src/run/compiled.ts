@@ -18,7 +18,19 @@ import { snapshotOf, type StateSnapshot, type ThreadConfig } from './snapshot.js
 import type { GraphSpec, NodeContext } from './spec.js'
 import { streamRun, type DebugEvent, type InterruptChunk, type StreamMode } from './stream.js'
 
-type StreamChunk<D extends StateDefinition, M extends StreamMode> = M extends 'values' ? StateOf<D> : M extends 'updates' ? Record<string, UpdateOf<D>> | InterruptChunk : DebugEvent
+type StreamChunk<D extends StateDefinition, M extends StreamMode> = M extends 'values'
+  ? StateOf<D> | InterruptChunk
+  : M extends 'updates'
+    ? Record<string, UpdateOf<D>> | InterruptChunk
+    : M extends 'messages'
+      ? [chunk: unknown, meta: { node: string; step: number; threadId: string | undefined }]
+      : M extends 'tasks'
+        ? Record<string, unknown>
+        : M extends 'checkpoints'
+          ? StateSnapshot<StateOf<D>>
+          : M extends 'debug'
+            ? DebugEvent
+            : unknown
 
 /** The result of `invoke`: the state, plus `__interrupt__` when the run stopped for a human. */
 export type InvokeResult<S> = S & { __interrupt__?: Interrupt[] }
@@ -79,9 +91,9 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   stream<M extends StreamMode>(input: Input<D>, config: RunConfig & { streamMode: M[] }): AsyncIterable<{ [K in M]: [K, StreamChunk<D, K>] }[M]>
   stream<M extends StreamMode>(input: Input<D>, config: RunConfig & { streamMode?: M | M[] } = {}): AsyncIterable<unknown> {
     checkOptions(config, STREAM_OPTIONS, 'stream config')
-    const { streamMode, subgraphs: _, ...runConfig } = config as RunConfig & { streamMode?: unknown; subgraphs?: unknown }
+    const { streamMode, subgraphs, ...runConfig } = config as RunConfig & { streamMode?: unknown; subgraphs?: boolean }
     const { modes, single } = streamModes(streamMode)
-    return streamRun(modes, single, runConfig.signal, (signal, emit) => {
+    return streamRun(modes, single, subgraphs === true, runConfig.signal, (signal, emit) => {
       const withSignal = { ...runConfig, signal }
       return this.#locked(withSignal, () => this.#run(withSignal, emit).execute(input))
     })
@@ -101,7 +113,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   async *getStateHistory(config: ThreadConfig, options: HistoryQuery = {}): AsyncIterable<StateSnapshot<StateOf<D>>> {
     const history = this.#thread('getStateHistory', config)
     for (const checkpoint of await history.list(config.threadId, listOptions(options))) {
-      yield this.#snapshot(checkpoint)
+      yield snapshotOf(checkpoint, false) as StateSnapshot<StateOf<D>>
     }
   }
 
@@ -141,10 +153,10 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * (also those the parent had not set yet). Unlike LangGraph.js, shared channels it did not change are not
    * handed back, so a parent's reducer never receives a value it already holds.
    */
-  async runAsNode(input: Record<string, unknown>, ctx: NodeContext, parent: GraphSpec): Promise<Record<string, unknown>> {
+  async runAsNode(input: Record<string, unknown>, ctx: NodeContext, parent: GraphSpec, sink?: (e: RunEvent) => void): Promise<Record<string, unknown>> {
     const shared = (k: string) => (parent.schema !== undefined || parent.channels.has(k)) && (this.#spec.schema !== undefined || this.#spec.channels.has(k))
     const start = Object.fromEntries(Object.keys(input).filter(shared).map((k) => [k, input[k]]))
-    const run = new Run(this.#spec, this.#options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, undefined, ctx)
+    const run = new Run(this.#spec, this.#options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, sink, ctx)
     const { values, written } = await run.execute(start)
     const back = [...written].filter((k) => shared(k) && (values[k] !== input[k] || !Object.hasOwn(input, k)))
     return Object.fromEntries(back.map((k) => [k, values[k]]))
@@ -161,10 +173,18 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     return undefined
   }
 
-  /** A checkpoint as users see it: with the input a resume stored on it (`Command({ resume, update })`) applied. */
+  /**
+   * A checkpoint as `getState` shows it, as LangGraph.js does: with what its unfinished step already did applied (the
+   * input a resume stored, `Command({ resume, update })`, then the finished tasks' writes, in task order). History
+   * shows checkpoints as stored, as LangGraph's does.
+   */
   async #snapshot(c: Checkpoint): Promise<StateSnapshot<StateOf<D>>> {
-    const input = c.pending.find((p) => p.index < 0)?.writes
-    if (input) c = { ...c, values: (await applyWrites(this.#spec, new Scope(c.threadId, () => c.id), c.values, [{ node: START, writes: input }], false)).values }
+    const done = c.pending.filter((p) => p.writes).sort((a, b) => a.index - b.index)
+    if (done.length > 0) {
+      const tasks = done.map((p) => ({ node: p.index < 0 ? START : p.node, writes: p.writes as [string, unknown][] }))
+      // Writes that cannot go together (two writers of a last-value channel) leave the checkpoint shown as stored.
+      c = { ...c, values: (await applyWrites(this.#spec, new Scope(c.threadId, () => c.id), c.values, tasks, false).catch(() => c)).values }
+    }
     return snapshotOf(c) as StateSnapshot<StateOf<D>>
   }
 

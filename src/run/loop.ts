@@ -16,12 +16,19 @@ import type { GraphSpec, NodeContext } from './spec.js'
 import { pendingOf, runTask, type TaskEnv, type TaskOutcome } from './task.js'
 import { applyWrites } from './writes.js'
 
-/** Events a run reports while it goes; `stream()` turns them into its modes. */
-export type RunEvent =
+/**
+ * Events a run reports while it goes; `stream()` turns them into its modes. `ns` names the subgraph task an event
+ * comes from (`node:taskId`, outermost first), absent for the graph's own.
+ */
+export type RunEvent = (
   | { type: 'values'; values: Record<string, unknown> }
   | { type: 'update'; node: string; update: Record<string, unknown> }
   | { type: 'interrupt'; interrupts: Interrupt[] }
   | { type: 'checkpoint'; checkpoint: Checkpoint }
+  | { type: 'custom'; chunk: unknown }
+  | { type: 'message'; chunk: unknown; meta: { node: string; step: number; threadId: string | undefined } }
+  | { type: 'task'; task: Record<string, unknown> }
+) & { ns?: string[] }
 
 export interface RunResult {
   values: Record<string, unknown>
@@ -51,6 +58,8 @@ export class Run {
   #acc: { writes: Record<string, string[]>; usage: Usage | undefined; durationUs: number; attempts?: Record<string, number> } = { writes: {}, usage: undefined, durationUs: 0 }
   #unstoredSteps = 0
   readonly #written = new Set<string>()
+  /** The state with the finished tasks' writes applied, when a step stopped at an interrupt. */
+  #shown: Record<string, unknown> | undefined
   readonly #spec: GraphSpec
   readonly #options: RunOptions
   readonly #history: History | undefined
@@ -68,7 +77,7 @@ export class Run {
     this.#emit = emit
     this.#scope = new Scope(config.threadId, () => this.#cur?.id)
     this.#router = new Router(spec, this.#scope)
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store }
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit }
   }
 
   async execute(input: unknown): Promise<RunResult> {
@@ -137,6 +146,7 @@ export class Run {
       this.#writer?.fold(loaded.pendingKeys)
       if (command?.goto !== undefined) throw new EdgegraphError('INVALID_ARGUMENT', 'A resume Command cannot carry goto; resume first, or use updateState')
       if (command) this.#resume = resumeValues(loaded, command.resume, this.#scope)
+      this.#emit({ type: 'values', values: loaded.values })
       // Command({ resume, update }): as in LangGraph.js the update is stored with the waiting checkpoint (task -1) and
       // the resumed tasks see it; it lands in the state with the step they complete.
       const writes = [...(loaded.pending.find((p) => p.index < 0)?.writes ?? []), ...Object.entries(command?.update ?? {})]
@@ -171,7 +181,7 @@ export class Run {
     const cur = this.#cur
     const at = { step: cur.step, values: cur.values, checkpointId: cur.id }
     const outcomes = await Promise.all(
-      cur.next.map((task, i) => runTask(this.#tasks, task, at, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])),
+      cur.next.map((task, i) => runTask(this.#tasks, task, i, at, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])),
     )
     // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
     this.#resume = new Map()
@@ -184,6 +194,9 @@ export class Run {
       // Inside a subgraph node: the parent task is the one that waits for the resume value.
       if (this.#tasks.parent && interrupted && failedAt < 0) throw new InterruptSignal(interrupted.value)
       await this.#savePending(outcomes.flatMap((o, i) => pendingOf(i, (cur.next[i] as TaskRef).node, o) ?? []))
+      // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
+      const finished = outcomes.flatMap((o, i) => (o.status === 'done' ? [{ node: (cur.next[i] as TaskRef).node, writes: o.writes }] : []))
+      this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false).catch(() => cur)).values
       if (failedAt >= 0) return this.#fail(this.#nodeFailed((outcomes[failedAt] as { error: unknown }).error, (cur.next[failedAt] as TaskRef).node, cur.id))
       return this.#interrupts()
     }
@@ -273,12 +286,14 @@ export class Run {
 
   async #finish(interrupts: Interrupt[]): Promise<RunResult> {
     await this.#settle()
+    const values = this.#shown ?? this.#cur.values
     if (interrupts.length > 0) {
       // Interrupt ids name the checkpoint, which is known only once it is stored.
       interrupts = this.#interrupts()
       this.#emit({ type: 'interrupt', interrupts })
+      if (this.#shown) this.#emit({ type: 'values', values })
     }
-    return { values: this.#cur.values, interrupts, written: this.#written }
+    return { values, interrupts, written: this.#written }
   }
 
   /** Stores what can be stored (last good checkpoint), waits for commits, and throws `error`. */

@@ -14,6 +14,7 @@ const count: Kind = [(v) => Number.isInteger(v) && (v as number) >= 1, 'a whole 
 const object: Kind = [isObject, 'an object']
 const list: Kind = [Array.isArray, 'an array']
 const anything: Kind = [() => true, '']
+const bool: Kind = [(v) => typeof v === 'boolean', 'true or false']
 
 export const THREAD_OPTIONS = { threadId: text, checkpointId: text }
 export const RUN_OPTIONS = {
@@ -25,10 +26,9 @@ export const RUN_OPTIONS = {
   metadata: object,
   ifBusy: oneOf('wait', 'fail'),
 }
-export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs: [(v) => v === false, 'false (not supported yet)'] as Kind }
+export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs: bool }
 export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object }
 export const CHECKPOINTER_OPTIONS = { adapter: anything, snapshotFactor: anything, packSize: count }
-const bool: Kind = [(v) => typeof v === 'boolean', 'true or false']
 const millis: Kind = [(v) => typeof v === 'number' && v >= 0, 'a number ≥ 0']
 export const NODE_OPTIONS = { ends: list, defer: bool, retryPolicy: object }
 export const RETRY_OPTIONS = { maxAttempts: count, initialInterval: millis, backoffFactor: millis, maxInterval: millis, jitter: bool, retryOn: [(v) => typeof v === 'function', 'a function'] as Kind }
@@ -46,7 +46,7 @@ export function checkOptions(value: unknown, kinds: Record<string, Kind>, what: 
 }
 
 /** Stream modes that exist; any other mode fails loudly. */
-export const STREAM_MODES = ['values', 'updates', 'debug'] as const
+export const STREAM_MODES = ['values', 'updates', 'custom', 'messages', 'tasks', 'checkpoints', 'debug'] as const
 
 /** The modes of a `stream()` call, checked. */
 export function streamModes(mode: unknown): { modes: string[]; single: boolean } {

@@ -40,7 +40,7 @@ export interface TaskInfo {
 /** A checkpoint as `getState` / `getStateHistory` show it. */
 export interface StateSnapshot<S> {
   values: S
-  /** Nodes the next step runs (empty when the run is done). */
+  /** Nodes the next step runs (empty when the run is done); a task of it that already finished is not listed. */
   next: string[]
   tasks: TaskInfo[]
   /** Interrupts waiting for `invoke(null)` (before/after) or `invoke(new Command({ resume }))` (during). */
@@ -65,7 +65,7 @@ export function metadataOf(c: Checkpoint): CheckpointMetadata {
   }
 }
 
-export function snapshotOf(c: Checkpoint): StateSnapshot<Record<string, unknown>> {
+export function snapshotOf(c: Checkpoint, pendingDone = true): StateSnapshot<Record<string, unknown>> {
   const interrupts = openInterrupts(c.id, c.interrupts, c.pending)
   const tasks: TaskInfo[] = c.next.map((t, index) => {
     const p = c.pending.find((x) => x.index === index)
@@ -76,7 +76,8 @@ export function snapshotOf(c: Checkpoint): StateSnapshot<Record<string, unknown>
   })
   return {
     values: c.values,
-    next: c.next.map((t) => t.node),
+    // Tasks that already finished (their writes are kept, and shown in values) do not run again.
+    next: c.next.filter((_, i) => !pendingDone || !c.pending.some((p) => p.index === i && p.writes)).map((t) => t.node),
     tasks,
     interrupts,
     metadata: metadataOf(c),

@@ -2,6 +2,7 @@
 import type { Usage } from '../checkpoint/model.js'
 import type { Store } from '../store/store.js'
 import type { StandardSchemaV1 } from './schema.js'
+import type { RunEvent } from './loop.js'
 
 /**
  * What a node receives besides its input. Everything a node needs from the run comes through here
@@ -26,6 +27,13 @@ export interface NodeContext {
   reportUsage(usage: Partial<Usage>): void
   /** The cross-thread memory given as `compile({ store })` (see `edgegraph/store`), or undefined. */
   readonly store: Store | undefined
+  /** Streams `chunk` as it is to `stream(..., { streamMode: 'custom' })` (LangGraph.js: `config.writer(chunk)`). */
+  write(chunk: unknown): void
+  /**
+   * Streams a chunk of a message being produced (a token or more: `{ id, content }`, as a model's stream gives them)
+   * to `streamMode: 'messages'` as `[chunk, { node, step, threadId }]`, so a chat UI can show tokens as they arrive.
+   */
+  writeMessage(chunk: unknown): void
 }
 
 /**
@@ -51,7 +59,8 @@ export interface NodeSpec {
   name: string
   /** The compiled graph this node runs, when it is a subgraph (for drawing). */
   subgraph?: { readonly spec: GraphSpec } | undefined
-  run: (input: unknown, ctx: NodeContext) => unknown
+  /** The node; a subgraph node also gets the parent run's event sink, to stream from inside. */
+  run: (input: unknown, ctx: NodeContext, sink: (event: RunEvent) => void) => unknown
   /** Nodes this node may route to with `Command.goto` (used to check that END is reachable). */
   ends: string[] | undefined
   /** Runs only when a step would otherwise have nothing left to run (`addNode(..., { defer: true })`). */

@@ -7,6 +7,7 @@ import type { Router } from './routing.js'
 import type { Scope } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import type { Store } from '../store/store.js'
+import type { RunEvent } from './loop.js'
 
 export type TaskOutcome =
   | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number }
@@ -24,13 +25,14 @@ export interface TaskEnv {
   /** Whether the run can pause: it has a checkpointer to resume from. */
   canPause: boolean
   store: Store | undefined
+  emit: (event: RunEvent) => void
 }
 
 /**
  * Runs one task of the step after checkpoint `at`. A task that already finished in an earlier attempt of the step
  * (`previous` holds its writes) is not run again; one that asked `interrupt()` gets its resume values back.
  */
-export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; values: Record<string, unknown>; checkpointId: string | undefined }, previous: PendingTask | undefined, resumed: unknown[]): Promise<TaskOutcome> {
+export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { step: number; values: Record<string, unknown>; checkpointId: string | undefined }, previous: PendingTask | undefined, resumed: unknown[]): Promise<TaskOutcome> {
   if (previous?.writes) return { status: 'done', writes: previous.writes, goto: previous.goto ?? [], usage: previous.usage, reused: true }
   const resume = [...(previous?.resume ?? []), ...resumed]
   const node = env.spec.nodes.get(task.node)
@@ -43,6 +45,8 @@ export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; v
     node: task.node,
     signal: env.signal ?? idleSignal(),
     store: parent ? parent.store : env.store,
+    write: (chunk) => env.emit({ type: 'custom', chunk }),
+    writeMessage: (chunk) => env.emit({ type: 'message', chunk, meta: { node: task.node, step: at.step + 1, threadId: env.scope.threadId } }),
     interrupt: parent
       ? (value) => parent.interrupt(value)
       : <R>(value: unknown): R => {
@@ -59,19 +63,28 @@ export async function runTask(env: TaskEnv, task: TaskRef, at: { step: number; v
           usage = addUsage(usage, { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, costUsd: u.costUsd ?? 0 })
         },
   }
+  const id = `${at.checkpointId ?? at.step}:${index}`
+  const input = task.arg ? task.arg.value : at.values
+  env.emit({ type: 'task', task: { id, name: task.node, input } })
+  /** The outcome, reported to streamMode 'tasks' as LangGraph.js reports a task's end. */
+  const end = (o: TaskOutcome): TaskOutcome => {
+    env.emit({ type: 'task', task: { id, name: task.node, result: o.status === 'done' ? Object.fromEntries(o.writes) : undefined, error: o.status === 'failed' ? o.error : undefined, interrupts: o.status === 'interrupted' ? [o.value] : [] } })
+    return o
+  }
+  // A subgraph node gets the run's event sink, so its events reach stream(), namespaced under this task.
+  const sink = (e: RunEvent) => env.emit({ ...e, ns: [`${task.node}:${id}`, ...(e.ns ?? [])] })
   for (let attempts = 1; ; attempts++) {
     try {
       if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
-      const out = await node.run(task.arg ? task.arg.value : at.values, ctx)
-      const { writes, goto } = readResult(env, task.node, out)
-      return { status: 'done', writes, goto, usage, reused: false, attempts }
+      const { writes, goto } = readResult(env, task.node, await node.run(input, ctx, sink))
+      return end({ status: 'done', writes, goto, usage, reused: false, attempts })
     } catch (error) {
-      if (error instanceof InterruptSignal) return { status: 'interrupted', value: error.value, resume, usage }
+      if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume, usage })
       const p = node?.retry
-      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return { status: 'failed', error, resume }
+      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume })
       const wait = Math.min(p.maxInterval ?? 128_000, (p.initialInterval ?? 500) * (p.backoffFactor ?? 2) ** (attempts - 1))
       await sleep(p.jitter === false ? wait : wait + Math.random() * 1000, ctx.signal)
-      if (ctx.signal.aborted) return { status: 'failed', error, resume }
+      if (ctx.signal.aborted) return end({ status: 'failed', error, resume })
       asked = 0
     }
   }

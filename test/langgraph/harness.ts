@@ -42,7 +42,7 @@ export interface Ops {
   command(options: { update?: Record<string, unknown>; goto?: string | SendLike | (string | SendLike)[]; resume?: unknown; graph?: 'PARENT' }): unknown
   /** `new Send(node, arg)` of the running engine. */
   send(node: string, arg: unknown): SendLike
-  /** Custom stream output: LangGraph's `config.writer`, edgegraph's `ctx.writer` (intended API). Only inside nodes. */
+  /** Custom stream output: LangGraph's `config.writer`, edgegraph's `ctx.write`. Only inside nodes. */
   write(chunk: unknown): void
 }
 
@@ -172,9 +172,8 @@ function edgeOps(ctx: NodeContext | undefined): Ops {
     },
     send: (node, arg) => new Send(node, arg),
     write: (chunk) => {
-      const writer = (ctx as unknown as { writer?: (c: unknown) => void } | undefined)?.writer
-      if (typeof writer !== 'function') throw new Error('ctx.writer is not available (custom stream mode)')
-      writer(chunk)
+      if (!ctx) throw new Error('ctx.write is only available inside nodes')
+      ctx.write(chunk)
     },
   }
 }

@@ -2,7 +2,7 @@
  * @module The one place that says which LangGraph.js behaviours edgegraph does not match yet: differential tests
  * skipped by title (with why), and shapes the random-graph property avoids (with why). Delete an entry once edgegraph
  * matches. `LANGGRAPH_PENDING=1` runs the pending tests anyway; `LANGGRAPH_AVOID=none` turns every avoidance off
- * (`LANGGRAPH_AVOID=values-at-interrupt,...` keeps only those).
+ * (`LANGGRAPH_AVOID=last-value-conflict,...` keeps only those).
  */
 import { it } from 'vitest'
 
@@ -21,12 +21,6 @@ export const PENDING: Record<string, string> = {
   'getState while a node waits on its second interrupt() lists no next task':
     "LangGraph quirk: the task's stored resume write counts as a result, so getState shows next [] while q2 waits; edgegraph shows ['a']. Probably keep edgegraph's and list it as deliberate.",
   // interrupts
-  "invoke at an interrupt returns the state with the finished sibling tasks' writes":
-    "edgegraph returns the state before the step ({ log: ['in'] }); LangGraph applies the finished siblings' writes to what invoke returns ({ log: ['in', 'quick'] }).",
-  "getState at an interrupt shows the finished sibling tasks' writes and lists only the waiting task":
-    "edgegraph shows the state before the step and next ['ask', 'quick']; LangGraph applies the finished tasks' pending writes and lists only unfinished tasks (next ['ask']).",
-  'streamMode values reports interrupt() calls and static interrupts as { __interrupt__ } chunks':
-    "edgegraph's values mode has no { __interrupt__ } chunks, no chunk with the finished siblings' writes at the interrupt, and no chunk of the current state when a run continues; LangGraph has all three.",
   'streamMode updates reports the finished sibling tasks of a step that stopped at an interrupt':
     'edgegraph streams nothing for a finished sibling when a step stops at an interrupt, and on resume streams the step in task order; LangGraph streams the sibling at once, and again first on resume with __metadata__: { cached: true }.',
   'invoke with an empty input that stops in its first step returns only __interrupt__':
@@ -61,9 +55,6 @@ export const PENDING: Record<string, string> = {
     "edgegraph's Command has no graph option: the goto is resolved inside the subgraph (UNKNOWN_NODE 'expert').",
 
 
-  'streaming: streamMode custom yields what nodes write': "streamMode 'custom' is refused, and nodes have no ctx.writer (the harness's name for LangGraph's config.writer).",
-  'streaming: streamMode tasks': "streamMode 'tasks' is refused (INVALID_ARGUMENT).",
-  'streaming: streamMode checkpoints': "streamMode 'checkpoints' is refused (INVALID_ARGUMENT).",
 }
 
 /** Shapes the random-graph property does not generate (or compare) until edgegraph matches, by name → why. */
@@ -76,15 +67,13 @@ export const AVOIDED: Partial<Record<Avoidance, string>> = {
     "edgegraph runs a deferred join target once more than LangGraph when a source of the join runs in the target's step (repro in differences.test.ts). Avoided: no waiting edge into a deferred node.",
   'send-to-deferred':
     'LangGraph defers only the edge-triggered task of a deferred node: a Send to it runs in the next step as usual; edgegraph defers the Send task too. Avoided: no Sends to deferred nodes.',
-  'values-at-interrupt':
-    "At an interrupt LangGraph's invoke result and getState include the finished sibling tasks' writes (and getState's next drops those tasks); edgegraph's show the state before the step. Avoided: those values are not compared.",
   'last-value-conflict':
     "After two writes to a last-value channel in one step (both throw), LangGraph's getState throws too (it re-applies the pending writes); edgegraph's shows the checkpoint before. Avoided: one writer of `last`, never a Send target.",
   'recursion-limit-on-continue':
     'A continued run (invoke(null), resume) gets recursionLimit + 2 steps on LangGraph, recursionLimit on edgegraph. Avoided: recursionLimit 500, which the generated graphs (they always end) never reach.',
 }
 
-export type Avoidance = 'join-and-edge-in-one-step' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'values-at-interrupt' | 'last-value-conflict' | 'recursion-limit-on-continue'
+export type Avoidance = 'join-and-edge-in-one-step' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'last-value-conflict' | 'recursion-limit-on-continue'
 
 const runPending = process.env.LANGGRAPH_PENDING === '1'
 const avoidOnly = process.env.LANGGRAPH_AVOID === undefined ? undefined : process.env.LANGGRAPH_AVOID.split(',')

@@ -208,17 +208,9 @@ const steps: Step[] = [
   ...Array.from({ length: RESUMES }, () => ({ resumeEach: answer })),
 ]
 
-/** What is compared: everything, less what the active avoidances exclude. */
+/** What is compared: everything. */
 function compared(r: EngineResult): unknown {
-  const c = comparable(r)
-  if (!avoids('values-at-interrupt')) return c
-  const interrupted = (s: EngineResult['steps'][number]) => (s.interrupts?.length ?? 0) > 0
-  const stillWaiting = r.state.interrupts.length > 0
-  return {
-    ...c,
-    steps: c.steps.map((s) => (interrupted(s) ? { ...s, values: '(not compared: values-at-interrupt)' } : s)),
-    state: stillWaiting && typeof c.state === 'object' ? { ...c.state, values: '(not compared)', next: '(not compared)' } : c.state,
-  }
+  return comparable(r)
 }
 
 function report(gg: GenGraph, r: BothResults): string {
