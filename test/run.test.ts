@@ -513,3 +513,22 @@ describe('stream modes as in LangGraph.js', () => {
   })
 })
 
+describe('batch and withConfig, as in LangGraph.js', () => {
+  it('batch runs each input (one config for all, or one each) and keeps their order', async () => {
+    const g = counter()
+    expect(await g.batch([{ count: 0 }, { count: 3 }], [{ threadId: 'a' }, { threadId: 'b' }])).toEqual([{ count: 5 }, { count: 5 }])
+    expect((await g.getState({ threadId: 'b' })).metadata.step).toBe(2)
+    await rejectsWith(g.batch([{ count: 0 }], { threadId: 'a', recursionLimit: 0 }), 'INVALID_ARGUMENT')
+  })
+
+  it('withConfig gives every run of the new graph object its options; a run can still override them', async () => {
+    const base = counter()
+    const limited = base.withConfig({ recursionLimit: 2, metadata: { app: 'demo' } })
+    await rejectsWith(limited.invoke({ count: 0 }, { threadId: 'w' }), 'RECURSION_LIMIT')
+    expect((await limited.getState({ threadId: 'w' })).metadata.app).toBe('demo')
+    expect(await limited.invoke({ count: 0 }, { threadId: 'x', recursionLimit: 10 })).toEqual({ count: 5 })
+    expect(await base.invoke({ count: 0 }, { threadId: 'y' })).toEqual({ count: 5 })
+    expect(() => base.withConfig({ configurable: {} } as never)).toThrow(/option "configurable"/)
+  })
+})
+

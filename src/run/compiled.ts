@@ -48,9 +48,13 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   readonly #history: History | undefined
   readonly #options: RunOptions
   readonly #spec: GraphSpec
+  readonly #compiled: CompileOptions<N>
+  /** Run options every run of this graph object starts from (`withConfig`). */
+  #defaults: RunConfig = {}
 
   constructor(spec: GraphSpec, options: CompileOptions<N>) {
     this.#spec = spec
+    this.#compiled = options
     checkOptions(options, COMPILE_OPTIONS, 'compile options')
     const cp = options.checkpointer
     // A value that is not an adapter is refused by History, with what to pass instead.
@@ -76,6 +80,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    */
   async invoke(input: Input<D>, config: RunConfig = {}): Promise<InvokeResult<StateOf<D>>> {
     checkOptions(config, RUN_OPTIONS, 'invoke config')
+    config = { ...this.#defaults, ...config }
     const result = await this.#locked(config, () => this.#run(config).execute(input))
     const values = { ...result.values }
     if (result.interrupts.length > 0) Object.defineProperty(values, '__interrupt__', { value: result.interrupts, enumerable: false })
@@ -87,16 +92,34 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
    * (`streamMode: ['values', 'updates']`), yields `[mode, chunk]` pairs. Breaking out of the loop stops the
    * run at the next step boundary. A mode edgegraph does not have fails at once with `INVALID_ARGUMENT`.
    */
-  stream<M extends StreamMode = 'values'>(input: Input<D>, config?: RunConfig & { streamMode?: M }): AsyncIterable<StreamChunk<D, M>>
-  stream<M extends StreamMode>(input: Input<D>, config: RunConfig & { streamMode: M[] }): AsyncIterable<{ [K in M]: [K, StreamChunk<D, K>] }[M]>
-  stream<M extends StreamMode>(input: Input<D>, config: RunConfig & { streamMode?: M | M[] } = {}): AsyncIterable<unknown> {
+  stream(input: Input<D>, config: RunConfig & { streamMode?: StreamMode | StreamMode[]; subgraphs: true }): AsyncIterable<[namespace: string[], ...chunk: unknown[]]>
+  stream<M extends StreamMode = 'values'>(input: Input<D>, config?: RunConfig & { streamMode?: M; subgraphs?: false }): AsyncIterable<StreamChunk<D, M>>
+  stream<M extends StreamMode>(input: Input<D>, config: RunConfig & { streamMode: M[]; subgraphs?: false }): AsyncIterable<{ [K in M]: [K, StreamChunk<D, K>] }[M]>
+  stream<M extends StreamMode>(input: Input<D>, config: RunConfig & { streamMode?: M | M[]; subgraphs?: boolean } = {}): AsyncIterable<unknown> {
     checkOptions(config, STREAM_OPTIONS, 'stream config')
+    config = { ...this.#defaults, ...config }
     const { streamMode, subgraphs, ...runConfig } = config as RunConfig & { streamMode?: unknown; subgraphs?: boolean }
     const { modes, single } = streamModes(streamMode)
     return streamRun(modes, single, subgraphs === true, runConfig.signal, (signal, emit) => {
       const withSignal = { ...runConfig, signal }
       return this.#locked(withSignal, () => this.#run(withSignal, emit).execute(input))
     })
+  }
+
+  /**
+   * Runs the graph on each input, all at once (`config`, one for all or one per input), as LangGraph.js's `batch`.
+   * Resolves with the results in input order; rejects with the first error.
+   */
+  batch(inputs: Input<D>[], config?: RunConfig | RunConfig[]): Promise<InvokeResult<StateOf<D>>[]> {
+    return Promise.all(inputs.map((input, i) => this.invoke(input, Array.isArray(config) ? config[i] : config)))
+  }
+
+  /** The same graph with `config` as the default of every run (`invoke`, `stream`, `batch`), as LangGraph.js's `withConfig`. */
+  withConfig(config: RunConfig): CompiledGraph<D, N> {
+    checkOptions(config, RUN_OPTIONS, 'withConfig config')
+    const graph = new CompiledGraph<D, N>(this.#spec, this.#compiled)
+    graph.#defaults = { ...this.#defaults, ...config }
+    return graph
   }
 
   /** The state of a thread at its newest checkpoint, or at `checkpointId`. */
