@@ -108,6 +108,26 @@ describe('state channels', () => {
     await expect(tooFar.invoke({ count: 0 }, { threadId: 'bad' })).rejects.toThrow(/count: .*3/)
   })
 
+  it('gives fields of a Standard Schema state reducers and defaults (the zod registry reducer in LangGraph.js)', async () => {
+    const schema = z.object({ log: z.array(z.string()), turns: z.number() })
+    const g = new StateGraph(schema, { channels: { log: { reducer: (a: string[], b: string[]) => [...a, ...b], default: () => [] } } })
+      .addNode('a', () => ({ log: ['a'] }))
+      .addNode('b', () => ({ log: ['b'] }))
+      .addEdge(START, 'a')
+      .addEdge(START, 'b')
+      .compile({ checkpointer: createMemoryAdapter() })
+    // Both parallel writes land through the reducer (without it, two writers of one field would be an error).
+    expect(await g.invoke({ turns: 1 }, { threadId: 'z' })).toEqual({ log: ['a', 'b'], turns: 1 })
+    expect((await g.invoke({ turns: 2, log: ['more'] }, { threadId: 'z' })).log).toEqual(['a', 'b', 'more', 'a', 'b'])
+    // The schema still validates the whole state after every write.
+    const bad = new StateGraph(schema, { channels: { log: { reducer: (a: string[], b: string[]) => [...a, ...b], default: () => [] } } })
+      .addNode('a', () => ({ log: [1 as unknown as string] }))
+      .addEdge(START, 'a')
+      .compile()
+    await expect(bad.invoke({ turns: 0 })).rejects.toThrow(/log/)
+    expect(() => new StateGraph({ log: {} }, { channels: {} } as never)).toThrow(/channels must be an object of channel specs, for a Standard Schema state/)
+  })
+
   it('validates a channel with its own schema', async () => {
     const g = new StateGraph({ email: { schema: z.email(), default: () => 'a@b.co' } })
       .addNode('set', () => ({ email: 'not an email' }))

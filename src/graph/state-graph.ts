@@ -6,7 +6,7 @@ import type { CompileOptions } from '../run/config.js'
 import { NODE_OPTIONS, RETRY_OPTIONS, checkOptions } from '../run/options.js'
 import { isStandardSchema } from '../run/schema.js'
 import type { BranchSpec, ChannelSpec, GraphSpec, NodeContext, NodeSpec, RetryPolicy } from '../run/spec.js'
-import type { StateDefinition, StateOf, UpdateOf } from './channels.js'
+import type { AnyChannelSpec, StateDefinition, StateOf, UpdateOf } from './channels.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -32,11 +32,19 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
   #spec: GraphSpec
   #problems: string[] = []
 
-  constructor(definition: D) {
+  /**
+   * `definition`: channel specs, or a Standard Schema (zod...) validating the whole state. With a schema,
+   * `options.channels` gives fields a reducer and default (LangGraph.js: the zod registry's `reducer`), e.g.
+   * `new StateGraph(z.object({ log: z.array(z.string()) }), { channels: { log: { reducer: (a, b) => [...a, ...b], default: () => [] } } })`.
+   */
+  constructor(definition: D, options: { channels?: Record<string, AnyChannelSpec> } = {}) {
     const channels = new Map<string, ChannelSpec>()
     let schema
-    if (isStandardSchema(definition)) schema = definition
-    else if (definition && typeof definition === 'object') {
+    checkOptions(options, { channels: [(v) => isStandardSchema(definition) && typeof v === 'object' && v !== null, 'an object of channel specs, for a Standard Schema state'] as const }, 'new StateGraph options')
+    if (isStandardSchema(definition)) {
+      schema = definition
+      for (const [name, ch] of Object.entries(options.channels ?? {})) channels.set(name, ch)
+    } else if (definition && typeof definition === 'object') {
       for (const [name, ch] of Object.entries(definition)) {
         if (!ch || typeof ch !== 'object') this.#problems.push(`channel "${name}" must be an object like { default, reducer }`)
         channels.set(name, ch ?? {})
