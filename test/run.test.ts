@@ -532,3 +532,71 @@ describe('batch and withConfig, as in LangGraph.js', () => {
   })
 })
 
+describe('subgraphs with checkpoints of their own (as LangGraph.js)', () => {
+  function nested(store = createMemoryAdapter()) {
+    const runs = { prepare: 0, ask: 0 }
+    let broken = false
+    const inner = new StateGraph({ log: appendList })
+      .addNode('prepare', () => {
+        runs.prepare++
+        return { log: ['prepared'] }
+      })
+      .addNode('ask', (_s, ctx) => {
+        runs.ask++
+        const answer = ctx.interrupt<string>('name?')
+        if (broken) throw new Error('flaky')
+        return { log: [`hello ${answer}`] }
+      })
+      .addEdge(START, 'prepare')
+      .addEdge('prepare', 'ask')
+      .compile()
+    const outer = new StateGraph({ log: appendList })
+      .addNode('sub', inner)
+      .addNode('after', (s) => ({ log: [`after ${s.log.length}`] }))
+      .addEdge(START, 'sub')
+      .addEdge('sub', 'after')
+      .compile({ checkpointer: store })
+    return { outer, runs, store, breakIt: (b: boolean) => (broken = b) }
+  }
+
+  it('resumes an interrupted subgraph where it stopped: its finished nodes do not run again', async () => {
+    const { outer, runs, store } = nested()
+    expect((await outer.invoke({}, { threadId: 's' })).__interrupt__?.[0]?.value).toBe('name?')
+    // getState(config, { subgraphs: true }) shows the subgraph waiting inside.
+    const state = await outer.getState({ threadId: 's' }, { subgraphs: true })
+    expect(state.tasks[0]?.state?.values).toEqual({ log: ['prepared'] })
+    expect(state.tasks[0]?.state?.next).toEqual(['ask'])
+    expect(await outer.invoke(new Command({ resume: 'Ada' }), { threadId: 's' })).toEqual({ log: ['prepared', 'hello Ada', 'after 2'] })
+    expect(runs).toEqual({ prepare: 1, ask: 2 })
+    // The subgraph's checkpoints live in the parent's thread (under s/), and go with it.
+    expect((await collect(store.scan('s'))).some(([k]) => k.startsWith('s/sub:'))).toBe(true)
+    await outer.deleteThread('s')
+    expect(await collect(store.scan('s'))).toEqual([])
+  })
+
+  it('a failure inside a subgraph resumes from the subgraph checkpoint, with the answer it was given', async () => {
+    const { outer, runs, breakIt } = nested()
+    await outer.invoke({}, { threadId: 'f' })
+    breakIt(true)
+    await rejectsWith(outer.invoke(new Command({ resume: 'Bo' }), { threadId: 'f' }), 'NODE_FAILED')
+    breakIt(false)
+    expect(await outer.invoke(null, { threadId: 'f' })).toEqual({ log: ['prepared', 'hello Bo', 'after 2'] })
+    expect(runs.prepare).toBe(1)
+  })
+
+  it('Command({ graph: Command.PARENT }) from a subgraph node updates and routes in the parent', async () => {
+    const inner = new StateGraph({ log: appendList })
+      .addNode('decide', () => new Command({ graph: Command.PARENT, goto: 'expert', update: { log: ['escalated'] } }))
+      .addEdge(START, 'decide')
+      .compile()
+    const outer = new StateGraph({ log: appendList })
+      .addNode('sub', inner, { ends: ['expert'] })
+      .addNode('expert', (s) => ({ log: [`expert saw ${s.log.join('|')}`] }))
+      .addEdge(START, 'sub')
+      .compile({ checkpointer: createMemoryAdapter() })
+    expect(await outer.invoke({}, { threadId: 'p' })).toEqual({ log: ['escalated', 'expert saw escalated'] })
+    const top = new StateGraph({ log: appendList }).addNode('x', () => new Command({ graph: Command.PARENT, goto: END })).addEdge(START, 'x').compile()
+    expect((await rejectsWith(top.invoke({}), 'INVALID_UPDATE')).message).toContain('has no parent')
+  })
+})
+

@@ -73,7 +73,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
       const problem = node.subgraphProblem()
       if (problem !== undefined) throw new EdgegraphError('INVALID_ARGUMENT', `addNode("${String(name)}", subgraph): ${problem}.`)
       const parent = this.#spec
-      run = (input, ctx, sink) => node.runAsNode(input as Record<string, unknown>, ctx, parent, sink)
+      run = (input, ctx, call) => node.runAsNode(input as Record<string, unknown>, ctx, parent, call)
     }
     else if (typeof node === 'function') run = node as NodeSpec['run']
     else {

@@ -30,14 +30,18 @@ export class Send<A = unknown> {
  * await graph.invoke(new Command({ resume: 'yes' }), { threadId })         // answering an interrupt
  */
 export class Command<U = Record<string, unknown>> {
+  /** `graph: Command.PARENT` sends the command to the parent graph: a subgraph node updates and routes there. */
+  static readonly PARENT = '__parent__'
   readonly update: U | undefined
   readonly goto: string | Send | (string | Send)[] | undefined
   readonly resume: unknown
   readonly hasResume: boolean
-  constructor(options: { update?: U; goto?: string | Send | (string | Send)[]; resume?: unknown }) {
+  readonly graph: string | undefined
+  constructor(options: { update?: U; goto?: string | Send | (string | Send)[]; resume?: unknown; graph?: string }) {
     this.update = options.update
     this.goto = options.goto
     this.resume = options.resume
     this.hasResume = 'resume' in options
+    this.graph = options.graph
   }
 }

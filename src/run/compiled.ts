@@ -7,15 +7,17 @@ import type { ListOptions } from '../checkpoint/read.js'
 import type { Checkpoint } from '../checkpoint/model.js'
 import { encodeValue, type Encoded } from '../checkpoint/serde.js'
 import type { StateDefinition, StateOf, UpdateOf } from '../graph/channels.js'
-import { START, type Command } from './command.js'
+import { Command, START } from './command.js'
 import type { CompileOptions, RunConfig, RunOptions } from './config.js'
 import type { Interrupt } from './interrupts.js'
 import { Run, type RunEvent } from './loop.js'
+import { ParentCommand } from './task.js'
+import { namespaced } from '../checkpoint/namespaced.js'
 import { CHECKPOINTER_OPTIONS, COMPILE_OPTIONS, HISTORY_OPTIONS, RUN_OPTIONS, STREAM_OPTIONS, THREAD_OPTIONS, checkOptions, streamModes } from './options.js'
 import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
 import { applyWrites } from './writes.js'
 import { snapshotOf, type StateSnapshot, type ThreadConfig } from './snapshot.js'
-import type { GraphSpec, NodeContext } from './spec.js'
+import type { GraphSpec, NodeContext, SubgraphCall } from './spec.js'
 import { streamRun, type DebugEvent, type InterruptChunk, type StreamMode } from './stream.js'
 
 type StreamChunk<D extends StateDefinition, M extends StreamMode> = M extends 'values'
@@ -123,10 +125,21 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   }
 
   /** The state of a thread at its newest checkpoint, or at `checkpointId`. */
-  async getState(config: ThreadConfig): Promise<StateSnapshot<StateOf<D>>> {
-    const checkpoint = await this.#thread('getState', config).load(config.threadId, config.checkpointId)
+  async getState(config: ThreadConfig, options: { subgraphs?: boolean } = {}): Promise<StateSnapshot<StateOf<D>>> {
+    const history = this.#thread('getState', config)
+    checkOptions(options, { subgraphs: STREAM_OPTIONS.subgraphs }, 'getState options')
+    const checkpoint = await history.load(config.threadId, config.checkpointId)
     if (!checkpoint) throw threadNotFound(config.threadId)
-    return this.#snapshot(checkpoint)
+    const snap = await this.#snapshot(checkpoint)
+    // A subgraph task that stopped inside shows the subgraph's own state, kept in the thread under its task's namespace.
+    if (options.subgraphs) {
+      for (const [i, t] of snap.tasks.entries()) {
+        const sub = this.#spec.nodes.get(t.name)?.subgraph as CompiledGraph<StateDefinition> | undefined
+        const inner = sub && (await new History(namespaced(history.adapter, `${encodeURIComponent(t.name)}:${checkpoint.id}:${i}`)).load(config.threadId))
+        if (inner) t.state = await (sub as CompiledGraph<StateDefinition>).#snapshot(inner)
+      }
+    }
+    return snap
   }
 
   /**
@@ -171,18 +184,29 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   }
 
   /**
-   * @internal Runs this graph as one node of a parent graph (whose spec is `parent`), without history of its own.
-   * It gets the channels both graphs have, and hands back every one of them that its nodes wrote and changed
-   * (also those the parent had not set yet). Unlike LangGraph.js, shared channels it did not change are not
-   * handed back, so a parent's reducer never receives a value it already holds.
+   * @internal Runs this graph as one node of a parent graph (whose spec is `parent`). It gets the channels both
+   * graphs have, and hands back those it changed (also ones the parent had not set). Unlike LangGraph.js, shared
+   * channels it did not change are not handed back, so a parent's reducer never receives a value it already holds.
+   * When the parent's step is stored, the subgraph keeps checkpoints of its own in the parent's thread (`call.history`),
+   * so an attempt of the step after an interrupt or a failure continues it where it stopped: its finished nodes do
+   * not run again. Its `Command({ graph: Command.PARENT })` becomes this node's result in the parent.
    */
-  async runAsNode(input: Record<string, unknown>, ctx: NodeContext, parent: GraphSpec, sink?: (e: RunEvent) => void): Promise<Record<string, unknown>> {
+  async runAsNode(input: Record<string, unknown>, ctx: NodeContext, parent: GraphSpec, call?: SubgraphCall): Promise<Record<string, unknown> | Command> {
     const shared = (k: string) => (parent.schema !== undefined || parent.channels.has(k)) && (this.#spec.schema !== undefined || this.#spec.channels.has(k))
-    const start = Object.fromEntries(Object.keys(input).filter(shared).map((k) => [k, input[k]]))
-    const run = new Run(this.#spec, this.#options, undefined, { signal: ctx.signal, recursionLimit: 10_000 }, sink, ctx)
-    const { values, written } = await run.execute(start)
-    const back = [...written].filter((k) => shared(k) && (values[k] !== input[k] || !Object.hasOwn(input, k)))
-    return Object.fromEntries(back.map((k) => [k, values[k]]))
+    let start: unknown = Object.fromEntries(Object.keys(input).filter(shared).map((k) => [k, input[k]]))
+    const h = call?.history
+    const history = h && new History(namespaced(h.adapter, h.ns))
+    // An earlier attempt of this step left the subgraph stopped: continue it, with the answer the parent got.
+    if (history && (await history.head(h.threadId)) !== undefined) start = call.resume.length > 0 ? new Command({ resume: call.resume.at(-1) }) : null
+    const run = new Run(this.#spec, this.#options, history, { ...(h ? { threadId: h.threadId } : {}), signal: ctx.signal, recursionLimit: 10_000 }, call?.emit, ctx)
+    try {
+      const { values } = await run.execute(start)
+      return Object.fromEntries(Object.keys(values).filter((k) => shared(k) && values[k] !== input[k]).map((k) => [k, values[k]]))
+    } catch (err) {
+      if (!(err instanceof ParentCommand)) throw err
+      const { update, goto } = err.command
+      return new Command({ ...(update ? { update } : {}), ...(goto === undefined ? {} : { goto }) })
+    }
   }
 
   /** @internal What the graph is made of, for `edgegraph/draw`. */

@@ -13,7 +13,7 @@ import { InterruptSignal, openInterrupts, resumeValues, type Interrupt } from '.
 import { Router, schedule, staticInterrupts } from './routing.js'
 import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
-import { pendingOf, runTask, type TaskEnv, type TaskOutcome } from './task.js'
+import { ParentCommand, pendingOf, runTask, type TaskEnv, type TaskOutcome } from './task.js'
 import { applyWrites } from './writes.js'
 
 /**
@@ -33,8 +33,6 @@ export type RunEvent = (
 export interface RunResult {
   values: Record<string, unknown>
   interrupts: Interrupt[]
-  /** Channels the run's nodes wrote (not its input), for a subgraph to hand back to its parent. */
-  written: Set<string>
 }
 
 /** The run's current checkpoint: stored (with `id`) or waiting for the durability policy to store it. */
@@ -57,7 +55,6 @@ export class Run {
   /** What the steps not stored yet did, recorded on the next checkpoint. */
   #acc: { writes: Record<string, string[]>; usage: Usage | undefined; durationUs: number; attempts?: Record<string, number> } = { writes: {}, usage: undefined, durationUs: 0 }
   #unstoredSteps = 0
-  readonly #written = new Set<string>()
   /** The state with the finished tasks' writes applied, when a step stopped at an interrupt. */
   #shown: Record<string, unknown> | undefined
   readonly #spec: GraphSpec
@@ -77,7 +74,7 @@ export class Run {
     this.#emit = emit
     this.#scope = new Scope(config.threadId, () => this.#cur?.id)
     this.#router = new Router(spec, this.#scope)
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit }
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit, adapter: history?.adapter }
   }
 
   async execute(input: unknown): Promise<RunResult> {
@@ -185,15 +182,26 @@ export class Run {
     )
     // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
     this.#resume = new Map()
+    // A subgraph node's Command.PARENT ends the subgraph run here; the parent's task applies it (top graph: refused).
+    const up = outcomes.find((o) => o.status === 'failed' && o.error instanceof ParentCommand) as { error: ParentCommand } | undefined
+    if (up) {
+      if (this.#tasks.parent) throw up.error
+      throw new EdgegraphError('INVALID_UPDATE', `A node of ${this.#scope.where()} returned Command({ graph: Command.PARENT }), but this graph has no parent.`, { context: this.#scope.context() })
+    }
     const failedAt = outcomes.findIndex((o) => o.status === 'failed')
     // A step whose tasks all finished is kept even if the signal fired meanwhile; the run stops at the
     // boundary. A step broken by the abort is dropped: the last checkpoint stays as it was.
     if (failedAt >= 0 && this.#config.signal?.aborted) return this.#fail(this.#aborted())
     const interrupted = outcomes.find((o) => o.status === 'interrupted')
     if (failedAt >= 0 || interrupted) {
-      // Inside a subgraph node: the parent task is the one that waits for the resume value.
-      if (this.#tasks.parent && interrupted && failedAt < 0) throw new InterruptSignal(interrupted.value)
+      // Inside a subgraph node without checkpoints of its own: the parent task is the one that waits for the answer.
+      if (this.#tasks.parent && interrupted && failedAt < 0 && !this.#writer) throw new InterruptSignal(interrupted.value)
       await this.#savePending(outcomes.flatMap((o, i) => pendingOf(i, (cur.next[i] as TaskRef).node, o) ?? []))
+      // With them, the subgraph stores where it stopped, then its task in the parent waits.
+      if (this.#tasks.parent && interrupted && failedAt < 0) {
+        await this.#settle()
+        throw new InterruptSignal(interrupted.value)
+      }
       // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
       const finished = outcomes.flatMap((o, i) => (o.status === 'done' ? [{ node: (cur.next[i] as TaskRef).node, writes: o.writes }] : []))
       this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false).catch(() => cur)).values
@@ -215,10 +223,7 @@ export class Run {
     this.#emit({ type: 'values', values: applied.values })
 
     for (const t of cur.next) this.#acc.writes[t.node] ??= []
-    for (const [node, channels] of Object.entries(applied.writes)) {
-      this.#acc.writes[node] = union(this.#acc.writes[node], channels)
-      for (const channel of channels) this.#written.add(channel)
-    }
+    for (const [node, channels] of Object.entries(applied.writes)) this.#acc.writes[node] = union(this.#acc.writes[node], channels)
     for (const [i, o] of done.entries()) {
       this.#acc.usage = addUsage(this.#acc.usage, o.usage)
       if ((o.attempts ?? 1) > 1) (this.#acc.attempts ??= {})[(cur.next[i] as TaskRef).node] = o.attempts as number
@@ -293,7 +298,7 @@ export class Run {
       this.#emit({ type: 'interrupt', interrupts })
       if (this.#shown) this.#emit({ type: 'values', values })
     }
-    return { values, interrupts, written: this.#written }
+    return { values, interrupts }
   }
 
   /** Stores what can be stored (last good checkpoint), waits for commits, and throws `error`. */

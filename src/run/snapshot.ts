@@ -35,6 +35,8 @@ export interface TaskInfo {
   /** The task finished and its writes are kept (a sibling failed or interrupted). */
   result?: Record<string, unknown>
   error?: { name: string; message: string }
+  /** For a subgraph task that stopped inside (`getState(config, { subgraphs: true })`): the subgraph's own state. */
+  state?: StateSnapshot<Record<string, unknown>>
 }
 
 /** A checkpoint as `getState` / `getStateHistory` show it. */

@@ -1,4 +1,5 @@
 /** @module The compiled description of a graph that the run loop executes: nodes, edges, channels. */
+import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { Usage } from '../checkpoint/model.js'
 import type { Store } from '../store/store.js'
 import type { StandardSchemaV1 } from './schema.js'
@@ -55,12 +56,22 @@ export interface ChannelSpec<T = unknown, U = T> {
   schema?: StandardSchemaV1<unknown, T>
 }
 
+/** What a subgraph node gets from the parent run besides its input and context. */
+export interface SubgraphCall {
+  /** The parent run's event sink, namespaced under this task, so stream() sees inside the subgraph. */
+  emit: (event: RunEvent) => void
+  /** Where the subgraph keeps its own checkpoints: in the parent's thread, under namespace `ns`. */
+  history: { adapter: StorageAdapter; threadId: string; ns: string } | undefined
+  /** The answers the parent was given for this task in this run (`Command({ resume })`). */
+  resume: unknown[]
+}
+
 export interface NodeSpec {
   name: string
   /** The compiled graph this node runs, when it is a subgraph (for drawing). */
   subgraph?: { readonly spec: GraphSpec } | undefined
-  /** The node; a subgraph node also gets the parent run's event sink, to stream from inside. */
-  run: (input: unknown, ctx: NodeContext, sink: (event: RunEvent) => void) => unknown
+  /** The node; a subgraph node also gets what it needs from the parent run (see {@link SubgraphCall}). */
+  run: (input: unknown, ctx: NodeContext, call: SubgraphCall) => unknown
   /** Nodes this node may route to with `Command.goto` (used to check that END is reachable). */
   ends: string[] | undefined
   /** Runs only when a step would otherwise have nothing left to run (`addNode(..., { defer: true })`). */

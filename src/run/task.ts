@@ -7,6 +7,7 @@ import type { Router } from './routing.js'
 import type { Scope } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import type { Store } from '../store/store.js'
+import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { RunEvent } from './loop.js'
 
 export type TaskOutcome =
@@ -26,6 +27,13 @@ export interface TaskEnv {
   canPause: boolean
   store: Store | undefined
   emit: (event: RunEvent) => void
+  /** The run's adapter, for subgraph nodes to keep their own checkpoints in (undefined without a checkpointer). */
+  adapter: StorageAdapter | undefined
+}
+
+/** A subgraph node's `Command({ graph: Command.PARENT })`, on its way out of the subgraph to the parent's task. */
+export class ParentCommand {
+  constructor(readonly command: Command) {}
 }
 
 /**
@@ -47,7 +55,8 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
     store: parent ? parent.store : env.store,
     write: (chunk) => env.emit({ type: 'custom', chunk }),
     writeMessage: (chunk) => env.emit({ type: 'message', chunk, meta: { node: task.node, step: at.step + 1, threadId: env.scope.threadId } }),
-    interrupt: parent
+    // A subgraph run with checkpoints of its own pauses itself; without, the parent's task waits for the answer.
+    interrupt: parent && !env.canPause
       ? (value) => parent.interrupt(value)
       : <R>(value: unknown): R => {
           if (!env.canPause) {
@@ -71,20 +80,28 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
     env.emit({ type: 'task', task: { id, name: task.node, result: o.status === 'done' ? Object.fromEntries(o.writes) : undefined, error: o.status === 'failed' ? o.error : undefined, interrupts: o.status === 'interrupted' ? [o.value] : [] } })
     return o
   }
-  // A subgraph node gets the run's event sink, so its events reach stream(), namespaced under this task.
-  const sink = (e: RunEvent) => env.emit({ ...e, ns: [`${task.node}:${id}`, ...(e.ns ?? [])] })
+  // A subgraph node gets the run's event sink (its events reach stream() namespaced under this task) and, when this
+  // step is stored, a namespace of the thread for checkpoints of its own, stable across attempts of the step.
+  const sub = node?.subgraph !== undefined && env.adapter !== undefined && at.checkpointId !== undefined
+  const call = {
+    emit: (e: RunEvent) => env.emit({ ...e, ns: [`${task.node}:${id}`, ...(e.ns ?? [])] }),
+    history: sub ? { adapter: env.adapter as StorageAdapter, threadId: env.scope.threadId as string, ns: `${encodeURIComponent(task.node)}:${id}` } : undefined,
+    resume,
+  }
+  // A subgraph with checkpoints keeps its answers itself: this task then holds only the next one.
+  const kept = sub ? [] : resume
   for (let attempts = 1; ; attempts++) {
     try {
       if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
-      const { writes, goto } = readResult(env, task.node, await node.run(input, ctx, sink))
+      const { writes, goto } = readResult(env, task.node, await node.run(input, ctx, call))
       return end({ status: 'done', writes, goto, usage, reused: false, attempts })
     } catch (error) {
-      if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume, usage })
+      if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume: kept, usage })
       const p = node?.retry
-      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume })
+      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume: kept })
       const wait = Math.min(p.maxInterval ?? 128_000, (p.initialInterval ?? 500) * (p.backoffFactor ?? 2) ** (attempts - 1))
       await sleep(p.jitter === false ? wait : wait + Math.random() * 1000, ctx.signal)
-      if (ctx.signal.aborted) return end({ status: 'failed', error, resume })
+      if (ctx.signal.aborted) return end({ status: 'failed', error, resume: kept })
       asked = 0
     }
   }
@@ -104,6 +121,7 @@ const sleep = (ms: number, signal: AbortSignal) => new Promise((resolve) => (sig
 function readResult(env: TaskEnv, node: string, out: unknown): { writes: [string, unknown][]; goto: TaskRef[] } {
   if (out === undefined || out === null) return { writes: [], goto: [] }
   if (out instanceof Command) {
+    if (out.graph === Command.PARENT) throw new ParentCommand(out)
     if (out.hasResume) throw new EdgegraphError('INVALID_UPDATE', `Node "${node}" returned a Command with resume, which only invoke() takes.`, { context: env.scope.context(undefined, node) })
     const update = out.update ?? {}
     return { writes: Object.entries(update as object), goto: out.goto === undefined ? [] : env.router.gotoTasks(node, out.goto) }

@@ -47,14 +47,6 @@ export const PENDING: Record<string, string> = {
   'HITL: interrupt() asks, updateState edits the draft, Command({ resume }) answers':
     "edgegraph's updateState drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph routes again from 'write' and the resume answers review's interrupt().",
   'time travel: replay from an old checkpoint': 'LangGraph writes a fork checkpoint (a copy of the replayed one) before running; edgegraph does not (one checkpoint fewer).',
-  'subgraph checkpoints: nodes before the interrupt inside a subgraph run once':
-    "edgegraph keeps no subgraph checkpoints, so on resume the subgraph runs from its start ('prepare' runs twice); LangGraph resumes the subgraph at 'ask'. Values match.",
-  'subgraph checkpoints: getState(config, { subgraphs: true }) shows the subgraph waiting inside':
-    "edgegraph's getState takes no options (the { subgraphs: true } argument is silently ignored) and its tasks carry no subgraph state.",
-  'Command.PARENT: a subgraph node routes and updates in the parent graph':
-    "edgegraph's Command has no graph option: the goto is resolved inside the subgraph (UNKNOWN_NODE 'expert').",
-
-
 }
 
 /** Shapes the random-graph property does not generate (or compare) until edgegraph matches, by name → why. */
