@@ -1,5 +1,6 @@
 /** Bad input gets a typed error that says what was wrong, and stored history is left exactly as it was. */
 import { describe, expect, it } from 'vitest'
+import { InMemoryCache } from '@langchain/langgraph-checkpoint'
 import { Command, END, START, Send, StateGraph, isEdgegraphError } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { collect, counter, rejectsWith } from './helpers.js'
@@ -151,8 +152,16 @@ describe('options edgegraph does not support fail loudly, naming the option', ()
     expect(add({ retryOn: true }).message).toContain('retryOn must be a function')
   })
 
-  it('node options edgegraph does not have yet (cachePolicy, input)', () => {
-    for (const option of [{ cachePolicy: { ttl: 60 } }, { input: {} }]) {
+  it('a cachePolicy field edgegraph does not know, or of the wrong kind', () => {
+    const add = (cachePolicy: unknown) => sync(() => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({}), { cachePolicy } as never))
+    expect(add({ ttl: 60, maxSize: 10 }).message).toContain('option "maxSize"')
+    expect(add({ ttl: -1 }).message).toContain('ttl must be a number ≥ 0 (seconds)')
+    expect(add({ keyFunc: 'text' }).message).toContain('keyFunc must be a function')
+    expect(add('yes').message).toContain('cachePolicy must be an object, true or false')
+  })
+
+  it('node options edgegraph does not have yet (input, timeout)', () => {
+    for (const option of [{ input: {} }, { timeout: 1000 }]) {
       const [name] = Object.keys(option)
       const err = sync(() => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({}), option as never))
       expect(err.code, name).toBe('INVALID_ARGUMENT')
@@ -173,7 +182,8 @@ describe('options edgegraph does not support fail loudly, naming the option', ()
     await rejectsWith(g.getState({ configurable: { thread_id: 'c' } } as never), 'INVALID_ARGUMENT')
     expect(await dump(store, 'c')).toBe('')
     const build = () => new StateGraph({ n: { default: () => 0 } }).addNode('a', () => ({})).addEdge(START, 'a')
-    expect(sync(() => build().compile({ cache: {} } as never)).message).toContain('option "cache"')
+    expect(sync(() => build().compile({ cache: {} } as never)).message).toContain("cache must be createCache(adapter) from 'edgegraph/cache'")
+    expect(sync(() => build().compile({ cache: new InMemoryCache() } as never)).message).toContain("LangGraph's InMemoryCache does not plug in")
     expect(sync(() => build().compile({ store: 'mem' } as never)).message).toContain('store must be an object')
     await rejectsWith(g.invoke({ count: 0 }, { threadId: '.store/default' }), 'INVALID_ARGUMENT')
     expect(sync(() => build().compile({ checkpointer: false } as never)).code).toBe('INVALID_ARGUMENT')

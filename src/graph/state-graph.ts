@@ -3,9 +3,9 @@ import { EdgegraphError } from '../errors.js'
 import { END, START, type Command, type Send } from '../run/command.js'
 import { CompiledGraph } from '../run/compiled.js'
 import type { CompileOptions } from '../run/config.js'
-import { NODE_OPTIONS, RETRY_OPTIONS, checkOptions } from '../run/options.js'
+import { CACHE_OPTIONS, NODE_OPTIONS, RETRY_OPTIONS, checkOptions } from '../run/options.js'
 import { isStandardSchema } from '../run/schema.js'
-import type { BranchSpec, ChannelSpec, GraphSpec, NodeContext, NodeSpec, RetryPolicy } from '../run/spec.js'
+import type { BranchSpec, CachePolicy, ChannelSpec, GraphSpec, NodeContext, NodeSpec, RetryPolicy } from '../run/spec.js'
 import type { AnyChannelSpec, StateDefinition, StateOf, UpdateOf } from './channels.js'
 
 type MaybePromise<T> = T | Promise<T>
@@ -61,13 +61,15 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
   addNode<K extends string>(
     name: K,
     node: NodeFunction<D> | CompiledGraph<StateDefinition, string>,
-    options: { ends?: (N | K | typeof END)[]; defer?: boolean; retryPolicy?: RetryPolicy } = {},
+    options: { ends?: (N | K | typeof END)[]; defer?: boolean; retryPolicy?: RetryPolicy; cachePolicy?: CachePolicy | boolean } = {},
   ): StateGraph<D, N | K> {
     if (typeof name !== 'string' || name === '' || name.startsWith('__')) this.#problems.push(`node name ${JSON.stringify(name)} is empty or starts with the reserved "__"`)
     else if (this.#spec.nodes.has(name)) this.#problems.push(`node "${name}" is added twice`)
     else if (this.#spec.channels.has(name)) this.#problems.push(`node "${name}" has the same name as a state channel`)
     checkOptions(options, NODE_OPTIONS, `addNode("${String(name)}") options`)
     checkOptions(options.retryPolicy, RETRY_OPTIONS, `addNode("${String(name)}") retryPolicy`)
+    const cache = options.cachePolicy === true ? {} : options.cachePolicy || undefined
+    checkOptions(cache, CACHE_OPTIONS, `addNode("${String(name)}") cachePolicy`)
     let run: NodeSpec['run']
     if (node instanceof CompiledGraph) {
       const problem = node.subgraphProblem()
@@ -80,7 +82,7 @@ export class StateGraph<D extends StateDefinition, N extends string = never> {
       this.#problems.push(`node "${name}" must be a function or a compiled graph`)
       run = () => undefined
     }
-    this.#spec.nodes.set(name, { name, run, ends: options.ends, defer: options.defer, retry: options.retryPolicy, subgraph: node instanceof CompiledGraph ? node : undefined })
+    this.#spec.nodes.set(name, { name, run, ends: options.ends, defer: options.defer, retry: options.retryPolicy, cache, subgraph: node instanceof CompiledGraph ? node : undefined })
     return this as unknown as StateGraph<D, N | K>
   }
 

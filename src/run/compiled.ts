@@ -72,6 +72,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
       durability: options.durability ?? 'sync',
       checkpointEvery: options.checkpointEvery,
       store: options.store,
+      cache: options.cache,
     }
   }
 

@@ -2,6 +2,7 @@
 import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { HistoryOptions } from '../checkpoint/history.js'
 import type { Store } from '../store/store.js'
+import type { NodeCache } from '../cache.js'
 
 /**
  * When checkpoints are written:
@@ -28,6 +29,8 @@ export interface CompileOptions<N extends string> {
   checkpointEvery?: number
   /** Cross-thread memory every node sees as `ctx.store`: `createStore(adapter)` from `edgegraph/store`. */
   store?: Store
+  /** Where nodes with a `cachePolicy` keep their results: `createCache(adapter)` from `edgegraph/cache`. */
+  cache?: NodeCache
 }
 
 /** Options of one run (`invoke`, `stream`). Anything else is refused with `INVALID_ARGUMENT`. */
@@ -60,4 +63,5 @@ export interface RunOptions {
   durability: Durability
   checkpointEvery: number | undefined
   store: Store | undefined
+  cache: NodeCache | undefined
 }

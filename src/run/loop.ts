@@ -22,7 +22,7 @@ import { applyWrites } from './writes.js'
  */
 export type RunEvent = (
   | { type: 'values'; values: Record<string, unknown> }
-  | { type: 'update'; node: string; update: Record<string, unknown> }
+  | { type: 'update'; node: string; update: Record<string, unknown>; cached?: true }
   | { type: 'interrupt'; interrupts: Interrupt[] }
   | { type: 'checkpoint'; checkpoint: Checkpoint }
   | { type: 'custom'; chunk: unknown }
@@ -74,7 +74,7 @@ export class Run {
     this.#emit = emit
     this.#scope = new Scope(config.threadId, () => this.#cur?.id)
     this.#router = new Router(spec, this.#scope)
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit, adapter: history?.adapter }
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit, adapter: history?.adapter, cache: options.cache }
   }
 
   async execute(input: unknown): Promise<RunResult> {
@@ -219,7 +219,7 @@ export class Run {
       routed.push(...(await this.#router.route(node, view, o.goto)))
     }
     const { next, waiting } = schedule(this.#spec, routed, cur.next.map((t) => t.node), cur.waiting)
-    for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes) })
+    for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes), ...(o.cached ? { cached: o.cached } : {}) })
     this.#emit({ type: 'values', values: applied.values })
 
     for (const t of cur.next) this.#acc.writes[t.node] ??= []

@@ -27,11 +27,15 @@ export const RUN_OPTIONS = {
   ifBusy: oneOf('wait', 'fail'),
 }
 export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs: bool }
-export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object }
+const fn = (v: unknown): boolean => typeof v === 'function'
+// LangGraph.js's caches (InMemoryCache, with a serde) take other calls: refused rather than misused.
+const nodeCache: Kind = [(v) => isObject(v) && fn((v as { get?: unknown }).get) && fn((v as { set?: unknown }).set) && !('serde' in (v as object)), "createCache(adapter) from 'edgegraph/cache' (LangGraph's InMemoryCache does not plug in)"]
+export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object, cache: nodeCache }
 export const CHECKPOINTER_OPTIONS = { adapter: anything, snapshotFactor: anything, packSize: count }
 const millis: Kind = [(v) => typeof v === 'number' && v >= 0, 'a number ≥ 0']
-export const NODE_OPTIONS = { ends: list, defer: bool, retryPolicy: object }
-export const RETRY_OPTIONS = { maxAttempts: count, initialInterval: millis, backoffFactor: millis, maxInterval: millis, jitter: bool, retryOn: [(v) => typeof v === 'function', 'a function'] as Kind }
+export const NODE_OPTIONS = { ends: list, defer: bool, retryPolicy: object, cachePolicy: [(v) => isObject(v) || typeof v === 'boolean', 'an object, true or false'] as Kind }
+export const CACHE_OPTIONS = { keyFunc: [fn, 'a function'] as Kind, ttl: [(v) => typeof v === 'number' && v >= 0, 'a number ≥ 0 (seconds)'] as Kind }
+export const RETRY_OPTIONS = { maxAttempts: count, initialInterval: millis, backoffFactor: millis, maxInterval: millis, jitter: bool, retryOn: [fn, 'a function'] as Kind }
 export const HISTORY_OPTIONS = { limit: count, before: anything, filter: object }
 
 /** Throws `INVALID_ARGUMENT` for an option outside `kinds`, or one whose value is not of its kind, naming it. */

@@ -78,6 +78,19 @@ export interface NodeSpec {
   defer?: boolean | undefined
   /** How a failed call of this node is tried again (`addNode(..., { retryPolicy })`). */
   retry?: RetryPolicy | undefined
+  /** When this node's result is reused instead of running it (`addNode(..., { cachePolicy })`). */
+  cache?: CachePolicy | undefined
+}
+
+/**
+ * Caches a node's result, LangGraph.js's `CachePolicy`: with `compile({ cache })`, a node whose key was seen within
+ * `ttl` seconds (default: no expiry) is not run; its cached writes and routing are used. The key is `keyFunc([input])`,
+ * by default `JSON.stringify([input])`.
+ */
+export interface CachePolicy {
+  keyFunc?: (args: unknown[]) => string
+  /** Seconds a cached result is used for. */
+  ttl?: number
 }
 
 /**

@@ -46,7 +46,7 @@ export function streamRun(modes: readonly string[], single: boolean, subgraphs: 
           wake?.()
         }
         if (e.type === 'values') push('values', e.values)
-        else if (e.type === 'update') push('updates', { [e.node]: e.update })
+        else if (e.type === 'update') push('updates', e.cached ? { [e.node]: e.update, __metadata__: { cached: true } } : { [e.node]: e.update })
         else if (e.type === 'interrupt') {
           push('updates', { __interrupt__: e.interrupts } satisfies InterruptChunk)
           push('values', { __interrupt__: e.interrupts } satisfies InterruptChunk)

@@ -8,10 +8,11 @@ import type { Scope } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import type { Store } from '../store/store.js'
 import type { StorageAdapter } from '../checkpoint/adapter.js'
+import type { NodeCache } from '../cache.js'
 import type { RunEvent } from './loop.js'
 
 export type TaskOutcome =
-  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number }
+  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number; cached?: true }
   | { status: 'interrupted'; value: unknown; resume: unknown[]; usage: Usage | undefined }
   | { status: 'failed'; error: unknown; resume: unknown[] }
 
@@ -29,6 +30,7 @@ export interface TaskEnv {
   emit: (event: RunEvent) => void
   /** The run's adapter, for subgraph nodes to keep their own checkpoints in (undefined without a checkpointer). */
   adapter: StorageAdapter | undefined
+  cache: NodeCache | undefined
 }
 
 /** A subgraph node's `Command({ graph: Command.PARENT })`, on its way out of the subgraph to the parent's task. */
@@ -90,10 +92,17 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
   }
   // A subgraph with checkpoints keeps its answers itself: this task then holds only the next one.
   const kept = sub ? [] : resume
+  // A cached node with a result for this input is not run: its writes and routing are used, as in LangGraph.js.
+  const policy = env.cache && node?.cache
+  const key = policy && (policy.keyFunc ?? JSON.stringify)([input])
+  const hit = key === undefined ? undefined : await env.cache?.get(task.node, key)
+  // As in LangGraph.js, a cached result is not reported as a task's end in streamMode 'tasks'.
+  if (hit) return { status: 'done', ...hit, usage, reused: false, cached: true }
   for (let attempts = 1; ; attempts++) {
     try {
       if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
       const { writes, goto } = readResult(env, task.node, await node.run(input, ctx, call))
+      if (key !== undefined && (writes.length > 0 || goto.length > 0)) await env.cache?.set(task.node, key, { writes, goto }, policy?.ttl)
       return end({ status: 'done', writes, goto, usage, reused: false, attempts })
     } catch (error) {
       if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume: kept, usage })

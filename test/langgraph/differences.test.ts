@@ -561,3 +561,23 @@ describe('waiting edges and defer', () => {
     expect(r.langgraph.history.map((h) => h.next)).toEqual([[], ['c', 'w'], ['a']])
   })
 })
+
+describe('caching', () => {
+  itMatches("a cached node's conditional edge is not run again: the route cached with the writes is used", async () => {
+    // The key leaves out `mode`, which the edge reads: LangGraph reuses the first run's route, edgegraph routes again.
+    const desc: GraphDesc = {
+      channels: { text: { kind: 'last' }, mode: { kind: 'last' }, ...log },
+      nodes: { embed: { fn: (s) => ({ log: [`embed ${s.text}`] }), cachePolicy: { keyFunc: (args) => String((args[0] as { text: string }).text) } }, ...loggers('fast', 'slow') },
+      edges: [
+        [START, 'embed'],
+        ['fast', END],
+        ['slow', END],
+      ],
+      conditional: [{ from: 'embed', path: (s) => (s.mode === 'fast' ? 'fast' : 'slow') }],
+      cache: true,
+    }
+    const r = await runBoth(desc, [{ invoke: { text: 'hi', mode: 'fast' } }, { invoke: { text: 'hi', mode: 'slow' } }])
+    expectSame(r)
+    expect(r.langgraph.state.values.log).toEqual(['embed hi', 'fast', 'embed hi', 'fast'])
+  })
+})

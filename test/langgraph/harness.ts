@@ -22,8 +22,10 @@ import {
   interrupt as lgInterrupt,
 } from '@langchain/langgraph'
 import { LastValue } from '@langchain/langgraph/channels'
+import { InMemoryCache } from '@langchain/langgraph-checkpoint'
 import { Command, END, START, Send, StateGraph, type NodeContext } from '../../src/index.js'
 import { createMemoryAdapter } from '../../adapters/memory.js'
+import { createCache } from '../../src/cache.js'
 
 /** State as node functions see it. Loose on purpose: the same function runs on both engines. */
 export type State = Record<string, any>
@@ -66,6 +68,7 @@ export interface NodeDesc {
   ends?: string[]
   retryPolicy?: { maxAttempts?: number; initialInterval?: number; backoffFactor?: number; maxInterval?: number; jitter?: boolean; retryOn?: (e: unknown) => boolean }
   defer?: boolean
+  cachePolicy?: { ttl?: number; keyFunc?: (args: unknown[]) => string }
 }
 
 export interface GraphDesc {
@@ -76,6 +79,8 @@ export interface GraphDesc {
   conditional?: { from: string; path: PathFn; pathMap?: Record<string, string> | string[] }[]
   interruptBefore?: string[]
   interruptAfter?: string[]
+  /** Compile with a node cache: edgegraph's `createCache(memory adapter)`, LangGraph's `InMemoryCache`. */
+  cache?: boolean
 }
 
 /** One thing to do on the thread. `checkpoint` picks a checkpoint by its index in the history (newest first). */
@@ -145,6 +150,7 @@ function nodeOptions(d: NodeDesc): Record<string, unknown> {
   if (d.ends) out.ends = d.ends
   if (d.retryPolicy) out.retryPolicy = d.retryPolicy
   if (d.defer !== undefined) out.defer = d.defer
+  if (d.cachePolicy) out.cachePolicy = d.cachePolicy
   return out
 }
 
@@ -200,6 +206,7 @@ export function buildEdgegraph(desc: GraphDesc, sub = false): AnyCompiled {
   for (const c of desc.conditional ?? []) g = g.addConditionalEdges(c.from, (s: State) => c.path(s, edgeOps(undefined)), c.pathMap)
   const options: Record<string, unknown> = {}
   if (!sub) options.checkpointer = createMemoryAdapter()
+  if (desc.cache) options.cache = createCache(createMemoryAdapter())
   if (desc.interruptBefore) options.interruptBefore = desc.interruptBefore
   if (desc.interruptAfter) options.interruptAfter = desc.interruptAfter
   return g.compile(options)
@@ -251,6 +258,7 @@ export function buildLangGraph(desc: GraphDesc, sub = false): AnyCompiled {
   })
   const options: Record<string, unknown> = {}
   if (!sub) options.checkpointer = new MemorySaver()
+  if (desc.cache) options.cache = new InMemoryCache()
   if (desc.interruptBefore) options.interruptBefore = desc.interruptBefore
   if (desc.interruptAfter) options.interruptAfter = desc.interruptAfter
   return g.compile(options)

@@ -43,6 +43,9 @@ export const PENDING: Record<string, string> = {
     'edgegraph runs bee once more at the end (found by the random-graph property): after bee and gnu run in one step, the join is due again; in LangGraph bee consumes it first and gnu starts a new round.',
   'defer: pending Send tasks do not hold a deferred node back':
     "edgegraph waits for the pending Send (w runs, then c); LangGraph finishes the deferred node as soon as no node is due by an edge, so c runs beside w (next ['c', 'w']).",
+  // caching
+  "a cached node's conditional edge is not run again: the route cached with the writes is used":
+    "Deliberate (docs/langgraph.md): edgegraph runs a cached node's conditional edges again on the state at hand (slow); LangGraph caches the route with the node's writes and takes the first run's (fast), though the edge reads a field the keyFunc leaves out.",
   // scenarios
   'HITL: interrupt() asks, updateState edits the draft, Command({ resume }) answers':
     "edgegraph's updateState drops the pending interrupt, so the resume fails with NO_PENDING_INTERRUPT; LangGraph routes again from 'write' and the resume answers review's interrupt().",

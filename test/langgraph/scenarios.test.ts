@@ -409,3 +409,71 @@ describe('defer', () => {
     expect(r.langgraph.state.values.log).toEqual(['a', 'b1', 'b2', 'collect:3'])
   })
 })
+
+describe('caching', () => {
+  /** `embed` counts its calls per engine; `route` sends short text to `short`, the rest to END. */
+  const cached = (calls: Record<string, number>, cachePolicy: { ttl?: number; keyFunc?: (args: unknown[]) => string }): GraphDesc => ({
+    channels: { text: { kind: 'last' }, vector: { kind: 'last' }, log: { kind: 'append' } },
+    nodes: {
+      embed: {
+        fn: (s, ops) => {
+          calls[ops.engine] = (calls[ops.engine] ?? 0) + 1
+          return { vector: [...String(s.text)].map((c) => c.charCodeAt(0)), log: [`embed ${s.text}`] }
+        },
+        cachePolicy,
+      },
+      short: (s) => ({ log: [`short ${s.text}`] }),
+    },
+    edges: [[START, 'embed']],
+    conditional: [{ from: 'embed', path: (s) => (String(s.text).length < 4 ? 'short' : END) }],
+    cache: true,
+  })
+
+  itMatches('caching: a node run again with the same input is not run; its writes and routing are reused', async () => {
+    const calls: Record<string, number> = {}
+    // The default key is the node's whole input: the first two runs differ (vector and log are set by the first).
+    const r = await runBoth(cached(calls, {}), [{ invoke: { text: 'hi' } }, { invoke: { text: 'hi' } }, { invoke: { text: 'hi' } }, { invoke: { text: 'hello' } }])
+    expectSame(r)
+    expect(calls).toEqual({ langgraph: 4, edgegraph: 4 })
+    expect(r.langgraph.state.values.log).toHaveLength(7)
+  })
+
+  itMatches('caching: keyFunc picks what the cache key depends on', async () => {
+    const calls: Record<string, number> = {}
+    const keyFunc = (args: unknown[]) => String((args[0] as State).text)
+    const r = await runBoth(cached(calls, { keyFunc }), [{ invoke: { text: 'hi' } }, { invoke: { text: 'hi' } }, { invoke: { text: 'hello' } }, { invoke: { text: 'hi' } }])
+    expectSame(r)
+    expect(calls).toEqual({ langgraph: 2, edgegraph: 2 })
+  })
+
+  itMatches('caching: streamMode updates marks a cached result with __metadata__: { cached: true }', async () => {
+    const calls: Record<string, number> = {}
+    const keyFunc = (args: unknown[]) => String((args[0] as State).text)
+    const r = await runBoth(cached(calls, { keyFunc }), [
+      { stream: { text: 'hi' }, streamMode: 'updates' },
+      { stream: { text: 'hi' }, streamMode: 'updates' },
+      // A cached task is announced but, as it does not run, reports no result.
+      { stream: { text: 'hi' }, streamMode: 'tasks' },
+    ])
+    for (const e of [r.edgegraph, r.langgraph]) {
+      const tasks = e.steps[2] as { chunks: State[] }
+      tasks.chunks = tasks.chunks.map((c) => ('result' in c ? { name: c.name, result: c.result } : { name: c.name, input: c.input }))
+    }
+    expectSame(r)
+    expect(r.langgraph.steps[1]?.chunks).toContainEqual({ embed: { vector: [104, 105], log: ['embed hi'] }, __metadata__: { cached: true } })
+    expect(r.langgraph.steps[2]?.chunks?.filter((c) => (c as State).name === 'embed')).toHaveLength(1)
+    expect(calls).toEqual({ langgraph: 1, edgegraph: 1 })
+  })
+
+  itMatches('caching: a cached result expires after ttl seconds', async () => {
+    const calls: Record<string, number> = {}
+    const keyFunc = (args: unknown[]) => String((args[0] as State).text)
+    const r = await runBoth(cached(calls, { keyFunc, ttl: 0.05 }), [{ invoke: { text: 'hi' } }, { invoke: { text: 'hi' } }])
+    expect(calls).toEqual({ langgraph: 1, edgegraph: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    const again = await runBoth(cached(calls, { keyFunc, ttl: 0.05 }), [{ invoke: { text: 'hi' } }])
+    expectSame(r)
+    expectSame(again)
+    expect(calls).toEqual({ langgraph: 2, edgegraph: 2 })
+  })
+})
