@@ -1,5 +1,6 @@
 /** Formats the browser bench: the per-step table, the IndexedDB durability-hint table, the restore figures and targets. */
 import type { Target } from './report.js'
+import type { Workload } from './workloads.js'
 
 /**
  * Where IndexedDB lives: `in-memory` = the harness' off-the-record browser context (Chromium keeps its IndexedDB
@@ -20,7 +21,7 @@ export interface Floor {
 export interface BrowserCase {
   engine: 'edgegraph' | 'langgraph'
   store: string
-  workload: 'counter' | 'chat'
+  workload: Workload
   n: number
   usPerStep: number
   bytesStored: number

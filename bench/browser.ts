@@ -17,7 +17,7 @@ const RESTORE_REPS = quick ? 5 : 7
 const RESTORE_N = 2000
 const WARMUP_STEPS = 200
 const FLOOR_TX = 500
-const SIZES: Record<Workload, number[]> = quick ? { counter: [100, 1000], chat: [100, 500] } : { counter: [100, 1000], chat: [100, 500, 2000] }
+const SIZES: Record<'counter' | 'chat', number[]> = quick ? { counter: [100, 1000], chat: [100, 500] } : { counter: [100, 1000], chat: [100, 500, 2000] }
 /** Extra rows: these sync cases under explicit IndexedDB durability hints, and on an on-disk profile. */
 const HINTED: [Workload, number][] = [['counter', 1000], ['chat', 500]]
 const LG_STORE = 'MemorySaver (in-memory, no persistence)'

@@ -1,8 +1,8 @@
-/** One benchmark measurement in this process: `--engine edgegraph|langgraph --workload counter|chat --n N` → one JSON line. */
+/** One benchmark measurement in this process: `--engine edgegraph|langgraph --workload counter|chat|react --n N` → one JSON line. */
 import { parseArgs } from 'node:util'
 import type { Subject, SubjectOptions } from './engines/subject.js'
-import { ENGINES, median, round, type CaseResult, type Engine } from './common.js'
-import { checkFinal, checkHistory, makeMessages, payloadBytes, WORKLOADS, type Workload } from './workloads.js'
+import { ENGINES, median, percentile, round, type CaseResult, type Engine } from './common.js'
+import { checkFinal, checkHistory, firstProgress, makeMessages, nodeCalls, payloadBytes, usesMessages, WORKLOADS, type Workload } from './workloads.js'
 
 // 20 steps (the first method tried here) left the JIT cold: edgegraph's chat step measured 40-100 us at n=100
 // but ~20 us once warm. 200 steps, the same for both engines, measures the steady state both would reach.
@@ -12,7 +12,7 @@ async function runCase(engine: Engine, workload: Workload, n: number): Promise<C
   // Load only the engine measured, so the other one's code adds nothing to this process's memory or GC.
   const make: (o: SubjectOptions) => Subject =
     engine === 'edgegraph' ? (await import('./engines/edgegraph.js')).edgegraphSubject : (await import('./engines/langgraph.js')).langgraphSubject
-  const messages = workload === 'chat' ? makeMessages(Math.max(n, WARMUP_STEPS)) : []
+  const messages = usesMessages(workload) ? makeMessages(Math.max(n, WARMUP_STEPS)) : []
 
   // Warm-up: the same graph for WARMUP_STEPS steps on its own store and thread, read paths included, so the timed
   // run and reads below measure JIT-compiled code rather than first-call costs.
@@ -33,7 +33,7 @@ async function runCase(engine: Engine, workload: Workload, n: number): Promise<C
   const final = await subject.run(thread)
   const runMs = performance.now() - t0
   checkFinal(workload, n, messages, final, `${engine} invoke`)
-  if (stamps.length !== n) throw new Error(`${engine}: node ran ${stamps.length} times, expected ${n}`)
+  if (stamps.length !== nodeCalls(workload, n)) throw new Error(`${engine}: nodes ran ${stamps.length} times, expected ${nodeCalls(workload, n)}`)
 
   const t1 = performance.now()
   const state = await subject.getState(thread)
@@ -43,7 +43,7 @@ async function runCase(engine: Engine, workload: Workload, n: number): Promise<C
   const t2 = performance.now()
   const seen = await subject.history(thread)
   const historyMs = performance.now() - t2
-  checkHistory(n, seen, `${engine} getStateHistory`)
+  checkHistory(n, seen, `${engine} getStateHistory`, firstProgress(workload))
 
   const gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
   return {
@@ -53,6 +53,7 @@ async function runCase(engine: Engine, workload: Workload, n: number): Promise<C
     n,
     usPerStep: round(median(gaps)),
     usPerStepMean: round(gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length)),
+    usPerStepP99: round(percentile(gaps, 0.99)),
     runMs: round(runMs),
     bytesStored: subject.bytesStored(),
     payloadBytes: payloadBytes(workload, n),
@@ -69,7 +70,7 @@ function parseCli(): { engine: Engine; workload: Workload; n: number } {
   const workload = WORKLOADS.find((w) => w === values.workload)
   const n = Number(values.n)
   if (!engine || !workload || !Number.isInteger(n) || n < 2) {
-    throw new Error('usage: tsx bench/case.ts --engine edgegraph|langgraph --workload counter|chat --n N (N ≥ 2)')
+    throw new Error(`usage: tsx bench/case.ts --engine edgegraph|langgraph --workload ${WORKLOADS.join('|')} --n N (N ≥ 2)`)
   }
   return { engine, workload, n }
 }

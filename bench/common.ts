@@ -10,10 +10,12 @@ export interface CaseResult {
   store: string
   workload: Workload
   n: number
-  /** Median time between consecutive node invocations: the engine's whole per-step cost, checkpointing included. */
+  /** Median (p50) time between consecutive node invocations: the engine's whole per-step cost, checkpointing included. */
   usPerStep: number
-  /** Mean of the same intervals (in the chat workload per-step cost grows with the state, so it differs). */
+  /** Mean of the same intervals, over the whole run: what a user waits for per step, slow steps included. */
   usPerStepMean: number
+  /** 99th percentile of the same intervals. */
+  usPerStepP99: number
   /** Wall time of the timed invoke. */
   runMs: number
   bytesStored: number
@@ -30,6 +32,13 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const mid = s.length >> 1
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+/** The nearest-rank percentile `p` (0..1) of `xs`. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return Number.NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] as number
 }
 
 export function round(x: number, digits = 1): number {

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url'
 import { ENGINES, median, type CaseResult, type Engine } from './common.js'
 import { formatTable, formatTargets, checkTargets } from './report.js'
 import { formatSizes, measureSizes } from './size.js'
-import type { Workload } from './workloads.js'
+import { WORKLOADS, type Workload } from './workloads.js'
 
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
-const SIZES: Record<Workload, number[]> = quick ? { counter: [100, 1000], chat: [100, 500] } : { counter: [100, 1000, 5000], chat: [100, 500, 2000] }
+const SIZES: Record<Workload, number[]> = quick ? { counter: [100, 1000], chat: [100, 500], react: [100] } : { counter: [100, 1000, 5000], chat: [100, 500, 2000], react: [100, 1000] }
 const REPS = quick ? 1 : 3
 // LangGraph keeps a full copy of the message list per checkpoint (~1 GB at chat n=2000), so every child gets a
 // large heap; all children get the same flag so both engines run under the same GC settings.
@@ -56,7 +56,7 @@ function medianOf(runs: CaseResult[]): CaseResult {
 }
 
 const plans: Plan[] = []
-for (const workload of ['counter', 'chat'] as const) for (const n of SIZES[workload]) for (const engine of ENGINES) plans.push({ engine, workload, n })
+for (const workload of WORKLOADS) for (const n of SIZES[workload]) for (const engine of ENGINES) plans.push({ engine, workload, n })
 const total = plans.length * REPS
 const started = Date.now()
 const cases: (CaseResult & { reps: number; samples: CaseResult[] })[] = []

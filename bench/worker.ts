@@ -29,7 +29,7 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 const REPS = quick ? 1 : 3
 const WARMUP_STEPS = 200
 const PINGS = 15
-const SIZES: Record<Workload, number[]> = quick ? { counter: [100], chat: [500] } : { counter: [100, 1000], chat: [2000] }
+const SIZES: Record<'counter' | 'chat', number[]> = quick ? { counter: [100], chat: [500] } : { counter: [100, 1000], chat: [2000] }
 const NODE_LG_STORE = 'langgraph (node, MemorySaver)'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const progress = (s: string) => process.stderr.write(`${s}\n`)

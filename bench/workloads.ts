@@ -1,7 +1,11 @@
-/** Benchmark workloads shared by both engines: the counter loop and the 500-byte chat loop, and their checks. */
+/**
+ * Benchmark workloads shared by both engines, and their checks: the counter loop, the 500-byte chat loop, and a
+ * ReAct agent loop (a user message, then model and tool nodes taking turns, every message 500 bytes of text with an
+ * id, each model message but the last calling one tool, each tool message answering that call).
+ */
 
-export type Workload = 'counter' | 'chat'
-export const WORKLOADS: readonly Workload[] = ['counter', 'chat']
+export type Workload = 'counter' | 'chat' | 'react'
+export const WORKLOADS: readonly Workload[] = ['counter', 'chat', 'react']
 
 /** Bytes per chat message. */
 export const MESSAGE_BYTES = 500
@@ -39,8 +43,48 @@ export function makeMessages(count: number, seed = 42): string[] {
  * counter has no payload beyond its state; its ratio is not meaningful and the report does not show it.
  */
 export function payloadBytes(workload: Workload, n: number): number {
-  return workload === 'chat' ? n * MESSAGE_BYTES : Buffer.byteLength(JSON.stringify({ count: n }))
+  return workload === 'counter' ? Buffer.byteLength(JSON.stringify({ count: n })) : n * MESSAGE_BYTES
 }
+
+/** Whether the workload's messages are text (chat, react); the counter needs none. */
+export const usesMessages = (workload: Workload): boolean => workload !== 'counter'
+
+/** Node calls a run of `n` makes: n, but react's first message is the user's, in the input. */
+export const nodeCalls = (workload: Workload, n: number): number => (workload === 'react' ? n - 1 : n)
+
+/** The run's input: react starts from the user's message (message 0), with an id as a chat UI gives it. */
+export function inputOf(workload: Workload, messages: readonly string[]): Record<string, unknown> {
+  if (workload === 'counter') return { count: 0 }
+  return { messages: workload === 'react' ? [{ id: 'human-0', type: 'human', content: messages[0] }] : [] }
+}
+
+/** A react message as both engines' nodes write it (LangGraph turns it into an AIMessage / ToolMessage). */
+export type ReactMessage = {
+  id: string
+  type: 'human' | 'ai' | 'tool'
+  content: string
+  tool_calls?: { id: string; name: string; args: { page: number }; type: 'tool_call' }[]
+  tool_call_id?: string
+  name?: string
+}
+
+/**
+ * The model's message when the list holds `i` messages and the run ends at `n` messages: model messages sit at odd
+ * positions (the user's is at 0, tool answers at even ones) and call the `search` tool while there is room for its
+ * answer. Message i's content is `text(i)` whichever node writes it.
+ */
+export function reactModel(i: number, n: number, text: (i: number) => string): ReactMessage {
+  const call = i + 1 < n ? [{ id: `call-${i}`, name: 'search', args: { page: i }, type: 'tool_call' as const }] : []
+  return { id: `ai-${i}`, type: 'ai', content: text(i), tool_calls: call }
+}
+
+/** The tool's answer to the model's call in the last message (at `i - 1`). */
+export function reactTool(i: number, text: (i: number) => string): ReactMessage {
+  return { id: `tool-${i}`, type: 'tool', tool_call_id: `call-${i - 1}`, name: 'search', content: text(i) }
+}
+
+/** Where the react agent goes after the model: to the tool if it called one, else it is done. */
+export const reactCalledTool = (last: { tool_calls?: unknown[] } | undefined): boolean => (last?.tool_calls?.length ?? 0) > 0
 
 /** Throws unless `values` is the correct final state of `workload` after `n` steps. */
 export function checkFinal(workload: Workload, n: number, messages: readonly string[], values: Record<string, unknown>, where: string): void {
@@ -50,7 +94,16 @@ export function checkFinal(workload: Workload, n: number, messages: readonly str
   }
   const got = values['messages']
   if (!Array.isArray(got) || got.length !== n) throw new Error(`${where}: expected ${n} messages, got ${Array.isArray(got) ? got.length : typeof got}`)
-  for (let i = 0; i < n; i++) if (got[i] !== messages[i]) throw new Error(`${where}: message ${i} differs from what was sent`)
+  for (let i = 0; i < n; i++) {
+    // chat keeps strings; react keeps messages (plain objects in edgegraph, LangChain message instances in LangGraph).
+    const text = workload === 'chat' ? got[i] : (got[i] as { content?: unknown } | undefined)?.content
+    if (text !== messages[i]) throw new Error(`${where}: message ${i} differs from what was sent`)
+    if (workload === 'react') {
+      const m = got[i] as ReactMessage
+      const want = i === 0 ? 'human-0' : i % 2 === 1 ? `ai-${i}` : `tool-${i}`
+      if (m.id !== want) throw new Error(`${where}: message ${i} has id ${JSON.stringify(m.id)}, expected ${want}`)
+    }
+  }
 }
 
 /** How far a state has got: the counter's count or the number of messages (-1 when absent, e.g. LangGraph's input checkpoint). */
@@ -59,12 +112,18 @@ export function progress(workload: Workload, values: Record<string, unknown>): n
   return typeof v === 'number' ? v : -1
 }
 
-/** Throws unless a history (newest first) starts at step n and holds a checkpoint for every step back to 0. */
-export function checkHistory(n: number, seen: readonly number[], where: string): void {
+/**
+ * Throws unless a history (newest first) starts at step n and holds a checkpoint for every step back to `from`
+ * (0; react's first checkpoint already holds the user's message).
+ */
+export function checkHistory(n: number, seen: readonly number[], where: string, from = 0): void {
   if (seen[0] !== n) throw new Error(`${where}: newest checkpoint has progress ${seen[0]}, expected ${n}`)
   const have = new Set(seen)
-  for (let i = 0; i <= n; i++) if (!have.has(i)) throw new Error(`${where}: no checkpoint with progress ${i}`)
+  for (let i = from; i <= n; i++) if (!have.has(i)) throw new Error(`${where}: no checkpoint with progress ${i}`)
 }
+
+/** The first progress a workload's history holds a checkpoint for. */
+export const firstProgress = (workload: Workload): number => (workload === 'react' ? 1 : 0)
 
 /** What a browser page measures of one timed run, for either engine. */
 export interface BrowserRunSample {

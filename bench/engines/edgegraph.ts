@@ -1,11 +1,27 @@
-/** edgegraph side of the benchmark: the counter and chat graphs over the in-memory adapter. */
-import { END, START, StateGraph, type StorageAdapter } from '../../src/index.js'
+/** edgegraph side of the benchmark: the counter, chat and react graphs over the in-memory adapter. */
+import { END, MessagesValue, START, StateGraph, type StorageAdapter } from '../../src/index.js'
 import { createMemoryAdapter } from '../../adapters/memory.js'
 import type { Subject, SubjectOptions } from './subject.js'
-import { progress, type Workload } from '../workloads.js'
+import { inputOf, progress, reactCalledTool, reactModel, reactTool, type Workload } from '../workloads.js'
 
-/** The counter or chat graph of bench/workloads.ts over `store`; `onStep` is called first thing in every node call. */
+/** The graph of `workload` in bench/workloads.ts over `store`; `onStep` is called first thing in every node call. */
 export function benchGraph(workload: Workload, n: number, store: StorageAdapter, message: (i: number) => string, onStep: () => void = () => {}) {
+  if (workload === 'react') {
+    // Plain-object messages with LangGraph's reducer (MessagesValue), as a browser app would keep them.
+    return new StateGraph({ messages: MessagesValue })
+      .addNode('model', (s) => {
+        onStep()
+        return { messages: [reactModel(s.messages.length, n, message)] }
+      })
+      .addNode('tools', (s) => {
+        onStep()
+        return { messages: [reactTool(s.messages.length, message)] }
+      })
+      .addEdge(START, 'model')
+      .addConditionalEdges('model', (s) => (reactCalledTool(s.messages.at(-1) as never) ? 'tools' : END))
+      .addConditionalEdges('tools', (s) => (s.messages.length >= n ? END : 'model'))
+      .compile({ checkpointer: store })
+  }
   if (workload === 'counter') {
     return new StateGraph({ count: { default: () => 0 } })
       .addNode('increment', (s) => {
@@ -29,7 +45,7 @@ export function benchGraph(workload: Workload, n: number, store: StorageAdapter,
 export function edgegraphSubject({ workload, n, messages, onStep }: SubjectOptions): Subject {
   const store = createMemoryAdapter()
   const compile = () => benchGraph(workload, n, store, (i) => messages[i] as string, onStep)
-  const input = workload === 'counter' ? { count: 0 } : { messages: [] }
+  const input = inputOf(workload, messages)
 
   return {
     store: 'memory',

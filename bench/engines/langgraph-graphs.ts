@@ -3,14 +3,16 @@
  * Annotation state, and the bytes a MemorySaver holds. Each runtime passes the LangGraph entry it can load
  * (`@langchain/langgraph` in Node and workerd, `@langchain/langgraph/web` in the browser).
  */
-import type { Annotation, END, MemorySaver, START, StateGraph } from '@langchain/langgraph/web'
-import type { Workload } from '../workloads.js'
+import type { Annotation, END, MemorySaver, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph/web'
+import { reactCalledTool, reactModel, reactTool, type Workload } from '../workloads.js'
 
 export interface LangGraphModule {
   Annotation: typeof Annotation
   StateGraph: typeof StateGraph
   START: typeof START
   END: typeof END
+  /** For the react workload (LangGraph's messages channel: plain objects become LangChain messages). */
+  MessagesAnnotation?: typeof MessagesAnnotation
 }
 
 /**
@@ -19,10 +21,27 @@ export interface LangGraphModule {
  * of every node call (the timing hook).
  */
 export function langgraphGraphs(lg: LangGraphModule) {
-  const { Annotation, StateGraph, START, END } = lg
+  const { Annotation, StateGraph, START, END, MessagesAnnotation } = lg
   const CounterState = Annotation.Root({ count: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }) })
   const ChatState = Annotation.Root({ messages: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) })
   return (workload: Workload, n: number, saver: MemorySaver, messages: readonly string[], onStep: () => void = () => {}) => {
+    if (workload === 'react') {
+      if (!MessagesAnnotation) throw new Error('the react workload needs MessagesAnnotation from the LangGraph entry')
+      const text = (i: number) => messages[i] as string
+      return new StateGraph(MessagesAnnotation)
+        .addNode('model', (s) => {
+          onStep()
+          return { messages: [reactModel(s.messages.length, n, text)] }
+        })
+        .addNode('tools', (s) => {
+          onStep()
+          return { messages: [reactTool(s.messages.length, text)] }
+        })
+        .addEdge(START, 'model')
+        .addConditionalEdges('model', (s) => (reactCalledTool(s.messages.at(-1) as never) ? 'tools' : END), ['tools', END])
+        .addConditionalEdges('tools', (s) => (s.messages.length >= n ? END : 'model'), ['model', END])
+        .compile({ checkpointer: saver })
+    }
     if (workload === 'counter') {
       return new StateGraph(CounterState)
         .addNode('increment', (s) => {

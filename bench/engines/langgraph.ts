@@ -1,15 +1,15 @@
-/** LangGraph.js side of the benchmark: the same two graphs with Annotation state over MemorySaver. */
-import { Annotation, END, MemorySaver, START, StateGraph } from '@langchain/langgraph'
+/** LangGraph.js side of the benchmark: the same graphs with Annotation state over MemorySaver. */
+import { Annotation, END, MemorySaver, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph'
 import type { Subject, SubjectOptions } from './subject.js'
-import { progress } from '../workloads.js'
+import { inputOf, progress } from '../workloads.js'
 import { langgraphGraphs, memorySaverBytes } from './langgraph-graphs.js'
 
-const graph = langgraphGraphs({ Annotation, StateGraph, START, END })
+const graph = langgraphGraphs({ Annotation, StateGraph, START, END, MessagesAnnotation })
 
 export function langgraphSubject({ workload, n, messages, onStep }: SubjectOptions): Subject {
   const saver = new MemorySaver()
   const compile = () => graph(workload, n, saver, messages, onStep)
-  const input = workload === 'counter' ? { count: 0 } : { messages: [] }
+  const input = inputOf(workload, messages)
   const config = (threadId: string) => ({ configurable: { thread_id: threadId } })
 
   return {
