@@ -57,6 +57,8 @@ export class Run {
   #unstoredSteps = 0
   /** The state with the finished tasks' writes applied, when a step stopped at an interrupt. */
   #shown: Record<string, unknown> | undefined
+  /** The finished tasks of a step that stopped at an interrupt, streamed as updates after the interrupt. */
+  #finished: { node: string; writes: [string, unknown][] }[] = []
   readonly #spec: GraphSpec
   readonly #options: RunOptions
   readonly #history: History | undefined
@@ -119,7 +121,7 @@ export class Run {
     const as = asNode ?? ran[0] ?? START
     const applied = await applyWrites(this.#spec, this.#scope, loaded.values, [{ node: as, writes: Object.entries(values) }])
     applied.writes[as] ??= []
-    const { next, waiting } = schedule(this.#spec, await this.#router.route(as, applied.values, []), [as], loaded.waiting)
+    const { next, waiting } = schedule(this.#spec, await this.#router.route(as, applied.values, []), [{ node: as }], loaded.waiting)
     this.#cur = { values: applied.values, next, waiting, step: loaded.step + 1, source: writer.atHead ? 'update' : 'fork', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     return this.#save(false)
@@ -163,7 +165,7 @@ export class Run {
     const base = loaded ? loaded.values : initialValues(this.#spec)
     const applied = await applyWrites(this.#spec, this.#scope, base, [{ node: START, writes: Object.entries(update as object) }])
     const goto = command?.goto === undefined ? undefined : this.#router.gotoTasks(START, command.goto)
-    const { next, waiting } = schedule(this.#spec, goto ?? (await this.#router.route(START, applied.values, [])), [START], loaded?.waiting)
+    const { next, waiting } = schedule(this.#spec, goto ?? (await this.#router.route(START, applied.values, [])), [{ node: START }], loaded?.waiting)
     this.#cur = { values: applied.values, next, waiting, step: loaded ? loaded.step + 1 : 0, source: 'input', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     this.#emit({ type: 'values', values: applied.values })
@@ -205,7 +207,11 @@ export class Run {
       // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
       const finished = outcomes.flatMap((o, i) => (o.status === 'done' ? [{ node: (cur.next[i] as TaskRef).node, writes: o.writes }] : []))
       this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false).catch(() => cur)).values
-      if (failedAt >= 0) return this.#fail(this.#nodeFailed((outcomes[failedAt] as { error: unknown }).error, (cur.next[failedAt] as TaskRef).node, cur.id))
+      this.#finished = finished
+      if (failedAt >= 0) {
+        for (const f of finished) this.#emit({ type: 'update', node: f.node, update: Object.fromEntries(f.writes) })
+        return this.#fail(this.#nodeFailed((outcomes[failedAt] as { error: unknown }).error, (cur.next[failedAt] as TaskRef).node, cur.id))
+      }
       return this.#interrupts()
     }
 
@@ -218,8 +224,10 @@ export class Run {
       const view = done.length > 1 && this.#spec.branches.has(node) ? (await applyWrites(this.#spec, this.#scope, cur.values, [{ node, writes: o.writes }], false)).values : applied.values
       routed.push(...(await this.#router.route(node, view, o.goto)))
     }
-    const { next, waiting } = schedule(this.#spec, routed, cur.next.map((t) => t.node), cur.waiting)
-    for (const [i, o] of done.entries()) this.#emit({ type: 'update', node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes), ...(o.cached ? { cached: o.cached } : {}) })
+    const { next, waiting } = schedule(this.#spec, routed, cur.next, cur.waiting)
+    // As in LangGraph.js: tasks that finished in an earlier attempt of the step are streamed again first, as cached.
+    const updates = done.map((o, i) => ({ type: 'update' as const, node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes), ...(o.cached || o.reused ? { cached: true as const } : {}) }))
+    for (const e of [...updates.filter((_, i) => done[i]?.reused), ...updates.filter((_, i) => !done[i]?.reused)]) this.#emit(e)
     this.#emit({ type: 'values', values: applied.values })
 
     for (const t of cur.next) this.#acc.writes[t.node] ??= []
@@ -296,6 +304,7 @@ export class Run {
       // Interrupt ids name the checkpoint, which is known only once it is stored.
       interrupts = this.#interrupts()
       this.#emit({ type: 'interrupt', interrupts })
+      for (const f of this.#finished) this.#emit({ type: 'update', node: f.node, update: Object.fromEntries(f.writes) })
       if (this.#shown) this.#emit({ type: 'values', values })
     }
     return { values, interrupts }

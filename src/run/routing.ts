@@ -83,20 +83,31 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
  * just finished fire (the others keep their arrivals), and tasks of `defer` nodes are held until a step would
  * otherwise have nothing to run, as in LangGraph.js. Returns what to carry to later steps.
  */
-export function schedule(spec: GraphSpec, routed: TaskRef[], ran: string[], before: Waiting | undefined): { next: TaskRef[]; waiting: Waiting | undefined } {
+export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined): { next: TaskRef[]; waiting: Waiting | undefined } {
   const joins = { ...before?.joins }
+  const ran = tasks.map((t) => t.node)
   for (const [key, { sources, target }] of spec.joins) {
-    const seen = [...new Set([...(joins[key] ?? []), ...ran])].filter((n) => sources.includes(n))
+    // A join into a deferred node stays complete, its target due, until that node runs by an edge (LangGraph.js's
+    // barrier "after finish"; a Send to it does not count): its sources running again meanwhile count for nothing;
+    // those that run beside it start the next round.
+    const complete = joins[key]?.length === sources.length
+    if (complete && !tasks.some((t) => t.node === target && !t.arg)) {
+      routed.push({ node: target })
+      continue
+    }
+    const seen = [...new Set([...(complete ? [] : (joins[key] ?? [])), ...ran])].filter((n) => sources.includes(n))
+    delete joins[key]
     if (seen.length < sources.length) {
       if (seen.length > 0) joins[key] = seen
-    } else {
-      delete joins[key]
-      if (target !== END) routed.push({ node: target })
+    } else if (target !== END) {
+      routed.push({ node: target })
+      if (spec.nodes.get(target)?.defer) joins[key] = sources
     }
   }
-  const defer = (t: TaskRef) => spec.nodes.get(t.node)?.defer === true
+  // As in LangGraph.js: a deferred node waits while any node is due by an edge; Send tasks neither wait nor hold it.
+  const defer = (t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
   let deferred = dedupe([...(before?.deferred ?? []), ...routed.filter(defer)])
   let next = dedupe(routed.filter((t) => !defer(t)))
-  if (next.length === 0) [next, deferred] = [deferred, []]
+  if (next.every((t) => t.arg)) [next, deferred] = [dedupe([...deferred, ...next]), []]
   return { next, waiting: Object.keys(joins).length > 0 || deferred.length > 0 ? { joins, deferred } : undefined }
 }
