@@ -20,10 +20,11 @@ import {
   Send as LgSend,
   StateGraph as LgStateGraph,
   interrupt as lgInterrupt,
+  messagesStateReducer as lgMessagesReducer,
 } from '@langchain/langgraph'
 import { LastValue } from '@langchain/langgraph/channels'
 import { InMemoryCache } from '@langchain/langgraph-checkpoint'
-import { Command, END, START, Send, StateGraph, type NodeContext } from '../../src/index.js'
+import { Command, END, MessagesValue, START, Send, StateGraph, type NodeContext } from '../../src/index.js'
 import { createMemoryAdapter } from '../../adapters/memory.js'
 import { createCache } from '../../src/cache.js'
 
@@ -60,6 +61,8 @@ export type ChannelDesc =
   | { kind: 'append' }
   | { kind: 'add' }
   | { kind: 'reducer'; reducer: (current: never, update: never) => unknown; default?: () => unknown }
+  /** A messages channel: edgegraph's `MessagesValue`, LangGraph's `messagesStateReducer` (messages become LangChain's). */
+  | { kind: 'messages' }
 
 /** A node: a function, or a description with node options (LangGraph's names) or a subgraph. */
 export interface NodeDesc {
@@ -193,6 +196,7 @@ export function buildEdgegraph(desc: GraphDesc, sub = false): AnyCompiled {
     if (ch.kind === 'last') channels[name] = ch.default ? { default: ch.default } : {}
     else if (ch.kind === 'append') channels[name] = { default: () => [], reducer: appendReducer }
     else if (ch.kind === 'add') channels[name] = { default: () => 0, reducer: addReducer }
+    else if (ch.kind === 'messages') channels[name] = MessagesValue
     else channels[name] = ch.default ? { default: ch.default, reducer: ch.reducer } : { reducer: ch.reducer }
   }
   let g: any = new StateGraph(channels as never)
@@ -240,6 +244,7 @@ export function buildLangGraph(desc: GraphDesc, sub = false): AnyCompiled {
     if (ch.kind === 'last') spec[name] = ch.default ? new LastValue(ch.default) : Annotation()
     else if (ch.kind === 'append') spec[name] = Annotation({ reducer: appendReducer as never, default: () => [] })
     else if (ch.kind === 'add') spec[name] = Annotation({ reducer: addReducer as never, default: () => 0 })
+    else if (ch.kind === 'messages') spec[name] = Annotation({ reducer: lgMessagesReducer as never, default: () => [] })
     else spec[name] = Annotation({ reducer: ch.reducer as never, ...(ch.default ? { default: ch.default as never } : {}) })
   }
   let g: any = new (LgStateGraph as new (state: unknown) => unknown)(Annotation.Root(spec as never))

@@ -80,6 +80,64 @@ describe('ReAct agent', () => {
   })
 })
 
+/**
+ * The same agent on a messages channel (edgegraph's MessagesValue, LangGraph's messagesStateReducer, which turns the
+ * plain objects into LangChain messages): every message has an id, as a chat UI gives them, so an update with a
+ * known id replaces that message.
+ */
+function reactMessagesAgent(options: Partial<GraphDesc> = {}): GraphDesc {
+  type Msg = { id: string; type: string; content: string; tool_calls?: { id: string; name: string; args: { a: number; b: number }; type: 'tool_call' }[] }
+  const sinceUser = (messages: Msg[]) => messages.slice(messages.map((m) => m.type).lastIndexOf('human') + 1)
+  return {
+    channels: { messages: { kind: 'messages' } },
+    nodes: {
+      model: (s) => {
+        const messages = s.messages as Msg[]
+        const results = sinceUser(messages).filter((m) => m.type === 'tool')
+        const id = `ai-${messages.length}`
+        if (results.length < 2) return { messages: [{ id, type: 'ai', content: '', tool_calls: [{ id: `call-${messages.length}`, name: 'add', args: { a: results.length, b: 10 }, type: 'tool_call' }] }] }
+        return { messages: [{ id, type: 'ai', content: `sums: ${results.map((m) => m.content).join(', ')}` }] }
+      },
+      tools: (s) => {
+        const last = (s.messages as Msg[]).at(-1) as Msg
+        return { messages: (last.tool_calls ?? []).map((c) => ({ id: `tool-${c.id}`, type: 'tool', tool_call_id: c.id, content: String(c.args.a + c.args.b) })) }
+      },
+    },
+    edges: [
+      [START, 'model'],
+      ['tools', 'model'],
+    ],
+    conditional: [{ from: 'model', path: (s, ops) => ((s.messages as Msg[]).at(-1)?.tool_calls?.length ? 'tools' : ops.END), pathMap: ['tools', END] }],
+    ...options,
+  }
+}
+
+describe('ReAct agent on a messages channel', () => {
+  itMatches('ReAct agent with messages: tool calls and answers, two user turns', async () => {
+    const r = await runBoth(reactMessagesAgent(), [
+      { invoke: { messages: [{ id: 'u1', type: 'human', content: 'add things' }] } },
+      { invoke: { messages: [{ id: 'u2', type: 'human', content: 'again' }] } },
+    ])
+    expectSame(r)
+    expect(r.langgraph.state.values.messages).toHaveLength(12)
+    expect((r.langgraph.state.values.messages as State[]).at(-1)).toEqual({ id: 'ai-11', type: 'ai', content: 'sums: 10, 11' })
+  })
+
+  itMatches('ReAct agent with messages: updateState replaces the tool call by id before the tools run', async () => {
+    const r = await runBoth(reactMessagesAgent({ interruptBefore: ['tools'] }), [
+      { invoke: { messages: [{ id: 'u1', type: 'human', content: 'add things' }] } },
+      { updateState: { messages: [{ id: 'ai-1', type: 'ai', content: '', tool_calls: [{ id: 'edited', name: 'add', args: { a: 100, b: 0 }, type: 'tool_call' }] }] }, asNode: 'model' },
+      { getState: true },
+      { invoke: null },
+      { invoke: null },
+    ])
+    expectSame(r)
+    const edited = r.langgraph.steps[2]?.state?.values.messages as State[]
+    expect(edited.map((m) => m.id)).toEqual(['u1', 'ai-1'])
+    expect(edited[1]?.tool_calls).toEqual([{ id: 'edited', name: 'add', args: { a: 100, b: 0 }, type: 'tool_call' }])
+  })
+})
+
 describe('map-reduce', () => {
   const mapReduce = (join: boolean): GraphDesc => ({
     channels: { topics: { kind: 'last' }, results: { kind: 'append' }, side: { kind: 'append' }, summary: { kind: 'last' } },
@@ -134,6 +192,14 @@ describe('human in the loop', () => {
   itMatches('HITL: interrupt() asks, updateState edits the draft, Command({ resume }) answers', async () => {
     const r = await runBoth(review, [{ invoke: { log: [] } }, { updateState: { draft: 'v2' } }, { getState: true }, { resume: 'yes' }])
     expectSame(r)
+    expect(r.langgraph.state.values.log).toEqual(['write', 'review:v2:yes', 'publish:v2'])
+  })
+
+  itMatches('HITL: interrupt() asks, updateState edits the draft, invoke(null) asks again, Command({ resume }) answers', async () => {
+    // edgegraph's way to answer after an edit (see docs/langgraph.md): the node asks again about the edited draft.
+    const r = await runBoth(review, [{ invoke: { log: [] } }, { updateState: { draft: 'v2' } }, { invoke: null }, { resume: 'yes' }])
+    expectSame(r)
+    expect(r.langgraph.steps[2]?.interrupts).toEqual([{ question: 'publish?', draft: 'v2' }])
     expect(r.langgraph.state.values.log).toEqual(['write', 'review:v2:yes', 'publish:v2'])
   })
 
