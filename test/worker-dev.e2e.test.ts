@@ -139,7 +139,7 @@ describe('runs over HTTP', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/)
     expect(res.json.values).toEqual({ count: 3, target: 3, delayMs: 0 })
     expect(res.json.next).toEqual([])
-    expect(res.json.checkpointId).toMatch(/^[0-9a-z]{11}$/)
+    expect(res.json.checkpointId).toMatch(/^[0-9a-z]{16}$/)
     const state = await stateOf(thread)
     expect(state.json.checkpointId).toBe(res.json.checkpointId)
     expect(state.json.metadata.step).toBe(3)

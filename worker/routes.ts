@@ -58,7 +58,7 @@ export function addThreadRoutes(app: Hono<WorkerEnv>, graphs: Record<string, Gra
 
   app.get('/v1/threads/:thread/checkpoints/:checkpointId', query(schemas.none), async (c) => {
     const checkpointId = c.req.param('checkpointId')
-    if (!CHECKPOINT_ID.test(checkpointId)) throw badRequest('checkpoint id must be 11 characters of 0-9 a-z')
+    if (!CHECKPOINT_ID.test(checkpointId)) throw badRequest('checkpoint id must be 16 characters (or 11 for older ones) of 0-9 a-z')
     const { id, stub } = objectOf(c, 'read')
     return c.json(await unwrap(stub.state(id, checkpointId)))
   })

@@ -10,7 +10,7 @@ import { badRequest } from './http.js'
 /** Registered graph names. */
 export const GRAPH_NAME = /^[A-Za-z0-9_-]{1,64}$/
 /** Checkpoint ids, as edgegraph makes them. */
-export const CHECKPOINT_ID = /^[0-9a-z]{11}$/
+export const CHECKPOINT_ID = /^[0-9a-z]{11}(?:[0-9a-z]{5})?$/
 
 /** How deep request values may nest. Deeper ones are refused (400) before anything recursive touches them. */
 export const MAX_JSON_DEPTH = 64
@@ -58,7 +58,7 @@ const stateUpdate = jsonRecord(200)
 const streamMode = z.enum(['values', 'updates'])
 const runOptions = {
   graph: z.string().regex(GRAPH_NAME, 'must be 1 to 64 of A-Z a-z 0-9 _ -').optional(),
-  checkpointId: z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id (11 characters, 0-9 a-z)').optional(),
+  checkpointId: z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id (16 characters, or 11 for older ones, of 0-9 a-z)').optional(),
   stream: z.union([streamMode, z.array(streamMode).min(1).max(2)]).optional(),
   recursionLimit: z.number().int().min(1).max(10_000).optional(),
   metadata: jsonRecord(64).optional(),

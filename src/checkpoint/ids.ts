@@ -1,7 +1,12 @@
-/** @module Checkpoint ids: 11 characters of base 36 that sort by creation time within a thread. */
+/**
+ * @module Checkpoint ids: base 36, sorting by creation time within a thread. 8 characters of milliseconds, 3 of
+ * sequence within one millisecond, then 5 random ones, so that two writers of one thread (two devices, a tab and the
+ * Worker) never make the same id, as sync needs. Ids of 11 characters, written before the random part, keep loading.
+ */
 
 const TS_DIGITS = 8 // base-36 milliseconds: fixed width until the year 2059
 const SEQ_DIGITS = 3
+const RANDOM_DIGITS = 5
 
 /** A new checkpoint id, greater than `after` (the thread's newest), that sorts by creation time. */
 export function nextCheckpointId(after: string | undefined, now = Date.now()): string {
@@ -9,7 +14,7 @@ export function nextCheckpointId(after: string | undefined, now = Date.now()): s
   let seq = 0
   if (after !== undefined) {
     const prevTs = Number.parseInt(after.slice(0, TS_DIGITS), 36)
-    const prevSeq = Number.parseInt(after.slice(TS_DIGITS), 36)
+    const prevSeq = Number.parseInt(after.slice(TS_DIGITS, TS_DIGITS + SEQ_DIGITS), 36)
     if (prevTs >= now) {
       ts = prevTs
       seq = prevSeq + 1
@@ -19,7 +24,8 @@ export function nextCheckpointId(after: string | undefined, now = Date.now()): s
       }
     }
   }
-  return ts.toString(36).padStart(TS_DIGITS, '0') + seq.toString(36).padStart(SEQ_DIGITS, '0')
+  const random = (crypto.getRandomValues(new Uint32Array(1))[0] as number) % 36 ** RANDOM_DIGITS
+  return ts.toString(36).padStart(TS_DIGITS, '0') + seq.toString(36).padStart(SEQ_DIGITS, '0') + random.toString(36).padStart(RANDOM_DIGITS, '0')
 }
 
 /** The creation time (ms) encoded in a checkpoint id. */
@@ -27,6 +33,7 @@ export function idTime(id: string): number {
   return Number.parseInt(id.slice(0, TS_DIGITS), 36)
 }
 
+/** A checkpoint id: 16 characters of 0-9 a-z, or 11 (written before ids had a random part). */
 export function isCheckpointId(id: unknown): id is string {
-  return typeof id === 'string' && /^[0-9a-z]{11}$/.test(id)
+  return typeof id === 'string' && /^[0-9a-z]{11}(?:[0-9a-z]{5})?$/.test(id)
 }

@@ -57,7 +57,7 @@ const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...NASTY_KEYS).map((k) => withKey({}, k, { polluted: true })),
   fc.integer({ min: 1, max: 300 }).map((d) => nested(d)),
 )
-const checkpointId = fc.oneof(fc.stringMatching(/^[0-9a-z]{11}$/), fc.constantFrom('zzzzzzzzzzz', '00000000000'))
+const checkpointId = fc.oneof(fc.stringMatching(/^[0-9a-z]{11}$/), fc.stringMatching(/^[0-9a-z]{16}$/), fc.constantFrom('zzzzzzzzzzz', '00000000000', 'zzzzzzzzzzzzzzzz'))
 // Counter inputs that finish in a few steps: only `count`/`target` with small numbers (never `delayMs`, which would
 // make a run sleep), or unknown channels, which the graph refuses.
 const counterInput = fc.oneof(

@@ -8,7 +8,7 @@ import type { RunArgs } from './runs.js'
  * Date, Map, Set, BigInt... is tagged `{ "$t": ... }`, plain JSON is unchanged); metadata is plain JSON.
  */
 export interface SnapshotJson {
-  /** This checkpoint's id (11 characters of 0-9 a-z, time-sortable). */
+  /** This checkpoint's id (16 characters of 0-9 a-z, time-sortable; 11 for older ones). */
   checkpointId: string
   /** The checkpoint this one follows, null for a thread's first. */
   parentId: string | null
