@@ -66,7 +66,9 @@ export class CheckpointWriter {
    * written); the commit is awaited unless `overlap`, when it runs behind the caller, in order.
    */
   async write(input: NewCheckpoint, overlap: boolean): Promise<Checkpoint> {
-    const id = nextCheckpointId(this.#head)
+    // Above the parent too: after sync moved the head to another line, a fork's parent may sort above the head.
+    const parentId = this.#parent?.id
+    const id = nextCheckpointId(parentId !== undefined && (this.#head === undefined || parentId > this.#head) ? parentId : this.#head)
     const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy.snapshotFactor)
     const put: [string, Uint8Array][] = [...this.#storage.puts(checkpointKey(id), text), [HEAD_KEY, headBytes(id)]]
     const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }

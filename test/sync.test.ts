@@ -1,0 +1,208 @@
+/** edgegraph/sync on memory stores: push, pull, divergence into branches, idempotent retries, bad remotes. */
+import { describe, expect, it } from 'vitest'
+import { Command } from '../src/index.js'
+import { createSync, historyPeer, type SyncPeer } from '../src/sync/index.js'
+import { createMemoryAdapter } from '../adapters/memory.js'
+import { chat, historyOf, say, type Chat } from './sync-helpers.js'
+
+const headOf = async (g: Chat, thread: string) => (await g.getState({ threadId: thread })).config.checkpointId
+
+describe('sync between two memory stores', () => {
+  it('pushes a thread made offline, oldest first, and a second device pulls it and continues', async () => {
+    const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+    const ga = chat(a)
+    await say(ga, 't', 'hello')
+    await say(ga, 't', 'again')
+    const syncA = createSync({ local: a, remote })
+    const first = await syncA.syncThread('t')
+    const made = (await historyOf(ga, 't')).length
+    expect(first).toMatchObject({ threadId: 't', pushed: made, pulled: 0, head: await headOf(ga, 't') })
+    expect(first.conflict).toBeUndefined()
+    expect(await historyOf(chat(remote), 't')).toEqual(await historyOf(ga, 't'))
+
+    const gb = chat(b)
+    const syncB = createSync({ local: b, remote })
+    expect(await syncB.syncThread('t')).toMatchObject({ pushed: 0, pulled: made })
+    expect(await historyOf(gb, 't')).toEqual(await historyOf(ga, 't'))
+    expect((await say(gb, 't', 'from b')).messages).toEqual(['hello', 're: hello', 'again', 're: again', 'from b', 're: from b'])
+    expect(await syncB.syncThread('t')).toMatchObject({ pushed: 3, pulled: 0 })
+    expect(await syncA.syncThread('t')).toMatchObject({ pushed: 0, pulled: 3, head: await headOf(gb, 't') })
+    expect((await ga.getState({ threadId: 't' })).values.messages).toHaveLength(6)
+    // Nothing new: nothing moves, and the bookkeeping answers without reading the history.
+    expect(await syncA.syncThread('t')).toMatchObject({ pushed: 0, pulled: 0 })
+  })
+
+  it('makes a divergence two branches: both lines on both sides, the policy picks the head, the other stays forkable', async () => {
+    for (const policy of ['remote-wins', 'local-wins'] as const) {
+      const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+      const [ga, gb] = [chat(a), chat(b)]
+      const [syncA, syncB] = [createSync({ local: a, remote, policy }), createSync({ local: b, remote, policy })]
+      await say(ga, 't', 'start')
+      await syncA.syncThread('t')
+      await syncB.syncThread('t')
+      const ancestor = await headOf(ga, 't')
+      await say(ga, 't', 'a offline')
+      await say(gb, 't', 'b offline')
+      const [headA, headB] = [await headOf(ga, 't'), await headOf(gb, 't')]
+      const plain = await syncB.syncThread('t')
+      expect(plain).toMatchObject({ pushed: 3 })
+      expect(plain.conflict).toBeUndefined()
+      const r = await syncA.syncThread('t')
+      const winner = policy === 'remote-wins' ? headB : headA
+      expect(r).toMatchObject({ pushed: 3, pulled: 3, head: winner, conflict: { local: headA, remote: headB, ancestor, head: winner } })
+      await syncB.syncThread('t')
+      for (const g of [ga, gb, chat(remote)]) {
+        expect(await headOf(g, 't')).toBe(winner)
+        const ids = (await historyOf(g, 't')).map((c) => (c as { id: string }).id)
+        expect(ids).toContain(headA)
+        expect(ids).toContain(headB)
+        expect(ids).toHaveLength(9)
+      }
+      expect(await historyOf(ga, 't')).toEqual(await historyOf(gb, 't'))
+      // The losing line is readable and forkable.
+      const loser = winner === headA ? headB : headA
+      const lost = await ga.getState({ threadId: 't', checkpointId: loser })
+      expect(lost.values.messages.at(-1)).toBe(winner === headA ? 're: b offline' : 're: a offline')
+      const forked = await ga.invoke({ messages: ['fork'] }, { threadId: 't', checkpointId: loser })
+      expect(forked.messages.slice(-2)).toEqual(['fork', 're: fork'])
+      expect((await ga.getState({ threadId: 't' })).parentConfig?.checkpointId).not.toBe(winner)
+    }
+  })
+
+  it('asks a policy function with both heads and their ancestor, and refuses an answer it cannot use', async () => {
+    const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+    const [ga, gb] = [chat(a), chat(b)]
+    const seen: unknown[] = []
+    await say(ga, 't', 'x')
+    await say(gb, 't', 'y') // started independently: no common checkpoint
+    await createSync({ local: b, remote }).syncThread('t')
+    const bad = await createSync({ local: a, remote, policy: () => 'both' as 'local' }).syncThread('t')
+    expect(bad.error?.code).toBe('INVALID_ARGUMENT')
+    const r = await createSync({ local: a, remote, policy: (c) => (seen.push(c), 'local') }).syncThread('t')
+    expect(seen).toEqual([{ threadId: 't', local: await headOf(ga, 't'), remote: await headOf(gb, 't'), ancestor: undefined }])
+    expect(r.conflict).toMatchObject({ ancestor: undefined, head: await headOf(ga, 't') })
+    expect((await historyOf(chat(remote), 't')).length).toBe(6)
+    expect((await chat(remote).getState({ threadId: 't' })).values.messages).toEqual(['x', 're: x'])
+  })
+
+  it('carries an interrupt: the other device sees the question and resumes it', async () => {
+    const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+    const [ga, gb] = [chat(a), chat(b)]
+    await ga.invoke({ messages: ['deploy?'], ask: true }, { threadId: 't' })
+    await createSync({ local: a, remote }).syncThread('t')
+    await createSync({ local: b, remote }).syncThread('t')
+    const state = await gb.getState({ threadId: 't' })
+    expect(state.next).toEqual(['review'])
+    expect(state.interrupts.map((i) => i.value)).toEqual([{ question: 'send?' }])
+    expect((await gb.invoke(new Command({ resume: 'yes' }), { threadId: 't' })).messages).toEqual(['deploy?', 'review: yes', 're: review: yes'])
+    await createSync({ local: b, remote }).syncThread('t')
+    await createSync({ local: a, remote }).syncThread('t')
+    expect((await ga.getState({ threadId: 't' })).values.messages).toEqual(['deploy?', 'review: yes', 're: review: yes'])
+  })
+
+  it('keeps packs ordered when the other line interleaves with packed records', async () => {
+    const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+    const [ga, gb] = [chat(a, 4), chat(b, 4)]
+    await say(ga, 't', 'base')
+    await createSync({ local: a, remote }).syncThread('t')
+    await createSync({ local: b, remote }).syncThread('t')
+    // Alternate steps on both devices, so their ids interleave in time while each side packs its own.
+    for (let i = 0; i < 12; i++) {
+      await say(ga, 't', `a${i}`)
+      await say(gb, 't', `b${i}`)
+    }
+    await createSync({ local: b, remote }).syncThread('t')
+    await createSync({ local: a, remote }).syncThread('t')
+    await createSync({ local: b, remote }).syncThread('t')
+    const histA = await historyOf(ga, 't')
+    expect(histA).toEqual(await historyOf(gb, 't'))
+    expect(histA).toEqual(await historyOf(chat(remote), 't'))
+    expect(histA).toHaveLength(3 + 12 * 2 * 3) // a turn: input, review, reply
+    const ids = histA.map((c) => (c as { id: string }).id)
+    expect(ids).toEqual([...ids].sort())
+    // Newest-first listing with a limit and a bound still sees the interleaved ids in order.
+    const page: string[] = []
+    for await (const s of ga.getStateHistory({ threadId: 't' }, { limit: 5, before: ids[30] as string })) page.push(s.config.checkpointId as string)
+    expect(page).toEqual(ids.slice(25, 30).reverse())
+  })
+})
+
+describe('sync cut off and retried', () => {
+  /** A peer whose pushes and head moves fail after `budget` successful calls, as a dropped network would. */
+  function flaky(inner: SyncPeer, budget: { left: number }): SyncPeer {
+    const gate = () => {
+      if (budget.left-- <= 0) throw Object.assign(new Error('network dropped'), { name: 'TypeError' })
+    }
+    return {
+      name: 'flaky',
+      pull: async (t, s) => (gate(), inner.pull(t, s)),
+      has: async (t, ids) => (gate(), inner.has(t, ids)),
+      push: async (t, c) => {
+        gate()
+        const r = await inner.push(t, c)
+        gate() // the answer is lost after the commit landed
+        return r
+      },
+      moveHead: async (t, id, e) => (gate(), inner.moveHead(t, id, e)),
+    }
+  }
+
+  it('never duplicates, loses or reorders a checkpoint, wherever the cut falls', async () => {
+    // A reference run with no cuts, then the same with a cut after every possible call.
+    for (let cut = 0; cut < 12; cut++) {
+      const [a, remote] = [createMemoryAdapter(), createMemoryAdapter()]
+      const ga = chat(a, 4)
+      for (let i = 0; i < 6; i++) await say(ga, 't', `m${i}`)
+      const budget = { left: cut }
+      const r1 = await createSync({ local: a, remote: flaky(historyPeer(remote), budget) }).syncThread('t')
+      if (r1.error) expect(r1.error.code).toBe('STORAGE_FAILED')
+      const r2 = await createSync({ local: a, remote }).syncThread('t')
+      expect(r2.error).toBeUndefined()
+      expect(await historyOf(chat(remote), 't')).toEqual(await historyOf(ga, 't'))
+      expect(await headOf(chat(remote), 't')).toBe(await headOf(ga, 't'))
+    }
+  })
+})
+
+describe('bad input changes nothing', () => {
+  it('a remote answering records that do not decode or do not fit: typed error, local history as it was', async () => {
+    const [a, remote] = [createMemoryAdapter(), createMemoryAdapter()]
+    const ga = chat(a)
+    await say(ga, 't', 'keep me')
+    const before = await historyOf(ga, 't')
+    const head = await headOf(ga, 't')
+    const lying = (changes: unknown[]): SyncPeer => ({
+      name: 'lying',
+      pull: async () => ({ marks: { head: 'zzzzzzzzzzzzzzzz', rev: 'x' }, changes: changes as never }),
+      has: async () => [],
+      push: async () => ({ added: 0 }),
+      moveHead: async () => 'x',
+    })
+    const cases: unknown[][] = [
+      [{ id: 'zzzzzzzzzzzzzzzz', text: 'not json' }],
+      [{ id: 'zzzzzzzzzzzzzzzz', text: '{"s":1,"n":[],"c":{"messages":{"a":["x"]}},"p":"0000000000000000"}' }],
+      [{ id: 'zzzzzzzzzzzzzzzz', text: `{"s":9,"n":[],"p":"${head}","c":{"messages":{"zz":1}}}` }],
+      [{ id: 'zzzzzzzzzzzzzzzz', text: `{"s":9,"n":[],"p":"${head}","c":{}}`, pending: [['001', 'nope']] }],
+      [{ id: '../../etc', text: '{}' }],
+    ]
+    const sync = createSync({ local: a, remote: historyPeer(remote) })
+    await sync.syncThread('t')
+    for (const changes of cases) {
+      const r = await createSync({ local: a, remote: lying(changes) }).syncThread('t')
+      expect(r.error?.code, JSON.stringify(changes)).toBe('CORRUPT_RECORD')
+      expect(r.error?.message).toMatch(/received by sync/)
+      expect(await historyOf(ga, 't')).toEqual(before)
+      expect(await headOf(ga, 't')).toBe(head)
+    }
+    // And the real remote still syncs afterwards.
+    await say(ga, 't', 'more')
+    expect(await sync.syncThread('t')).toMatchObject({ pushed: 3 })
+  })
+
+  it('refuses bad options with INVALID_ARGUMENT', () => {
+    const local = createMemoryAdapter()
+    expect(() => createSync({ local, remote: {} as never })).toThrow(/remote/)
+    expect(() => createSync({ local: undefined as never, remote: local })).toThrow(/local/)
+    expect(() => createSync({ local, remote: local, policy: 'newest' as never })).toThrow(/policy/)
+  })
+})
