@@ -14,6 +14,7 @@ import { threadAccess } from './storage-api.js'
 import type { GraphFactory } from './thread/lookup.js'
 import { threadStub } from './thread/object.js'
 import type { RunArgs, RunResult } from './thread/runs.js'
+import { decodeCheckpoints } from '../src/sync/wire.js'
 
 /** Headers of a streamed run (as Hono's `streamSSE` sets them). */
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'transfer-encoding': 'chunked' }
@@ -90,5 +91,37 @@ export function addThreadRoutes(app: Hono<WorkerEnv>, graphs: Record<string, Gra
   app.delete('/v1/threads/:thread', query(schemas.none), async (c) => {
     const { id, stub } = objectOf(c, 'write')
     return c.json(await unwrap(stub.delete(id)))
+  })
+
+  // Sync (`edgegraph/sync`'s workerRemote): `read` to pull, `run` to push, as for runs.
+  app.post('/v1/threads/:thread/sync/pull', query(schemas.none), body(schemas.syncPull), async (c) => {
+    const { since } = c.req.valid('json')
+    const { id, stub } = objectOf(c, 'read')
+    const marks = since == null ? undefined : { head: since.head ?? undefined, rev: since.rev ?? undefined, pending: since.pending ?? undefined }
+    return c.body(await unwrap(stub.syncPull(id, marks)), 200, { 'content-type': 'application/json' })
+  })
+
+  app.post('/v1/threads/:thread/sync/has', query(schemas.none), body(schemas.syncHas), async (c) => {
+    const { id, stub } = objectOf(c, 'read')
+    return c.json(await unwrap(stub.syncHas(id, c.req.valid('json').ids)))
+  })
+
+  app.post('/v1/threads/:thread/sync/push', query(schemas.none), body(schemas.syncPush), async (c) => {
+    const { checkpoints, graph } = c.req.valid('json')
+    knownGraph(graph)
+    const { id, stub } = objectOf(c, 'run')
+    let items
+    try {
+      items = decodeCheckpoints(checkpoints)
+    } catch (err) {
+      throw badRequest(`invalid request body: checkpoints: ${(err as Error).message}`)
+    }
+    return c.json(await unwrap(stub.syncPush(id, items, graph)))
+  })
+
+  app.post('/v1/threads/:thread/sync/head', query(schemas.none), body(schemas.syncHead), async (c) => {
+    const { id: checkpointId, expect } = c.req.valid('json')
+    const { id, stub } = objectOf(c, 'run')
+    return c.json(await unwrap(stub.syncHead(id, checkpointId, expect ?? undefined)))
   })
 }

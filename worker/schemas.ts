@@ -64,6 +64,12 @@ const runOptions = {
   metadata: jsonRecord(64).optional(),
   durability: z.enum(['sync', 'async', 'exit']).optional(),
 }
+/** What a sync client last saw of a thread (see `edgegraph/sync`). */
+const syncMarks = z.strictObject({
+  head: z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id').nullable().optional(),
+  rev: z.string().max(64).nullable().optional(),
+  pending: z.array(z.string().max(64)).max(1000).nullable().optional(),
+})
 /** The run API's bodies and queries, by route (see `worker/routes.ts`). */
 export const schemas = {
   run: z.strictObject({
@@ -100,6 +106,15 @@ export const schemas = {
   }),
   diff: z.strictObject({ from: z.string().regex(CHECKPOINT_ID), to: z.string().regex(CHECKPOINT_ID) }),
   none: z.strictObject({}),
+  syncPull: z.strictObject({ since: syncMarks.nullable().optional() }),
+  syncHas: z.strictObject({ ids: z.array(z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id')).max(1000) }),
+  syncPush: z.strictObject({
+    checkpoints: json.pipe(
+      z.array(z.tuple([z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id'), z.record(z.string(), z.unknown()).nullable(), z.array(z.tuple([z.string().regex(/^(?:-in|\d{3})$/, 'must be a task number'), z.record(z.string(), z.unknown())])).max(1000)])).max(1000),
+    ),
+    graph: runOptions.graph,
+  }),
+  syncHead: z.strictObject({ id: z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id'), expect: z.string().regex(CHECKPOINT_ID, 'must be a checkpoint id').nullable() }),
 }
 
 /**

@@ -16,6 +16,11 @@ export interface WorkerRemoteOptions {
   token?: string | (() => string | Promise<string>)
   /** A `fetch` to use instead of the global one. */
   fetch?: typeof fetch
+  /**
+   * The Worker's name for the graph these threads run (as registered in `createEdgegraphWorker({ graphs })`), so the
+   * Worker's run API can show and continue a thread a device started.
+   */
+  graph?: string
 }
 
 const CODES: ReadonlySet<string> = new Set(ERROR_CODES)
@@ -89,7 +94,8 @@ export function workerRemote(options: WorkerRemoteOptions): SyncPeer {
       })
     },
     async push(threadId, checkpoints: ExportedCheckpoint[]) {
-      const answer = await call(threadId, 'push', `{"checkpoints":${encodeCheckpoints(checkpoints)}}`)
+      const graph = options.graph === undefined ? '' : `,"graph":${JSON.stringify(options.graph)}`
+      const answer = await call(threadId, 'push', `{"checkpoints":${encodeCheckpoints(checkpoints)}${graph}}`)
       return read(threadId, 'push answer', () => {
         if (typeof answer.added !== 'number') throw new Error('added must be a number')
         return { added: answer.added, rev: typeof answer.rev === 'string' ? answer.rev : undefined }

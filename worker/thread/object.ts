@@ -17,6 +17,8 @@ import { redrive } from './redrive.js'
 import { deleteThread, maintain, setRetention, touched, type Retention } from './retention.js'
 import { startRun, type RunArgs, type RunResult } from './runs.js'
 import { RUN, ThreadState, type RunMarker } from './state.js'
+import { syncHas, syncHead, syncPull, syncPush } from './sync.js'
+import type { ExportedCheckpoint, Marks } from '../../src/sync/peer.js'
 
 /** Options of {@link createThreadObject} (and of `createEdgegraphWorker`, which passes them on). */
 export interface ThreadObjectOptions {
@@ -86,6 +88,14 @@ export interface ThreadRpc {
   delete(thread: string): Promise<Outcome<{ ok: true }>>
   /** Changes the thread's retention (`null` clears a field): the retention that applies now. */
   retention(thread: string, retention: Retention): Promise<Outcome<{ retention: Retention }>>
+  /** Sync: marks and the checkpoints changed since `since`, as JSON text. */
+  syncPull(thread: string, since: Marks | undefined): Promise<Outcome<string>>
+  /** Sync: which of `ids` the thread holds. */
+  syncHas(thread: string, ids: string[]): Promise<Outcome<{ ids: string[] }>>
+  /** Sync: stores checkpoints a device made. */
+  syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined }>>
+  /** Sync: moves the head, if it is still `expect`. */
+  syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string }>>
 }
 
 /** The class {@link createThreadObject} makes: the type of the `THREADS` namespace's objects. */
@@ -206,6 +216,22 @@ export function createThreadObject(options: ThreadObjectOptions) {
     /** Changes the thread's retention (`null` clears a field): the retention that applies now. */
     retention(thread: string, retention: Retention): Promise<Outcome<{ retention: Retention }>> {
       return settle('the thread object', async () => ({ retention: await setRetention(this.#t, thread, retention) }))
+    }
+
+    syncPull(thread: string, since: Marks | undefined): Promise<Outcome<string>> {
+      return settle('the thread object', () => syncPull(this.#t, thread, since))
+    }
+
+    syncHas(thread: string, ids: string[]): Promise<Outcome<{ ids: string[] }>> {
+      return settle('the thread object', () => syncHas(this.#t, thread, ids))
+    }
+
+    syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined }>> {
+      return settle('the thread object', () => syncPush(this.#t, thread, checkpoints, graph))
+    }
+
+    syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string }>> {
+      return settle('the thread object', () => syncHead(this.#t, thread, id, expect))
     }
   }
 }
