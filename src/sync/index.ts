@@ -56,7 +56,7 @@ export interface SyncResult {
   conflict?: SyncConflict
   /** Why the sync stopped (what was pushed or pulled before it stays, and the next sync goes on from there). */
   error?: EdgegraphError
-  /** Another tab was syncing or running this thread, so this sync did nothing (background sync only). */
+  /** Another tab was syncing this thread, so this sync did nothing (background sync only). */
   skipped?: boolean
 }
 
@@ -228,7 +228,7 @@ export function createSync(options: SyncOptions): Sync {
     if (localHead !== remoteHead) {
       if (localHead === undefined || remoteHead === undefined) {
         // One side has never seen the thread: it takes the other's head.
-        if (localHead === undefined) localRev = await local.moveHead(threadId, (localHead = remoteHead) as string, undefined)
+        if (localHead === undefined) localRev = await local.moveHead(threadId, (localHead = remoteHead) as string, undefined) // no run can be going on
         else remoteRev = await remote.moveHead(threadId, (remoteHead = localHead), undefined)
       } else {
         // A side whose head did not move since the last sync follows the other (so a conflict, once resolved on
@@ -244,9 +244,20 @@ export function createSync(options: SyncOptions): Sync {
           head = side === 'local' ? localHead : remoteHead
           result.conflict = { local: localHead, remote: remoteHead, ancestor, head }
         }
-        if (head !== localHead) localRev = await local.moveHead(threadId, head, localHead)
-        if (head !== remoteHead) remoteRev = await remote.moveHead(threadId, head, remoteHead)
-        localHead = remoteHead = head
+        if (head !== remoteHead) {
+          remoteRev = await remote.moveHead(threadId, head, remoteHead)
+          remoteHead = head
+        }
+        if (head !== localHead) {
+          // Not while a run goes on here (it would fail at its next step): the next sync moves it.
+          const moved = await withRunLock(threadId, () => local.moveHead(threadId, head, localHead))
+          if (moved === undefined) {
+            result.head = localHead
+            return result
+          }
+          localRev = moved
+          localHead = head
+        }
       }
     }
     result.head = localHead
@@ -268,6 +279,24 @@ export function createSync(options: SyncOptions): Sync {
     return side
   }
 
+  /** Runs `fn` holding the thread's run lock if it is free (browser stores); undefined when a run holds it. */
+  async function withRunLock<T>(threadId: string, fn: () => Promise<T>): Promise<T | undefined> {
+    if (!lockable.lockThread) return fn()
+    try {
+      return (await lockable.lockThread(threadId, fn, { wait: false })) as T
+    } catch (err) {
+      if (isEdgegraphError(err, 'THREAD_BUSY')) return undefined
+      throw err
+    }
+  }
+
+  /** Runs `fn` holding this sync's Web Lock on the thread, so one tab syncs a thread at a time; undefined if busy and not waiting. */
+  async function withSyncLock<T>(threadId: string, fn: () => Promise<T>, wait: boolean): Promise<T | undefined> {
+    const locks = (globalThis as { navigator?: { locks?: { request: (name: string, options: { ifAvailable?: boolean }, fn: (lock: unknown) => Promise<unknown>) => Promise<unknown> } } }).navigator?.locks
+    if (!locks) return fn()
+    return (await locks.request(`edgegraph-sync:${name}:${options.local.name}:${threadId}`, wait ? {} : { ifAvailable: true }, async (lock) => (lock === null ? undefined : fn()))) as T | undefined
+  }
+
   async function syncThread(threadId: string, wait = true): Promise<SyncResult> {
     if (typeof threadId !== 'string' || threadId === '') throw new EdgegraphError('INVALID_ARGUMENT', 'syncThread(threadId) needs a thread id')
     running++
@@ -285,16 +314,27 @@ export function createSync(options: SyncOptions): Sync {
           }
         }
       }
-      result = (await (lockable.lockThread ? lockable.lockThread(threadId, run, { wait }) : run())) as SyncResult
+      result = (await withSyncLock(threadId, run, wait)) ?? { threadId, pushed: 0, pulled: 0, head: undefined, skipped: true }
     } catch (err) {
-      if (isEdgegraphError(err, 'THREAD_BUSY')) result = { threadId, pushed: 0, pulled: 0, head: undefined, skipped: true }
-      else result = { threadId, pushed: 0, pulled: 0, head: undefined, error: asError(threadId, err) }
+      result = { threadId, pushed: 0, pulled: 0, head: undefined, error: asError(threadId, err) }
     } finally {
       running--
     }
     if (result.error) setStatus({ state: offline() ? 'offline' : 'error', error: result.error }, result)
     else setStatus(running > 0 ? {} : { state: 'idle', error: undefined, lastSyncAt: result.skipped ? status.lastSyncAt : Date.now() }, result)
     return result
+  }
+
+  /** Counts the thread's checkpoints not yet pushed (those above the marks of the last complete sync). */
+  async function countPending(threadId: string): Promise<void> {
+    try {
+      const saved = await readState(threadId)
+      const { changes } = await local.pull(threadId, saved?.local)
+      pendingBy.set(threadId, (changes ?? []).filter((c) => c.text !== undefined).length)
+      setStatus({})
+    } catch {
+      // Only a count: the next sync reports what is wrong.
+    }
   }
 
   // ---- background sync ---------------------------------------------------------------------------
@@ -353,8 +393,7 @@ export function createSync(options: SyncOptions): Sync {
           subscribable.subscribe(({ thread }) => {
             if (startOptions.threads && !startOptions.threads.includes(thread)) return
             dirty.add(thread)
-            pendingBy.set(thread, (pendingBy.get(thread) ?? 0) + 1)
-            if (status.state !== 'syncing') setStatus({})
+            void countPending(thread)
             if (failures === 0) schedule(500) // soon, once a burst of steps settles
           }),
         )

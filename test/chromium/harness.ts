@@ -22,7 +22,16 @@ export interface Harness {
 }
 
 /** Starts server + browser for one test file. Importing vitest.config.ts throws when Chromium is missing: never a skip. */
-export async function startHarness(options: { entry?: URL; ready?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    entry?: URL
+    ready?: string
+    /** The page at `/` (default: one that loads `/bundle.js`). */
+    html?: string
+    /** More files to serve, by path (a service worker, say). */
+    files?: Record<string, { type: string; body: string }>
+  } = {},
+): Promise<Harness> {
   // The browser benchmark reuses this harness with its own page (bench/browser-page.ts).
   const entry = options.entry ?? new URL('./page.ts', import.meta.url)
   const ready = options.ready ?? 'eg'
@@ -44,7 +53,9 @@ export async function startHarness(options: { entry?: URL; ready?: string } = {}
     res.setHeader('Access-Control-Allow-Origin', '*')
     res.setHeader('Cache-Control', 'no-store')
     if (path === '/bundle.js') return void res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(bundle)
-    if (path === '/') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(html)
+    if (path === '/') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(options.html ?? html)
+    const file = options.files?.[path]
+    if (file) return void res.writeHead(200, { 'Content-Type': file.type }).end(file.body)
     // Same page under a CSP sandbox: an opaque origin, where Chromium denies IndexedDB.
     if (path === '/sandboxed') return void res.writeHead(200, { 'Content-Type': 'text/html', 'Content-Security-Policy': 'sandbox allow-scripts' }).end(html)
     res.writeHead(404).end()
