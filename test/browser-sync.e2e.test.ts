@@ -142,7 +142,11 @@ it('two devices diverge offline: after sync both lines are on both devices and t
     await other.setOffline(false)
     const ra = await a.evaluate(() => window.sy.sync('t2'))
     expect(ra, JSON.stringify(ra)).toMatchObject({ pushed: 3 })
+    // A second tab of device B hears about what B's sync pulls (the adapter's subscribe).
+    const b2 = await devicePage(other, 'device-b')
     const rb = await b.evaluate(() => window.sy.sync('t2'))
+    await b2.waitForFunction(() => window.sy.events().includes('t2'))
+    expect(ok(await b2.evaluate(() => window.sy.state('t2'))).id).toBe(headA)
     expect(rb).toMatchObject({ pushed: 5, pulled: 3, conflict: { local: headB, remote: headA, head: headA } })
     await a.evaluate(() => window.sy.sync('t2'))
     const onA = ok(await a.evaluate(() => window.sy.history('t2')))

@@ -4,6 +4,7 @@ import { Command } from '../src/index.js'
 import { createSync, historyPeer, type SyncPeer } from '../src/sync/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { chat, historyOf, say, type Chat } from './sync-helpers.js'
+import { adapterError, type StorageAdapter } from '../src/checkpoint/adapter.js'
 
 const headOf = async (g: Chat, thread: string) => (await g.getState({ threadId: thread })).config.checkpointId
 
@@ -197,6 +198,45 @@ describe('bad input changes nothing', () => {
     // And the real remote still syncs afterwards.
     await say(ga, 't', 'more')
     expect(await sync.syncThread('t')).toMatchObject({ pushed: 3 })
+  })
+
+  it('a full store on either side: QUOTA_EXCEEDED in the result and on status, both histories intact, the next sync goes on', async () => {
+    const [a, remote] = [createMemoryAdapter(), createMemoryAdapter()]
+    const full = { local: false, remote: false }
+    const quota = (inner: StorageAdapter, side: keyof typeof full): StorageAdapter => ({
+      ...inner,
+      name: inner.name,
+      limits: inner.limits,
+      get: (t, k) => inner.get(t, k),
+      scan: (t, r) => inner.scan(t, r),
+      threads: (o) => inner.threads(o),
+      deleteThread: (t) => inner.deleteThread(t),
+      commit: async (t, b, g) => {
+        if (full[side]) throw adapterError(inner.name, 'QUOTA_EXCEEDED', 'the store is full', { thread: t })
+        return inner.commit(t, b, g)
+      },
+    })
+    const ga = chat(a)
+    await say(ga, 't', 'one')
+    const sync = createSync({ local: quota(a, 'local'), remote: quota(remote, 'remote') })
+    await sync.syncThread('t')
+    const gr = chat(remote)
+    await say(ga, 't', 'two')
+    await say(gr, 't', 'three') // the remote advanced too: a pull is due
+    for (const side of ['remote', 'local'] as const) {
+      full[side] = true
+      const [localBefore, remoteBefore] = [await historyOf(ga, 't'), await historyOf(gr, 't')]
+      const r = await sync.syncThread('t')
+      expect(r.error?.code).toBe('QUOTA_EXCEEDED')
+      expect(sync.status).toMatchObject({ state: 'error', error: { code: 'QUOTA_EXCEEDED' } })
+      expect(await historyOf(ga, 't')).toEqual(localBefore)
+      if (side === 'remote') expect(await historyOf(gr, 't')).toEqual(remoteBefore)
+      full[side] = false
+    }
+    const r = await sync.syncThread('t')
+    expect(r.error).toBeUndefined()
+    expect(sync.status).toMatchObject({ state: 'idle', error: undefined })
+    expect(await historyOf(ga, 't')).toEqual(await historyOf(gr, 't'))
   })
 
   it('refuses bad options with INVALID_ARGUMENT', () => {

@@ -9,6 +9,8 @@ let graph: Graph
 let sync: Sync
 const runs = new Map<string, Promise<unknown>>()
 const results: SyncResult[] = []
+/** Threads this tab heard move (its own commits and other tabs'). */
+const events: string[] = []
 
 const plain = (r: SyncResult) => ({ ...r, error: r.error && { code: r.error.code, message: r.error.message } })
 
@@ -26,6 +28,7 @@ const sy = {
     graph = counterGraph(adapter)
     sync = createSync({ local: adapter, remote: workerRemote({ url, token, graph: 'counter' }) })
     sync.subscribe((_status, result) => result && results.push(result))
+    adapter.subscribe(({ thread }) => events.push(thread))
   },
   /** Runs the counter to `target` (null continues), each step waiting `delayMs`. */
   run: (thread: string, input: { target: number; delayMs?: number } | null, checkpointId?: string) =>
@@ -51,6 +54,7 @@ const sy = {
   status: () => ({ ...sync.status, error: sync.status.error && { code: sync.status.error.code, message: sync.status.error.message } }),
   results: () => results.map(plain),
   online: () => navigator.onLine,
+  events: () => [...events],
 }
 
 declare global {
