@@ -40,7 +40,7 @@ const { url } = server
 
 console.log(`
 edgegraph Worker: ${url}   (Durable Objects and D1 persisted in ${path.relative(root, state)}/state)
-graphs:           ${JSON.stringify(((await (await fetch(url)).json()) as { graphs: string[] }).graphs)}
+graphs:           ${JSON.stringify(((await (await fetch(`${url}/v1/graphs`, { headers: { authorization: `Bearer ${token}` } })).json()) as { graphs: string[] }).graphs)}
 
 Development token (tenant "dev", all rights, valid 7 days):
 ${token}

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildDemo } from '../demo/build.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 
@@ -74,6 +75,8 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
 
 /** Starts `wrangler dev` and waits (up to 90 s) until the Worker answers; throws with wrangler's output if it cannot. */
 export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
+  // The root config serves the demo page as static assets: build it first (a fraction of a second).
+  if (options.config === undefined && options.script === undefined) await buildDemo()
   const port = options.port ?? (await freePort())
   const args = ['--no-warnings', path.join(root, 'node_modules/wrangler/wrangler-dist/cli.js'), 'dev']
   if (options.script !== undefined) args.push(options.script)

@@ -1,0 +1,61 @@
+/**
+ * `npm run bench:sync`: what sync costs, in real Chromium (IndexedDB) against the real Worker in `wrangler dev`. A chat
+ * thread of n steps (500-byte messages) is pushed from one device, pulled by another, then synced idle and after one
+ * more step: time, requests, and bytes on the wire against the bytes the thread takes in IndexedDB.
+ * LangGraph.js has no sync to compare with; the stored bytes are edgegraph's own.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { startHarness } from '../test/chromium/harness.js'
+import { removeDir, startServer, tempDir, tokenFor } from '../test/wrangler-fixture.js'
+import type { SyncBenchResult, SyncSample } from './sync-page.js'
+
+const quick = process.argv.includes('--quick')
+const SIZES = quick ? [100, 500] : [100, 500, 2000]
+const progress = (s: string) => process.stderr.write(`${s}\n`)
+
+progress('starting wrangler dev and Chromium...')
+const persistTo = await tempDir()
+const server = await startServer(persistTo)
+const token = await tokenFor(server, { tenant: 'bench' })
+const h = await startHarness({ entry: new URL('./sync-page.ts', import.meta.url), ready: 'syncBench' })
+const results: SyncBenchResult[] = []
+try {
+  for (const [i, n] of SIZES.entries()) {
+    progress(`[${i + 1}/${SIZES.length}] chat n=${n}: build, push, pull, idle sync, one more step`)
+    const page = await h.newPage()
+    results.push(await page.evaluate(([url, t, size, tag]) => window.syncBench.run(url, t, size, tag), [server.url, token, n, String(i)] as const))
+    await page.close()
+  }
+} finally {
+  await h.close()
+  await server.dev.stop()
+  await removeDir(persistTo)
+}
+
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`
+const row = (what: string, r: SyncBenchResult, s: SyncSample, bytes: number) =>
+  `| ${what} n=${r.n} | ${s.checkpoints} | ${s.ms.toFixed(0)} ms | ${s.requests} | ${(s.requests / Math.max(1, s.checkpoints)).toFixed(3)} | ${kb(bytes)} | ${(bytes / r.storedBytes).toFixed(2)}× |`
+const lines = [
+  `Sync, Chromium ${h.browser.version()} (IndexedDB) ↔ wrangler dev (Durable Object), ${os.cpus()[0]?.model ?? 'cpu'}`,
+  '',
+  '| sync | checkpoints | time | requests | requests / checkpoint | bytes on the wire | wire ÷ stored |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...results.flatMap((r) => [
+    row('push', r, r.push, r.push.sentBytes),
+    row('pull', r, r.pull, r.pull.receivedBytes),
+    `| idle n=${r.n} | 0 | ${r.idle.ms.toFixed(0)} ms | ${r.idle.requests} | | ${kb(r.idle.sentBytes + r.idle.receivedBytes)} | |`,
+    `| one more step n=${r.n} | ${r.oneStep.checkpoints} | ${r.oneStep.ms.toFixed(0)} ms | ${r.oneStep.requests} | | ${kb(r.oneStep.sentBytes + r.oneStep.receivedBytes)} | |`,
+  ]),
+  '',
+  ...results.map((r) => `n=${r.n}: ${r.checkpoints} checkpoints, ${kb(r.payloadBytes)} of message text, ${kb(r.storedBytes)} stored in IndexedDB (${(r.storedBytes / r.payloadBytes).toFixed(2)}× the text).`),
+]
+const big = results.at(-1) as SyncBenchResult
+const ratio = big.push.sentBytes / big.storedBytes
+lines.push('', `target: bytes sent for the ${big.n}-step chat at most 1.1× the bytes stored: ${ratio.toFixed(2)}× ${ratio <= 1.1 ? 'met' : 'NOT MET'}`)
+console.log(lines.join('\n'))
+const out = fileURLToPath(new URL('./results/sync-latest.json', import.meta.url))
+await mkdir(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true })
+await writeFile(out, JSON.stringify({ date: new Date().toISOString(), chromium: h.browser.version(), results }, null, 2))
+progress(`wrote ${out}`)
