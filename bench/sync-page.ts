@@ -24,7 +24,7 @@ export interface SyncBenchResult {
   pull: SyncSample
   /** A sync with nothing new on either side (what background sync costs when idle). */
   idle: SyncSample
-  /** One more chat step, then a sync. */
+  /** One more turn (an input checkpoint and one step), then a sync. */
   oneStep: SyncSample
 }
 
@@ -59,8 +59,9 @@ async function run(url: string, token: string, n: number, tag: string): Promise<
   const push = await measure(() => syncA.syncThread(thread))
   const pull = await measure(() => syncB.syncThread(thread))
   const idle = await measure(() => syncA.syncThread(thread))
-  // One more step: the chat graph appends a message per step until it holds n; continue to n + 1 from a fork of the head.
-  await benchGraph('chat', n + 1, a, (i) => messages[i] as string).invoke(null, { threadId: thread, recursionLimit: 20, durability: 'async' }).catch(() => undefined)
+  // One more turn: the chat graph appends a message per step until it holds n; with n + 1 a new input adds one more
+  // (an input checkpoint and one step).
+  await benchGraph('chat', n + 1, a, (i) => messages[i] as string).invoke({ messages: [] }, { threadId: thread, recursionLimit: 20 })
   const oneStep = await measure(() => syncA.syncThread(thread))
   a.close()
   b.close()

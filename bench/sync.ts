@@ -46,7 +46,7 @@ const lines = [
     row('push', r, r.push, r.push.sentBytes),
     row('pull', r, r.pull, r.pull.receivedBytes),
     `| idle n=${r.n} | 0 | ${r.idle.ms.toFixed(0)} ms | ${r.idle.requests} | | ${kb(r.idle.sentBytes + r.idle.receivedBytes)} | |`,
-    `| one more step n=${r.n} | ${r.oneStep.checkpoints} | ${r.oneStep.ms.toFixed(0)} ms | ${r.oneStep.requests} | | ${kb(r.oneStep.sentBytes + r.oneStep.receivedBytes)} | |`,
+    `| one more turn n=${r.n} | ${r.oneStep.checkpoints} | ${r.oneStep.ms.toFixed(0)} ms | ${r.oneStep.requests} | | ${kb(r.oneStep.sentBytes + r.oneStep.receivedBytes)} | |`,
   ]),
   '',
   ...results.map((r) => `n=${r.n}: ${r.checkpoints} checkpoints, ${kb(r.payloadBytes)} of message text, ${kb(r.storedBytes)} stored in IndexedDB (${(r.storedBytes / r.payloadBytes).toFixed(2)}× the text).`),

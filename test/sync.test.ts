@@ -4,6 +4,7 @@ import { Command } from '../src/index.js'
 import { createSync, historyPeer, type SyncPeer } from '../src/sync/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { chat, historyOf, say, type Chat } from './sync-helpers.js'
+import { counter } from './helpers.js'
 import { adapterError, type StorageAdapter } from '../src/checkpoint/adapter.js'
 
 const headOf = async (g: Chat, thread: string) => (await g.getState({ threadId: thread })).config.checkpointId
@@ -125,6 +126,38 @@ describe('sync between two memory stores', () => {
     const page: string[] = []
     for await (const s of ga.getStateHistory({ threadId: 't' }, { limit: 5, before: ids[30] as string })) page.push(s.config.checkpointId as string)
     expect(page).toEqual(ids.slice(25, 30).reverse())
+  })
+})
+
+describe('sync of long histories', () => {
+  it('asks the other side about many checkpoints a page at a time, and moves them in batches', async () => {
+    const [a, remote] = [createMemoryAdapter(), createMemoryAdapter()]
+    const [ca, cr] = [counter(a, 3), counter(remote, 3)]
+    await ca.invoke({ count: 0 }, { threadId: 't' })
+    const inner = historyPeer(remote)
+    const asked: number[] = []
+    const pushes: number[] = []
+    const watched: SyncPeer = { ...inner, has: (t, ids) => (asked.push(ids.length), inner.has(t, ids)), push: (t, c) => (pushes.push(c.length), inner.push(t, c)) }
+    const sync = createSync({ local: a, remote: watched })
+    await sync.syncThread('t')
+    // Both advance: the remote by a run of its own (its answer is then not its whole history), the device by 1200 steps.
+    await cr.invoke(null, { threadId: 't' }).catch(() => undefined)
+    await cr.updateState({ threadId: 't' }, { count: 100 })
+    await counter(a, 1203).invoke(null, { threadId: 't', recursionLimit: 2000 }).catch(() => undefined)
+    await counter(a, 1203).updateState({ threadId: 't' }, { count: 1 })
+    await counter(a, 1203).invoke(null, { threadId: 't', recursionLimit: 2000 })
+    const r = await sync.syncThread('t')
+    expect(r.error).toBeUndefined()
+    expect(r.pushed).toBeGreaterThan(1200)
+    expect(Math.max(...asked)).toBeLessThanOrEqual(500)
+    expect(asked.reduce((x, y) => x + y, 0)).toBeGreaterThan(1200)
+    expect(Math.max(...pushes)).toBeLessThanOrEqual(400)
+    const ids = async (s: typeof a) => {
+      const out: string[] = []
+      for await (const c of counter(s).getStateHistory({ threadId: 't' })) out.push(c.config.checkpointId)
+      return out
+    }
+    expect(await ids(remote)).toEqual(await ids(a))
   })
 })
 

@@ -59,12 +59,10 @@ export function sameMarks(a: Marks | undefined, b: Marks): boolean {
  * The checkpoints that may be new since `since` (all of them when `since` is undefined or an import happened
  * since), oldest first, each with its pending writes; plus the head's pending writes, which can land after it.
  */
-export async function exportChanges(storage: ChunkedStorage, threadId: string, since: Marks | undefined): Promise<ExportedCheckpoint[]> {
-  const now = await readMarks(storage, threadId)
+export async function exportChanges(storage: ChunkedStorage, threadId: string, since: Marks | undefined, now: Marks): Promise<ExportedCheckpoint[]> {
   const out = new Map<string, ExportedCheckpoint>()
-  const all = since === undefined || since.rev !== now.rev || since.head === undefined
-  if (all || since.head !== now.head) {
-    const after = all ? undefined : (since.head as string)
+  const after = isFullExport(since, now) ? undefined : since?.head
+  if (after === undefined || after !== now.head) {
     for (const [id, text] of await recordTexts(storage, threadId, after)) out.set(id, { id, text })
   }
   const withPending = new Set([...out.keys()])
@@ -77,6 +75,11 @@ export async function exportChanges(storage: ChunkedStorage, threadId: string, s
     ;(entry.pending ??= []).push([key.slice(key.lastIndexOf('/') + 1), await storage.text(threadId, key, raw)])
   }
   return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : 1))
+}
+
+/** Whether changes since `since` are every checkpoint of the thread (then what they lack, the thread lacks). */
+export function isFullExport(since: Marks | undefined, now: Marks): boolean {
+  return since === undefined || since.rev !== now.rev || since.head === undefined
 }
 
 /** `[id, record text]` of every checkpoint above `after` (every one when undefined), loose and packed, oldest first. */

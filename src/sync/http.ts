@@ -83,7 +83,7 @@ export function workerRemote(options: WorkerRemoteOptions): SyncPeer {
       const answer = await call(threadId, 'pull', JSON.stringify({ since: since ?? null }))
       return read(threadId, 'checkpoints', () => {
         const marks = decodeMarks(answer.marks) ?? {}
-        return answer.changes === undefined ? { marks } : { marks, changes: decodeCheckpoints(answer.changes) }
+        return answer.changes === undefined ? { marks } : { marks, changes: decodeCheckpoints(answer.changes), full: answer.full === true }
       })
     },
     async has(threadId, ids) {

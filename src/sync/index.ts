@@ -17,9 +17,9 @@
 import type { StorageAdapter } from '../checkpoint/adapter.js'
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import type { Marks } from '../checkpoint/exchange.js'
-import { historyPeer, type ExportedCheckpoint, type HistoryPeer, type SyncPeer } from './peer.js'
+import { historyPeer, type ExportedCheckpoint, type HistoryPeer, type PullAnswer, type SyncPeer } from './peer.js'
 
-export { historyPeer, type ExportedCheckpoint, type HistoryPeer, type Marks, type SyncPeer }
+export { historyPeer, type ExportedCheckpoint, type HistoryPeer, type Marks, type PullAnswer, type SyncPeer }
 export { workerRemote, type WorkerRemoteOptions } from './http.js'
 
 /** Which head a thread continues from when both sides advanced from a common checkpoint. */
@@ -90,6 +90,8 @@ const stateKey = (name: string) => `s/${name}`
 /** Text per push request: keeps requests well under the Worker's body limit. */
 const BATCH_BYTES = 512 * 1024
 const BATCH_ITEMS = 400
+/** Ids per `has` question (the Worker takes up to 1000). */
+const HAS_PAGE = 500
 
 interface SavedState {
   local: Marks
@@ -190,10 +192,12 @@ export function createSync(options: SyncOptions): Sync {
   }
 
   /** What of `mine` the other side lacks: checkpoints it does not hold, and pending writes that may be new. */
-  async function missingOn(peer: SyncPeer, threadId: string, mine: ExportedCheckpoint[], theirs: ExportedCheckpoint[] | undefined): Promise<ExportedCheckpoint[]> {
-    const known = new Set((theirs ?? []).filter((c) => c.text !== undefined).map((c) => c.id))
-    const ask = mine.filter((c) => c.text !== undefined && !known.has(c.id)).map((c) => c.id)
-    const held = new Set(ask.length === 0 ? [] : await peer.has(threadId, ask))
+  async function missingOn(peer: SyncPeer, threadId: string, mine: ExportedCheckpoint[], theirs: PullAnswer): Promise<ExportedCheckpoint[]> {
+    const known = new Set((theirs.changes ?? []).filter((c) => c.text !== undefined).map((c) => c.id))
+    // Their changes were all they hold: nothing more to ask. Else ask about the rest, a page at a time.
+    const ask = theirs.full ? [] : mine.filter((c) => c.text !== undefined && !known.has(c.id)).map((c) => c.id)
+    const held = new Set<string>()
+    for (let i = 0; i < ask.length; i += HAS_PAGE) for (const id of await peer.has(threadId, ask.slice(i, i + HAS_PAGE))) held.add(id)
     const out: ExportedCheckpoint[] = []
     for (const c of mine) {
       const lacks = c.text !== undefined && !known.has(c.id) && !held.has(c.id)
@@ -213,11 +217,11 @@ export function createSync(options: SyncOptions): Sync {
       return { ...result, head: theirs.marks.head ?? mine.marks.head }
     }
     // Push first: what this device made offline reaches the remote even if the pull fails.
-    const toPush = await missingOn(remote, threadId, mine.changes ?? [], theirs.changes)
+    const toPush = await missingOn(remote, threadId, mine.changes ?? [], theirs)
     const pushed = await send(remote, threadId, toPush)
     result.pushed = pushed.added
     pendingBy.set(threadId, 0)
-    const toPull = await missingOn(local, threadId, theirs.changes ?? [], mine.changes)
+    const toPull = await missingOn(local, threadId, theirs.changes ?? [], mine)
     const pulled = await send(local, threadId, toPull)
     result.pulled = pulled.added
 

@@ -5,7 +5,7 @@
  * Object.
  */
 import type { StorageAdapter } from '../checkpoint/adapter.js'
-import { commonAncestor, exportChanges, holding, importCheckpoints, moveHead, readMarks, sameMarks, type ExportedCheckpoint, type Marks } from '../checkpoint/exchange.js'
+import { commonAncestor, exportChanges, holding, isFullExport, importCheckpoints, moveHead, readMarks, sameMarks, type ExportedCheckpoint, type Marks } from '../checkpoint/exchange.js'
 import { ChunkedStorage } from '../checkpoint/storage.js'
 
 export type { ExportedCheckpoint, Marks }
@@ -14,6 +14,8 @@ export type { ExportedCheckpoint, Marks }
 export interface PullAnswer {
   marks: Marks
   changes?: ExportedCheckpoint[] | undefined
+  /** The changes are every checkpoint of the thread, so what is not among them, the thread does not hold. */
+  full?: boolean | undefined
 }
 
 /** The operations sync runs on each side of a thread. */
@@ -44,7 +46,7 @@ export function historyPeer(adapter: StorageAdapter): HistoryPeer {
     async pull(threadId, since) {
       const marks = await readMarks(storage, threadId)
       if (sameMarks(since, marks)) return { marks }
-      return { marks, changes: await exportChanges(storage, threadId, since) }
+      return { marks, changes: await exportChanges(storage, threadId, since, marks), full: isFullExport(since, marks) }
     },
     async has(threadId, ids) {
       return [...(await holding(storage, threadId, ids))]

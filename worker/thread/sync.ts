@@ -12,8 +12,8 @@ import { META, type ThreadMeta, type ThreadState } from './state.js'
 
 /** Marks and changes since `since`, as the JSON text the route answers (records embedded as they are stored). */
 export async function syncPull(t: ThreadState, thread: string, since: Marks | undefined): Promise<string> {
-  const { marks, changes } = await historyPeer(t.adapter).pull(thread, since)
-  return `{"marks":${JSON.stringify(marks)}${changes === undefined ? '' : `,"changes":${encodeCheckpoints(changes)}`}}`
+  const { marks, changes, full } = await historyPeer(t.adapter).pull(thread, since)
+  return `{"marks":${JSON.stringify(marks)}${changes === undefined ? '' : `,"changes":${encodeCheckpoints(changes)},"full":${full === true}`}}`
 }
 
 export async function syncHas(t: ThreadState, thread: string, ids: string[]): Promise<{ ids: string[] }> {
