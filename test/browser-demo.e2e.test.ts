@@ -59,13 +59,24 @@ async function ask(text: string): Promise<void> {
 
 /** The Worker's head of the thread, once sync has pushed it (background sync runs on commits). */
 async function workerHeadBecomes(threadId: string, id: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  let last: unknown
+  for (let i = 0; i < 300; i++) {
     const state = await call(server, 'GET', threadPath(threadId, '/state'), { token })
     if (state.status === 200 && state.json.checkpointId === id) return
+    last = state.json?.checkpointId ?? state.json
     await new Promise((r) => setTimeout(r, 100))
   }
-  throw new Error(`the Worker's head of ${threadId} never became ${id}`)
+  const sync = await page.evaluate(() => ({ status: { ...window.demo.sync.status, error: window.demo.sync.status.error?.message }, log: window.demo.syncLog }))
+  throw new Error(`the Worker's head of ${threadId} never became ${id} (it is ${JSON.stringify(last)}); the page's sync: ${JSON.stringify(sync)}`)
 }
+
+/** Checkpoints of the page's thread. */
+const checkpointCount = () =>
+  page.evaluate(async () => {
+    let n = 0
+    for await (const _ of window.demo.agent.getStateHistory({ threadId: window.demo.thread() })) n++
+    return n
+  })
 
 const localHead = async () => page.evaluate(async () => (await window.demo.agent.getState({ threadId: window.demo.thread() })).config.checkpointId)
 
@@ -111,7 +122,8 @@ it('a reload while the answer streams comes back, says from which step, and fini
 it('forks from the devtools timeline: the new checkpoint is a branch of its own', async () => {
   const devtools = page.locator('edgegraph-devtools')
   const rows = devtools.locator('[role=option]')
-  const before = await rows.count()
+  const before = await checkpointCount()
+  await expect.poll(() => rows.count()).toBe(before) // the panel has caught up with the last run
   // The checkpoint after the first answer: step 4 of the first turn.
   await rows.filter({ hasText: 'step 4' }).first().click()
   await devtools.getByText('Fork here…').click()

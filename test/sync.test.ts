@@ -161,6 +161,43 @@ describe('sync of long histories', () => {
   })
 })
 
+describe('two devices syncing at the same moment', () => {
+  it('a push from another device between this sync\'s reads and writes is still pulled by the next sync', async () => {
+    const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+    const [ga, gb] = [chat(a), chat(b)]
+    await say(ga, 't', 'base')
+    await createSync({ local: a, remote }).syncThread('t')
+    const syncB = createSync({ local: b, remote })
+    await syncB.syncThread('t')
+    await say(ga, 't', 'a1')
+    await createSync({ local: a, remote }).syncThread('t')
+    await say(gb, 't', 'b1') // B diverged from base: its sync adds its line to the remote and leaves the head (remote wins)
+    await say(ga, 't', 'a2')
+    const inner = historyPeer(remote)
+    let raced = false
+    // B's whole sync lands on the remote after A read it and before A's push.
+    const racing: SyncPeer = {
+      ...inner,
+      push: async (t, c) => {
+        if (!raced) {
+          raced = true
+          const r = await syncB.syncThread('t')
+          expect(r).toMatchObject({ pushed: 3, conflict: { head: expect.any(String) } })
+        }
+        return inner.push(t, c)
+      },
+    }
+    const syncA = createSync({ local: a, remote: racing })
+    expect(await syncA.syncThread('t')).toMatchObject({ pushed: 3, pulled: 0 }) // it could not know about B's line yet
+    expect(await syncA.syncThread('t')).toMatchObject({ pushed: 0, pulled: 3 })
+    await syncB.syncThread('t')
+    const all = await historyOf(chat(remote), 't')
+    expect(all).toHaveLength(12)
+    expect(await historyOf(ga, 't')).toEqual(all)
+    expect(await historyOf(gb, 't')).toEqual(all)
+  })
+})
+
 describe('sync cut off and retried', () => {
   /** A peer whose pushes and head moves fail after `budget` successful calls, as a dropped network would. */
   function flaky(inner: SyncPeer, budget: { left: number }): SyncPeer {
@@ -209,8 +246,8 @@ describe('bad input changes nothing', () => {
       name: 'lying',
       pull: async () => ({ marks: { head: 'zzzzzzzzzzzzzzzz', rev: 'x' }, changes: changes as never }),
       has: async () => [],
-      push: async () => ({ added: 0 }),
-      moveHead: async () => 'x',
+      push: async () => ({ added: 0, prevRev: undefined }),
+      moveHead: async () => ({ rev: 'x', prevRev: undefined }),
     })
     const cases: unknown[][] = [
       [{ id: 'zzzzzzzzzzzzzzzz', text: 'not json' }],

@@ -216,7 +216,10 @@ devtools.addEventListener('edgegraph-devtools:action', () => void render())
 
 // ---- start: come back where the tab stopped -----------------------------------------------------------------
 
+/** The last sync results, newest last (window.demo.syncLog, for a look from the console). */
+const syncLog: unknown[] = []
 sync.subscribe((status, result) => {
+  if (result) syncLog.push({ at: new Date().toISOString(), ...result, error: result.error?.message }) > 20 && syncLog.shift()
   renderSync(status)
   if (result?.threadId === thread && (result.pulled > 0 || result.conflict)) void render()
 })
@@ -230,6 +233,8 @@ renderSync(sync.status)
 async function start(): Promise<void> {
   settings.set('thread', thread)
   await render()
+  // Interactive: the thread is on screen and the input takes a message (ms since navigation start).
+  window.demo.interactiveMs = performance.now()
   const state = await agent.getState({ threadId: thread }).catch(() => undefined)
   // A run cut short (reload, killed tab) left work to do and no question waiting: say so, and continue it.
   if (state && state.next.length > 0 && state.interrupts.length === 0) {
@@ -241,10 +246,10 @@ async function start(): Promise<void> {
   sync.start()
 }
 
-void start()
 declare global {
   interface Window {
-    demo: { agent: typeof agent; sync: typeof sync; store: typeof store; thread: () => string }
+    demo: { agent: typeof agent; sync: typeof sync; store: typeof store; thread: () => string; syncLog: unknown[]; interactiveMs?: number }
   }
 }
-window.demo = { agent, sync, store, thread: () => thread }
+window.demo = { agent, sync, store, thread: () => thread, syncLog }
+void start()

@@ -42,13 +42,25 @@ function newRevision(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => (b % 36).toString(36)).join('')
 }
 
+/** What an import or a head move wrote: the new revision, and the one it replaced (so a caller can tell whether
+ * anyone else changed the thread since it last looked). */
+export interface RevChange {
+  rev?: string | undefined
+  prevRev: string | undefined
+}
+
+async function readRev(storage: ChunkedStorage, threadId: string): Promise<string | undefined> {
+  const [rev] = await storage.call(threadId, (a) => a.get(threadId, [REVISION_KEY]))
+  return rev === undefined ? undefined : utf8.decode(rev)
+}
+
 /** The thread's marks: head, revision, and the head's pending writes. */
 export async function readMarks(storage: ChunkedStorage, threadId: string): Promise<Marks> {
   const head = (await storage.head(threadId))?.id
-  const [rev] = await storage.call(threadId, (a) => a.get(threadId, [REVISION_KEY]))
+  const rev = await readRev(storage, threadId)
   const pending: string[] = []
   if (head !== undefined) for await (const [key, raw] of storage.scan(threadId, { from: `w/${head}/`, to: `w/${head}/~` })) pending.push(`${key}:${raw.length}`)
-  return { head, rev: rev === undefined ? undefined : utf8.decode(rev), pending }
+  return { head, rev, pending }
 }
 
 export function sameMarks(a: Marks | undefined, b: Marks): boolean {
@@ -123,9 +135,9 @@ function badSync(threadId: string, checkpointId: string, what: string, cause?: u
  * moves the thread meanwhile makes it retry). Already-held checkpoints and pending writes are skipped, so a
  * retried import changes nothing twice. Every record is decoded and rebuilt on its parent before anything is
  * written: a batch that does not fit (garbage, a missing parent, a delta that does not apply) is refused whole.
- * Returns how many checkpoints were added, and the revision written (none when nothing was).
+ * Returns how many checkpoints were added, and the revision written (none when nothing was) and the one before.
  */
-export async function importCheckpoints(storage: ChunkedStorage, threadId: string, batch: ExportedCheckpoint[]): Promise<{ added: number; rev?: string }> {
+export async function importCheckpoints(storage: ChunkedStorage, threadId: string, batch: ExportedCheckpoint[]): Promise<{ added: number } & RevChange> {
   const items = [...batch].sort((a, b) => (a.id < b.id ? -1 : 1))
   for (const item of items) {
     if (!isCheckpointId(item.id)) throw badSync(threadId, String(item.id), 'not a checkpoint id')
@@ -140,6 +152,7 @@ export async function importCheckpoints(storage: ChunkedStorage, threadId: strin
   }
   for (let attempt = 0; ; attempt++) {
     const head = await storage.head(threadId)
+    const prevRev = await readRev(storage, threadId)
     const have = await holding(storage, threadId, items.map((i) => i.id))
     const fresh = items.filter((i) => i.text !== undefined && !have.has(i.id))
     const records = fresh.map((i) => decodeImported(threadId, i.id, i.text as string))
@@ -162,12 +175,12 @@ export async function importCheckpoints(storage: ChunkedStorage, threadId: strin
         if (existing[i] === undefined) put.push(...storage.puts(keys[i] as string, text))
       })
     }
-    if (put.length === 0 && del.length === 0) return { added: 0 }
+    if (put.length === 0 && del.length === 0) return { added: 0, prevRev }
     const rev = newRevision()
     put.push([REVISION_KEY, utf8Out.encode(rev)])
     try {
       await storage.commit(threadId, del.length > 0 ? { put, del } : { put }, headGuard(head?.id))
-      return { added: fresh.length, rev }
+      return { added: fresh.length, rev, prevRev }
     } catch (err) {
       if (attempt < 3 && isEdgegraphError(err, 'CONFLICT')) continue
       throw err
@@ -254,20 +267,21 @@ async function place(storage: ChunkedStorage, threadId: string, records: [string
   }
 }
 
-/** Moves the thread's head to `id` (which it must hold), guarded by the head the caller saw; returns the new revision. */
-export async function moveHead(storage: ChunkedStorage, threadId: string, id: string, expect: string | undefined): Promise<string> {
+/** Moves the thread's head to `id` (which it must hold), guarded by the head the caller saw. */
+export async function moveHead(storage: ChunkedStorage, threadId: string, id: string, expect: string | undefined): Promise<RevChange> {
   if (!(await holding(storage, threadId, [id])).has(id)) {
     throw new EdgegraphError('CHECKPOINT_NOT_FOUND', `Cannot move the head of thread "${threadId}" to checkpoint "${id}": it is not stored there. Sync its checkpoints first.`, {
       context: { threadId, checkpointId: id },
     })
   }
+  const prevRev = await readRev(storage, threadId)
   const rev = newRevision()
   const put: [string, Uint8Array][] = [
     [HEAD_KEY, headBytes(id)],
     [REVISION_KEY, utf8Out.encode(rev)],
   ]
   await storage.commit(threadId, { put }, headGuard(expect))
-  return rev
+  return { rev, prevRev }
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { ERROR_CODES, EdgegraphError, type ErrorCode } from '../errors.js'
 import type { ExportedCheckpoint, Marks } from '../checkpoint/exchange.js'
-import type { PullAnswer, SyncPeer } from './peer.js'
+import type { PullAnswer, RevChange, SyncPeer } from './peer.js'
 import { decodeCheckpoints, decodeMarks, encodeCheckpoints } from './wire.js'
 
 export interface WorkerRemoteOptions {
@@ -98,17 +98,23 @@ export function workerRemote(options: WorkerRemoteOptions): SyncPeer {
       const answer = await call(threadId, 'push', `{"checkpoints":${encodeCheckpoints(checkpoints)}${graph}}`)
       return read(threadId, 'push answer', () => {
         if (typeof answer.added !== 'number') throw new Error('added must be a number')
-        return { added: answer.added, rev: typeof answer.rev === 'string' ? answer.rev : undefined }
+        return { added: answer.added, ...revChange(answer) }
       })
     },
     async moveHead(threadId, id, expect) {
       const answer = await call(threadId, 'head', JSON.stringify({ id, expect: expect ?? null }))
       return read(threadId, 'head answer', () => {
         if (typeof answer.rev !== 'string') throw new Error('rev must be a string')
-        return answer.rev
+        return revChange(answer)
       })
     },
   }
+}
+
+/** The revisions in an answer (`prevRev` null when the thread had none). */
+function revChange(answer: Record<string, unknown>): RevChange {
+  const opt = (v: unknown) => (typeof v === 'string' ? v : undefined)
+  return { rev: opt(answer.rev), prevRev: opt(answer.prevRev) }
 }
 
 export type { Marks }

@@ -17,7 +17,7 @@
 import type { StorageAdapter } from '../checkpoint/adapter.js'
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import type { Marks } from '../checkpoint/exchange.js'
-import { historyPeer, type ExportedCheckpoint, type HistoryPeer, type PullAnswer, type SyncPeer } from './peer.js'
+import { historyPeer, type ExportedCheckpoint, type HistoryPeer, type PullAnswer, type RevChange, type SyncPeer } from './peer.js'
 
 export { historyPeer, type ExportedCheckpoint, type HistoryPeer, type Marks, type PullAnswer, type SyncPeer }
 export { workerRemote, type WorkerRemoteOptions } from './http.js'
@@ -100,6 +100,27 @@ interface SavedState {
 
 const isPeer = (x: SyncPeer | StorageAdapter): x is SyncPeer => typeof (x as SyncPeer).pull === 'function'
 
+/** The revisions one side went through during a sync: whether only this sync changed it since it was read. */
+interface RevTrail {
+  saw(change: RevChange): void
+  /** The revision to remember; one that never matches when someone else changed the side meanwhile. */
+  value(): string | undefined
+}
+
+function revTrail(start: string | undefined): RevTrail {
+  let current = start
+  let elsewhere = false
+  return {
+    saw(change) {
+      // Another writer's import or head move came between our reads and this change: what it brought is unknown
+      // here, so the next sync must compare everything.
+      if (change.prevRev !== current) elsewhere = true
+      current = change.rev ?? change.prevRev
+    },
+    value: () => (elsewhere ? '(changed elsewhere)' : current),
+  }
+}
+
 /**
  * Creates a sync between a local store and a remote.
  *
@@ -155,29 +176,26 @@ export function createSync(options: SyncOptions): Sync {
     }
   }
 
+  /**
+   * Records where both sides stood after this sync. Not guarded by the head: the marks are what this sync read and
+   * wrote, so a run that moved the thread since only shows up as "moved" next time, as it should. A lost record
+   * would make the device's own later fork look like a conflict.
+   */
   async function saveState(threadId: string, state: SavedState): Promise<void> {
-    try {
-      await local.storage.commit(threadId, { put: local.storage.puts(stateKey(name), JSON.stringify(state)) }, {
-        key: 'h',
-        expect: state.local.head === undefined ? undefined : new TextEncoder().encode(state.local.head),
-      })
-    } catch (err) {
-      // A run moved the thread meanwhile: without the bookkeeping the next sync compares more, and misses nothing.
-      if (!isEdgegraphError(err, 'CONFLICT')) throw err
-    }
+    const put = local.storage.puts(stateKey(name), JSON.stringify(state))
+    await local.storage.call(threadId, (a) => a.commit(threadId, { put }))
   }
 
-  /** Sends `items` to `to` in batches, parents first; returns how many were added and the last revision written. */
-  async function send(to: SyncPeer, threadId: string, items: ExportedCheckpoint[]): Promise<{ added: number; rev?: string | undefined }> {
+  /** Sends `items` to `to` in batches, parents first; returns how many were added. */
+  async function send(to: SyncPeer, threadId: string, items: ExportedCheckpoint[], revs: RevTrail): Promise<number> {
     let added = 0
-    let rev: string | undefined
     let batch: ExportedCheckpoint[] = []
     let bytes = 0
     const flush = async () => {
       if (batch.length === 0) return
       const r = await to.push(threadId, batch)
+      revs.saw(r)
       added += r.added
-      rev = r.rev ?? rev
       batch = []
       bytes = 0
     }
@@ -188,7 +206,7 @@ export function createSync(options: SyncOptions): Sync {
       bytes += size
     }
     await flush()
-    return { added, rev }
+    return added
   }
 
   /** What of `mine` the other side lacks: checkpoints it does not hold, and pending writes that may be new. */
@@ -217,23 +235,21 @@ export function createSync(options: SyncOptions): Sync {
       return { ...result, head: theirs.marks.head ?? mine.marks.head }
     }
     // Push first: what this device made offline reaches the remote even if the pull fails.
+    const localRevs = revTrail(mine.marks.rev)
+    const remoteRevs = revTrail(theirs.marks.rev)
     const toPush = await missingOn(remote, threadId, mine.changes ?? [], theirs)
-    const pushed = await send(remote, threadId, toPush)
-    result.pushed = pushed.added
+    result.pushed = await send(remote, threadId, toPush, remoteRevs)
     pendingBy.set(threadId, 0)
     const toPull = await missingOn(local, threadId, theirs.changes ?? [], mine)
-    const pulled = await send(local, threadId, toPull)
-    result.pulled = pulled.added
+    result.pulled = await send(local, threadId, toPull, localRevs)
 
-    let localRev = pulled.rev ?? mine.marks.rev
-    let remoteRev = pushed.rev ?? theirs.marks.rev
     let localHead = mine.marks.head
     let remoteHead = theirs.marks.head
     if (localHead !== remoteHead) {
       if (localHead === undefined || remoteHead === undefined) {
         // One side has never seen the thread: it takes the other's head.
-        if (localHead === undefined) localRev = await local.moveHead(threadId, (localHead = remoteHead) as string, undefined) // no run can be going on
-        else remoteRev = await remote.moveHead(threadId, (remoteHead = localHead), undefined)
+        if (localHead === undefined) localRevs.saw(await local.moveHead(threadId, (localHead = remoteHead) as string, undefined)) // no run can be going on
+        else remoteRevs.saw(await remote.moveHead(threadId, (remoteHead = localHead), undefined))
       } else {
         // A side whose head did not move since the last sync follows the other (so a conflict, once resolved on
         // one device, is not resolved again the other way on the next); else a side the other descends from.
@@ -249,26 +265,27 @@ export function createSync(options: SyncOptions): Sync {
           result.conflict = { local: localHead, remote: remoteHead, ancestor, head }
         }
         if (head !== remoteHead) {
-          remoteRev = await remote.moveHead(threadId, head, remoteHead)
+          remoteRevs.saw(await remote.moveHead(threadId, head, remoteHead))
           remoteHead = head
         }
         if (head !== localHead) {
           // Not while a run goes on here (it would fail at its next step): the next sync moves it.
           const moved = await withRunLock(threadId, () => local.moveHead(threadId, head, localHead))
           if (moved === undefined) {
+            // A run is going on here: its line goes on, and the next sync carries it on from there.
             result.head = localHead
-            return result
+          } else {
+            localRevs.saw(moved)
+            localHead = head
           }
-          localRev = moved
-          localHead = head
         }
       }
     }
     result.head = localHead
     await saveState(threadId, {
       // A side's pending writes are known only when its head did not move.
-      local: { head: localHead, rev: localRev, pending: localHead === mine.marks.head ? mine.marks.pending : undefined },
-      remote: { head: remoteHead, rev: remoteRev, pending: remoteHead === theirs.marks.head ? theirs.marks.pending : undefined },
+      local: { head: localHead, rev: localRevs.value(), pending: localHead === mine.marks.head ? mine.marks.pending : undefined },
+      remote: { head: remoteHead, rev: remoteRevs.value(), pending: remoteHead === theirs.marks.head ? theirs.marks.pending : undefined },
     })
     return result
   }
@@ -346,33 +363,61 @@ export function createSync(options: SyncOptions): Sync {
   let stopFns: (() => void)[] = []
   let started: SyncStartOptions | undefined
   let failures = 0
+  let rounding = false
   const dirty = new Set<string>()
 
   async function round(): Promise<void> {
-    if (!started) return
     timer = undefined
+    // One round at a time: a commit during a round marks its thread dirty, and the round's end schedules the next.
+    if (!started || rounding) return
     if (offline()) {
-      setStatus({ state: 'offline' })
+      setStatus({ state: 'offline' }) // the online event starts the next round
       return
     }
-    const threads = new Set(started.threads ?? [])
-    if (!started.threads) for await (const t of options.local.threads()) threads.add(t.thread)
-    for (const t of dirty) threads.add(t)
-    dirty.clear()
-    let failed = false
-    for (const threadId of threads) {
-      if (!started) return
-      const r = await syncThread(threadId, false)
-      if (r.error) failed = true
+    rounding = true
+    let delay: number
+    try {
+      delay = await syncAll(started)
+    } catch (err) {
+      // Listing the local threads failed: report it, and back off as for a failed sync.
+      failures++
+      setStatus({ state: 'error', error: asError('*', err) })
+      delay = backoff()
+    } finally {
+      rounding = false
     }
-    failures = failed ? failures + 1 : 0
-    // Back off after failures (1 s, 2 s, 4 s... up to a minute, with jitter), else the regular interval.
-    const delay = failed ? Math.min(60_000, 1000 * 2 ** (failures - 1)) * (0.75 + Math.random() / 2) : (started.intervalMs ?? 30_000)
     schedule(delay)
   }
 
+  /** Syncs every thread once; returns when the next round is due. */
+  async function syncAll(opts: SyncStartOptions): Promise<number> {
+    const threads = new Set(opts.threads ?? [])
+    if (!opts.threads) for await (const t of options.local.threads()) threads.add(t.thread)
+    for (const t of dirty) threads.add(t)
+    dirty.clear()
+    let failed = false
+    let skipped = false
+    for (const threadId of threads) {
+      if (!started) break
+      const r = await syncThread(threadId, false)
+      if (r.error) failed = true
+      if (r.skipped) {
+        skipped = true
+        dirty.add(threadId)
+      }
+    }
+    failures = failed ? failures + 1 : 0
+    // After failures, back off; a thread another tab was syncing, or one that moved during the round, goes again
+    // soon; else the regular interval.
+    if (failed) return backoff()
+    return skipped ? 2000 : dirty.size > 0 ? 500 : (opts.intervalMs ?? 30_000)
+  }
+
+  /** 1 s, 2 s, 4 s... up to a minute, with jitter. */
+  const backoff = () => Math.min(60_000, 1000 * 2 ** (failures - 1)) * (0.75 + Math.random() / 2)
+
   function schedule(delay: number): void {
-    if (!started) return
+    if (!started || rounding) return
     if (timer !== undefined) clearTimeout(timer)
     timer = setTimeout(() => void round(), delay)
     ;(timer as { unref?: () => void }).unref?.()

@@ -5,10 +5,10 @@
  * Object.
  */
 import type { StorageAdapter } from '../checkpoint/adapter.js'
-import { commonAncestor, exportChanges, holding, isFullExport, importCheckpoints, moveHead, readMarks, sameMarks, type ExportedCheckpoint, type Marks } from '../checkpoint/exchange.js'
+import { commonAncestor, exportChanges, holding, isFullExport, importCheckpoints, moveHead, readMarks, sameMarks, type ExportedCheckpoint, type Marks, type RevChange } from '../checkpoint/exchange.js'
 import { ChunkedStorage } from '../checkpoint/storage.js'
 
-export type { ExportedCheckpoint, Marks }
+export type { ExportedCheckpoint, Marks, RevChange }
 
 /** What a pull answers: where the thread stands, and what changed since the marks given (absent when nothing did). */
 export interface PullAnswer {
@@ -25,10 +25,10 @@ export interface SyncPeer {
   pull(threadId: string, since: Marks | undefined): Promise<PullAnswer>
   /** Which of `ids` the thread holds. */
   has(threadId: string, ids: string[]): Promise<string[]>
-  /** Stores checkpoints written elsewhere (idempotent, validated, parents first); returns the revision written. */
-  push(threadId: string, checkpoints: ExportedCheckpoint[]): Promise<{ added: number; rev?: string | undefined }>
-  /** Moves the head to a checkpoint it holds, if the head is still `expect`; returns the revision written. */
-  moveHead(threadId: string, id: string, expect: string | undefined): Promise<string>
+  /** Stores checkpoints written elsewhere (idempotent, validated, parents first); the revision written and the one before. */
+  push(threadId: string, checkpoints: ExportedCheckpoint[]): Promise<{ added: number } & RevChange>
+  /** Moves the head to a checkpoint it holds, if the head is still `expect`; the revision written and the one before. */
+  moveHead(threadId: string, id: string, expect: string | undefined): Promise<RevChange>
 }
 
 /** A sync side over a storage adapter, reading and writing through the history layer. */

@@ -93,9 +93,9 @@ export interface ThreadRpc {
   /** Sync: which of `ids` the thread holds. */
   syncHas(thread: string, ids: string[]): Promise<Outcome<{ ids: string[] }>>
   /** Sync: stores checkpoints a device made. */
-  syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined }>>
+  syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined; prevRev: string | null }>>
   /** Sync: moves the head, if it is still `expect`. */
-  syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string }>>
+  syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string; prevRev: string | null }>>
 }
 
 /** The class {@link createThreadObject} makes: the type of the `THREADS` namespace's objects. */
@@ -226,11 +226,11 @@ export function createThreadObject(options: ThreadObjectOptions) {
       return settle('the thread object', () => syncHas(this.#t, thread, ids))
     }
 
-    syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined }>> {
+    syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined; prevRev: string | null }>> {
       return settle('the thread object', () => syncPush(this.#t, thread, checkpoints, graph))
     }
 
-    syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string }>> {
+    syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string; prevRev: string | null }>> {
       return settle('the thread object', () => syncHead(this.#t, thread, id, expect))
     }
   }

@@ -24,7 +24,7 @@ export async function syncHas(t: ThreadState, thread: string, ids: string[]): Pr
  * Stores checkpoints a device made. `graph` names the registered graph the device runs, recorded for a thread that
  * has none yet, so the run API can show and continue it.
  */
-export function syncPush(t: ThreadState, thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<{ added: number; rev?: string | undefined }> {
+export function syncPush(t: ThreadState, thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<{ added: number; rev?: string | undefined; prevRev: string | null }> {
   return t.exclusive(async () => {
     let result
     try {
@@ -39,10 +39,13 @@ export function syncPush(t: ThreadState, thread: string, checkpoints: ExportedCh
       const next: ThreadMeta = { ...(meta ?? { thread }), graph, lastActive: Date.now() }
       await t.storage.put(META, next)
     }
-    return result
+    return { ...result, prevRev: result.prevRev ?? null }
   })
 }
 
-export function syncHead(t: ThreadState, thread: string, id: string, expect: string | undefined): Promise<{ rev: string }> {
-  return t.exclusive(async () => ({ rev: await historyPeer(t.adapter).moveHead(thread, id, expect) }))
+export function syncHead(t: ThreadState, thread: string, id: string, expect: string | undefined): Promise<{ rev: string; prevRev: string | null }> {
+  return t.exclusive(async () => {
+    const { rev, prevRev } = await historyPeer(t.adapter).moveHead(thread, id, expect)
+    return { rev: rev as string, prevRev: prevRev ?? null }
+  })
 }
