@@ -78,7 +78,7 @@ const demoLoad = { interactiveMsMedian: median(loads.map((l) => l.interactiveMs)
 lines.push(
   '',
   `Demo page, first load (${LOADS} cold loads from wrangler dev, median): interactive after ${demoLoad.interactiveMsMedian.toFixed(0)} ms, ` +
-    `${kb(demoLoad.transferredBytesMedian)} transferred as wrangler dev serves it (uncompressed); ${kb(gzip)} gzip (${built.map((f) => `${f.file} ${kb(f.gzip)}`).join(', ')}).`,
+    `${kb(demoLoad.transferredBytesMedian)} transferred from wrangler dev; the files are ${kb(gzip)} gzip (${built.map((f) => `${f.file} ${kb(f.gzip)}`).join(', ')}).`,
 )
 const big = results.at(-1) as SyncBenchResult
 const ratio = big.push.sentBytes / big.storedBytes
