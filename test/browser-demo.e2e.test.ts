@@ -1,6 +1,7 @@
 /**
  * The `npm start` demo as a user drives it, in real Chromium against the real Worker in `wrangler dev` (which serves
- * the page as static assets): a run with tool calls and an approval, a reload mid-run that comes back and continues,
+ * the page as static assets): a run with tool calls and an approval, a reload and a killed tab mid-run that come back
+ * and continue,
  * a fork from the devtools timeline, an offline reload that still loads and keeps running, and sync once back online.
  * Screenshots go to test-output/demo/; the page must log no errors.
  */
@@ -31,13 +32,18 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true })
   context = await browser.newContext({ viewport: { width: 1280, height: 1000 } })
   page = await context.newPage()
-  page.on('console', (m) => {
+  watch(page)
+})
+
+/** Collects the page's console errors and uncaught exceptions. */
+function watch(p: Page): void {
+  p.on('console', (m) => {
     if (m.type() !== 'error') return
     if (offline && /ERR_INTERNET_DISCONNECTED|Failed to fetch|Failed to load resource/.test(m.text())) return
     errors.push(m.text())
   })
-  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`))
-})
+  p.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`))
+}
 
 afterAll(async () => {
   await browser?.close()
@@ -117,6 +123,26 @@ it('a reload while the answer streams comes back, says from which step, and fini
   await shot('3-resumed')
   await page.click('#approve-edited')
   await page.waitForFunction(() => document.querySelector('#approval')?.hasAttribute('hidden') && document.querySelectorAll('#messages li').length === 9)
+})
+
+it('a killed tab (renderer crash) mid-run: a new tab comes back where it stopped and finishes', async () => {
+  await ask('search for durable objects')
+  await page.waitForSelector('#messages li.streaming')
+  const crashed = new Promise((resolve) => page.once('crash', resolve))
+  const cdp = await context.newCDPSession(page)
+  cdp.send('Page.crash').catch(() => {}) // no answer comes from a renderer that is gone
+  await crashed
+  await page.close().catch(() => {})
+  page = await context.newPage()
+  watch(page)
+  await page.goto(server.url)
+  await page.waitForFunction(() => window.demo !== undefined)
+  await expect.poll(() => page.locator('#resume-note').isVisible()).toBe(true)
+  await page.waitForSelector('#approval:not([hidden])')
+  expect(await page.inputValue('#approval-text')).toContain('Top result for "durable objects"')
+  await page.click('#reject')
+  await page.waitForFunction(() => document.querySelector('#approval')?.hasAttribute('hidden'))
+  expect((await messages()).at(-1)).toContain('(answer withheld by the reviewer)')
 })
 
 it('forks from the devtools timeline: the new checkpoint is a branch of its own', async () => {
