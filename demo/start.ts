@@ -3,25 +3,15 @@
  * the page as static assets, so `npm run deploy` ships the same thing). Prints the link (with a development token, so
  * the page can sync) and what to try. Ctrl-C stops it. `PORT` picks the port (default 8787).
  */
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mintToken } from '../worker/auth.js'
-import { startWranglerDev } from '../worker/wrangler-dev.js'
+import { devSettings, runUntilStopped, startWranglerDev } from '../worker/wrangler-dev.js'
 import { buildDemo } from './build.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const state = path.join(root, '.wrangler', 'edgegraph-demo')
-mkdirSync(state, { recursive: true })
-const secretFile = path.join(state, 'secret')
-if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 })
-const secret = readFileSync(secretFile, 'utf8').trim()
-const port = Number(process.env.PORT ?? 8787)
-if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-  console.error(`PORT must be a port number, got ${JSON.stringify(process.env.PORT)}`)
-  process.exit(1)
-}
+const { secret, port } = devSettings(state)
 
 console.log('Building the demo page...')
 const built = await buildDemo()
@@ -58,18 +48,4 @@ Try:
 The Worker's API is at ${server.url}/v1 (see README). Data is kept in ${path.relative(root, state)}/state.
 Ctrl-C stops it.`)
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    console.log('\nstopping...')
-    void server.stop().then(() => process.exit(0))
-  })
-}
-const watch = setInterval(() => {
-  try {
-    process.kill(server.pid, 0)
-  } catch {
-    clearInterval(watch)
-    console.error('wrangler dev stopped unexpectedly:\n' + server.output().slice(-4000))
-    process.exit(1)
-  }
-}, 1000)
+runUntilStopped(server)

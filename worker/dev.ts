@@ -6,25 +6,14 @@
  * The token secret is made once and kept in `.wrangler/edgegraph-dev/secret` (never committed), so tokens stay
  * valid across restarts. `PORT` picks the port (default 8787).
  */
-import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mintToken } from './auth.js'
-import { startWranglerDev } from './wrangler-dev.js'
+import { devSettings, runUntilStopped, startWranglerDev } from './wrangler-dev.js'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const state = path.join(root, '.wrangler', 'edgegraph-dev')
-mkdirSync(state, { recursive: true })
-const secretFile = path.join(state, 'secret')
-if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 })
-const secret = readFileSync(secretFile, 'utf8').trim()
-
-const port = Number(process.env.PORT ?? 8787)
-if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-  console.error(`PORT must be a port number, got ${JSON.stringify(process.env.PORT)}`)
-  process.exit(1)
-}
+const { secret, port } = devSettings(state)
 
 console.log('Starting the edgegraph Worker with wrangler dev (first start bundles it: a few seconds)...')
 let server
@@ -54,19 +43,4 @@ Try it:
 
 Ctrl-C stops the server.`)
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    console.log('\nstopping wrangler dev...')
-    void server.stop().then(() => process.exit(0))
-  })
-}
-// Keep running while wrangler does; exit with it if it dies.
-const watch = setInterval(() => {
-  try {
-    process.kill(server.pid, 0)
-  } catch {
-    clearInterval(watch)
-    console.error('wrangler dev stopped unexpectedly:\n' + server.output().slice(-4000))
-    process.exit(1)
-  }
-}, 1000)
+runUntilStopped(server)

@@ -7,6 +7,8 @@
  * `node node_modules/wrangler/wrangler-dist/cli.js` (see TOOLCHAIN.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -137,4 +139,40 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
   return { url, pid, output: () => output, stop, kill }
+}
+
+/**
+ * For the long-running commands (`npm run dev`, `npm start`): the token secret kept in `dir/secret` (made once, never
+ * committed, so tokens stay valid across restarts) and the port from `PORT` (default 8787); exits with a message
+ * when `PORT` is not a port.
+ */
+export function devSettings(dir: string): { secret: string; port: number } {
+  mkdirSync(dir, { recursive: true })
+  const secretFile = path.join(dir, 'secret')
+  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 })
+  const port = Number(process.env.PORT ?? 8787)
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
+    console.error(`PORT must be a port number, got ${JSON.stringify(process.env.PORT)}`)
+    process.exit(1)
+  }
+  return { secret: readFileSync(secretFile, 'utf8').trim(), port }
+}
+
+/** Keeps the process running while `server` does: Ctrl-C (or SIGTERM) stops it, and its death ends the process. */
+export function runUntilStopped(server: WranglerDev): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      console.log('\nstopping wrangler dev...')
+      void server.stop().then(() => process.exit(0))
+    })
+  }
+  const watch = setInterval(() => {
+    try {
+      process.kill(server.pid, 0)
+    } catch {
+      clearInterval(watch)
+      console.error('wrangler dev stopped unexpectedly:\n' + server.output().slice(-4000))
+      process.exit(1)
+    }
+  }, 1000)
 }
