@@ -195,6 +195,24 @@ describe('worker auth: tokens', () => {
     expect(((await list(url, admin)).json as { threads: { thread: string }[] }).threads.map((t) => t.thread).sort()).toEqual(['team-a/x', 'team-b/x'])
   })
 
+  it('matches prefixes by whole segments: "user-1" reaches user-1 and user-1/..., never user-10 or user-1x', async () => {
+    const { url, memory } = serve()
+    const admin = bearer(await token({ tenant: 'acme' }))
+    for (const thread of ['user-1', 'user-1/a', 'user-10', 'user-10/private', 'user-1x']) expect((await commit(url, thread, admin)).status).toBe(200)
+    const before = await dump(memory)
+    for (const prefix of ['user-1', 'user-1/']) {
+      const scoped = bearer(await token({ tenant: 'acme', prefix }))
+      const inside = prefix === 'user-1' ? ['user-1', 'user-1/a'] : ['user-1/a']
+      for (const thread of inside) expect((await get(url, thread, scoped)).status, `${prefix} → ${thread}`).toBe(200)
+      for (const thread of ['user-10', 'user-10/private', 'user-1x', ...(prefix === 'user-1/' ? ['user-1'] : [])]) {
+        expectError(await get(url, thread, scoped), 403, 'FORBIDDEN')
+        expectError(await commit(url, thread, scoped, { put: [['k', b64('evil')]] }), 403, 'FORBIDDEN')
+      }
+      expect(((await list(url, scoped)).json as { threads: { thread: string }[] }).threads.map((t) => t.thread).sort()).toEqual(inside)
+    }
+    expect(await dump(memory)).toBe(before)
+  })
+
   it('refuses path tricks in thread ids with 400 (after auth), storing nothing', async () => {
     const { url, memory } = serve()
     const auth = bearer(await token({ tenant: 'acme' }))

@@ -6,7 +6,8 @@
  * - `tenant` (required): who owns the threads. 1 to 64 of `A-Z a-z 0-9 _ -` (no `/`, `:` or `.`), because the
  *   storage API namespaces every thread as `${tenant}/${thread}` (see `worker/storage-api.ts`): a tenant id
  *   can never contain the separator, so no thread id can forge another tenant's namespace.
- * - `prefix` (optional, default `''`): the token may only touch threads whose id starts with it (`team-a/`).
+ * - `prefix` (optional, default `''`): the token may only touch threads within it, matched by whole segments
+ *   ({@link inPrefix}): `team-a/` covers `team-a/...`; `user-1` covers `user-1` and `user-1/...`, not `user-10`.
  * - `rights` (required): any of `read` (get, scan, list), `write` (commit, delete), `run` (the run API; implies
  *   `read`), `admin` (implies everything).
  * - `exp` (required): expiry, seconds since the epoch. `sub`, `iat`, `nbf` are optional and standard.
@@ -60,6 +61,15 @@ export type AuthOptions =
 export const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/
 const RIGHTS: readonly Right[] = ['read', 'run', 'write', 'admin']
 const MIN_SECRET = 32
+
+/**
+ * Whether thread id `thread` is within a token's `prefix`, by whole segments: `''` matches every thread, `user-1/`
+ * the threads under it, and `user-1` that thread and the threads under it (`user-1/...`), never `user-10` or `user-1x`.
+ */
+export function inPrefix(thread: string, prefix: string): boolean {
+  if (prefix === '' || prefix.endsWith('/')) return thread.startsWith(prefix)
+  return thread === prefix || thread.startsWith(`${prefix}/`)
+}
 
 /** True when `claims` grant `right` (admin implies all; run implies read). */
 export function hasRight(claims: AuthClaims, right: Right): boolean {

@@ -9,8 +9,8 @@
  * before the body is read: 401 `UNAUTHORIZED` otherwise. Then:
  * - Rights: `read` (or `run`, or `admin`) for get, scan and the thread list; `write` (or `admin`) for commit and
  *   delete. Missing right: 403 `FORBIDDEN`.
- * - Prefix: the thread id must start with the token's `prefix` (403 `FORBIDDEN` otherwise); the list only shows
- *   threads under it.
+ * - Prefix: the thread id must be within the token's `prefix`, by whole segments (`inPrefix` in auth.ts; 403
+ *   `FORBIDDEN` otherwise); the list only shows threads within it.
  * - Tenant isolation: `resolve` and the adapter see the thread as `${tenant}/${thread}`. Tenant ids are
  *   `[A-Za-z0-9_-]{1,64}` (no `/`), so the part before the first `/` is always exactly the token's tenant: a
  *   thread id (which may itself contain `/` and `:`) can never name another tenant's storage id, and two tenants'
@@ -49,7 +49,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { Batch, StorageAdapter } from '../src/index.js'
 import { toBase64 } from '../src/checkpoint/serde.js'
-import { hasRight, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
+import { hasRight, inPrefix, requireAuth, type AuthEnv, type AuthOptions, type Right } from './auth.js'
 import { badRequest, errorBody, forbidden, onApiError, routeNotFound } from './http.js'
 import { parse } from './schemas.js'
 import { storageSchemas } from './storage-schemas.js'
@@ -145,10 +145,12 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
   app.get('/v1/storage/threads', async (c) => {
     // Only the caller tenant's threads under its prefix, namespace removed (`scope` is '' without auth).
     let scope = ''
+    let prefix = ''
     if (auth !== undefined) {
       const claims = c.get('auth')
       if (!hasRight(claims, 'read')) throw forbidden('the token lacks the "read" right needed to list threads')
-      scope = `${claims.tenant}/${claims.prefix ?? ''}`
+      scope = `${claims.tenant}/`
+      prefix = claims.prefix ?? ''
     }
     // As Hono's query validator reads a query: one value as a string, a repeated one as an array.
     const query = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0] : values]))
@@ -159,7 +161,7 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     let seen = 0
     if (limit > 0) {
       for await (const info of adapter.threads(updatedBefore === undefined ? {} : { updatedBefore })) {
-        if (auth !== undefined && !info.thread.startsWith(scope)) continue
+        if (auth !== undefined && !(info.thread.startsWith(scope) && inPrefix(info.thread.slice(scope.length), prefix))) continue
         if (seen++ < offset) continue
         if (threads.length === limit) {
           more = true
@@ -188,7 +190,7 @@ export function threadAccess<E extends AuthEnv>(c: Context<E>, right: Right, aut
   const claims = (c as unknown as Context<AuthEnv>).get('auth')
   if (!hasRight(claims, right)) throw forbidden(`the token lacks the "${right}" right needed for this request`)
   const prefix = claims.prefix ?? ''
-  if (!thread.startsWith(prefix)) throw forbidden(`thread "${thread}" is outside the token's allowed prefix "${prefix}"`)
+  if (!inPrefix(thread, prefix)) throw forbidden(`thread "${thread}" is outside the token's allowed prefix "${prefix}" (prefixes match whole segments: "user-1" covers "user-1" and "user-1/...", not "user-10")`)
   return `${claims.tenant}/${thread}`
 }
 

@@ -242,6 +242,18 @@ describe('auth and tenant isolation', () => {
     expect(outside.json.error.message).toContain('prefix')
   })
 
+  it('matches a prefix by whole segments: a token for user-1 cannot run user-10 nor read user-10/private', async () => {
+    const base = newThread('user')
+    for (const t of [`${base}-10`, `${base}-10/private`]) expect((await run(t, { graph: 'counter', input: { target: 1 } })).status).toBe(200)
+    const user1 = await token({ rights: ['run'], prefix: `${base}-1` })
+    expect((await run(`${base}-10`, { graph: 'counter', input: { target: 2 } }, user1)).status).toBe(403)
+    expect((await stateOf(`${base}-10/private`, user1)).status).toBe(403)
+    expect((await stateOf(`${base}-1x`, user1)).status).toBe(403)
+    expect((await run(`${base}-1`, { graph: 'counter', input: { target: 1 } }, user1)).status).toBe(200)
+    expect((await run(`${base}-1/chat`, { graph: 'counter', input: { target: 1 } }, user1)).status).toBe(200)
+    expect((await stateOf(`${base}-10`)).json.values.count).toBe(1) // untouched
+  })
+
   it('keeps tenants apart: same thread id, different objects; no reading, running or deleting across', async () => {
     const thread = newThread('shared-name')
     const a = await token({ tenant: 'tenant-a' })
