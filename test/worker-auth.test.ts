@@ -89,6 +89,36 @@ async function rawToken(header: object, payload: object, secret = SECRET): Promi
 
 const now = () => Math.floor(Date.now() / 1000)
 
+describe('worker auth: token hardening', () => {
+  it('allows 60 s of clock skew on exp (configurable), checks aud and iss when configured', async () => {
+    const late = await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'acme', rights: ['read'], iat: now() - 600, exp: now() - 30 })
+    expect((await verifyToken(SECRET, late)).ok).toBe(true)
+    expect(await verifyToken(SECRET, late, { clockSkewSeconds: 0 })).toMatchObject({ ok: false, reason: 'expired' })
+    const claims = { tenant: 'acme', rights: ['read'], exp: now() + 60 }
+    const forUs = await rawToken({ alg: 'HS256', typ: 'JWT' }, { ...claims, aud: ['other', 'edgegraph'], iss: 'https://id.example.com' })
+    expect((await verifyToken(SECRET, forUs, { audience: 'edgegraph', issuer: 'https://id.example.com' })).ok).toBe(true)
+    expect(await verifyToken(SECRET, forUs, { audience: 'billing' })).toMatchObject({ ok: false, message: expect.stringMatching(/audience/) })
+    expect(await verifyToken(SECRET, forUs, { issuer: 'https://evil.example.com' })).toMatchObject({ ok: false, message: expect.stringMatching(/issuer/) })
+    expect(await verifyToken(SECRET, await rawToken({ alg: 'HS256', typ: 'JWT' }, claims), { audience: 'edgegraph' })).toMatchObject({ ok: false, message: expect.stringMatching(/audience/) })
+    expect((await verifyToken(SECRET, await rawToken({ alg: 'HS256', typ: 'JWT' }, { ...claims, exp: now() + 3 * 86_400 }), { maxLifetimeSeconds: 86_400 })).ok).toBe(false)
+  })
+
+  it('takes a secret containing PUBLIC or PRIVATE as an HMAC key like any other (no PEM guessing)', async () => {
+    for (const secret of ['-----BEGIN PRIVATE KEY-----0123456789abcdef-----END', 'my-PUBLIC-signing-secret-0123456789abcdef']) {
+      const t = await mintToken(secret, { tenant: 'acme', rights: ['read'] })
+      expect(await verifyToken(secret, t)).toMatchObject({ ok: true, claims: { tenant: 'acme' } })
+      expect((await verifyToken(SECRET, t)).ok).toBe(false)
+    }
+  })
+
+  it('refuses weak secrets: short, few different characters, or a short pattern repeated', async () => {
+    for (const secret of ['short-secret', 'a'.repeat(64), 'abababababababababababababababab', '0123456789abcdef'.repeat(4), 'abcdefgh'.repeat(5)]) {
+      await expect(mintToken(secret, { tenant: 'acme', rights: ['read'] }), secret).rejects.toThrow(/secret/)
+      await expect(verifyToken(secret, 'a.b.c'), secret).rejects.toThrow(/secret/)
+    }
+  })
+})
+
 describe('worker auth: tokens', () => {
   it('mints HS256 tokens any JWT library reads, and verifies them', async () => {
     const t = await mintToken(SECRET, { tenant: 'acme', prefix: 'team-a/', rights: ['read'] }, { expiresIn: 60 })
@@ -124,9 +154,13 @@ describe('worker auth: tokens', () => {
       ['Bearer a.b.c', /header/],
       [bearer(`${h}.${forgedPayload}.${valid.split('.')[2]}`), /signature does not match/],
       [bearer(await token({ tenant: 'acme' }, OTHER_SECRET)), /signature does not match/],
-      [bearer(await token({ tenant: 'acme', exp: now() - 10 })), /expired/],
-      [bearer(`${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`), /algorithm "none" is not accepted/],
-      [bearer(await rawToken({ alg: 'HS512', typ: 'JWT' }, { tenant: 'acme', rights: ['read'], exp: now() + 60 })), /algorithm "HS512"/],
+      [bearer(await token({ tenant: 'acme', exp: now() - 120 })), /expired/], // beyond the 60 s clock-skew allowance
+      [bearer(`${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`), /^the JWT algorithm is not accepted; tokens must be signed with HS256$/],
+      [bearer(await rawToken({ alg: 'HS512', typ: 'JWT' }, { tenant: 'acme', rights: ['read'], exp: now() + 60 })), /^the JWT algorithm is not accepted; tokens must be signed with HS256$/],
+      [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'acme', rights: ['read'], iat: now() + 600, exp: now() + 900 })), /issued in the future/],
+      [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'acme', rights: ['read'], iat: now(), exp: now() + 31 * 86_400 })), /lives longer than the 2592000 s/],
+      [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, ['not', 'claims'])), /payload is not a JSON object/],
+      [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'acme', rights: ['read'], exp: now() + 60, iat: 'yesterday' })), /"iat" and "nbf" must be numbers/],
       [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'acme', rights: ['read'] })), /no "exp"/],
       [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'ac/me', rights: ['read'], exp: now() + 60 })), /tenant/],
       [bearer(await rawToken({ alg: 'HS256', typ: 'JWT' }, { tenant: 'acme', rights: ['root'], exp: now() + 60 })), /rights/],
@@ -332,7 +366,7 @@ describe('worker auth: remote adapter', () => {
     const bad = [
       [createRemoteAdapter({ url, token: await token({ tenant: 'acme' }, OTHER_SECRET) }), /401 UNAUTHORIZED: the JWT signature does not match/],
       [createRemoteAdapter({ url }), /401 UNAUTHORIZED: missing Authorization header/],
-      [createRemoteAdapter({ url, token: await token({ tenant: 'acme', exp: now() - 5 }) }), /401 UNAUTHORIZED: the JWT expired/],
+      [createRemoteAdapter({ url, token: await token({ tenant: 'acme', exp: now() - 300 }) }), /401 UNAUTHORIZED: the JWT expired/],
       [createRemoteAdapter({ url, token: await token({ tenant: 'acme', rights: ['read'] }) }), /403 FORBIDDEN: the token lacks the "write" right/],
     ] as const
     for (const [adapter, message] of bad) {

@@ -1,6 +1,7 @@
 /** @module Auth for the worker's HTTP APIs: HS256 JWT bearer tokens any JWT library can mint, or your own `authorize` hook. */
 /*
- * Tokens are verified with WebCrypto through `hono/jwt`.
+ * Tokens are signed and verified with WebCrypto (HMAC SHA-256) directly: the secret is always an HMAC key (a JWT
+ * library that guesses PEM keys from the secret's text would turn a secret containing "PRIVATE" into a broken key).
  *
  * Claims ({@link AuthClaims}):
  * - `tenant` (required): who owns the threads. 1 to 64 of `A-Z a-z 0-9 _ -` (no `/`, `:` or `.`), because the
@@ -10,7 +11,11 @@
  *   ({@link inPrefix}): `team-a/` covers `team-a/...`; `user-1` covers `user-1` and `user-1/...`, not `user-10`.
  * - `rights` (required): any of `read` (get, scan, list), `write` (commit, delete), `run` (the run API; implies
  *   `read`), `admin` (implies everything).
- * - `exp` (required): expiry, seconds since the epoch. `sub`, `iat`, `nbf` are optional and standard.
+ * - `exp` (required): expiry, seconds since the epoch. `sub`, `iat`, `nbf`, `aud`, `iss` are optional and standard.
+ *
+ * Time: `exp`, `nbf` and `iat` get a clock-skew allowance (`clockSkewSeconds`, default 60); a token issued in the
+ * future (`iat`) is refused, and so is one that lives longer than `maxLifetimeSeconds` (default 30 days, from `iat`
+ * or from now). `audience` / `issuer`, when configured, must match the token's `aud` / `iss`.
  *
  * Failures are answered as JSON `{ error: { code, message } }`: 401 `UNAUTHORIZED` (missing or malformed header,
  * malformed token, wrong algorithm, forged signature, expired or not yet valid, bad claims; the message says
@@ -18,7 +23,6 @@
  * These two codes exist only on the wire: `adapters/remote.ts` turns them into `STORAGE_UNAVAILABLE`.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import { decode, sign, verify } from 'hono/jwt'
 
 /**
  * What a token may do: `read` (state, history, get, scan, list), `run` (runs and updates; implies read), `write`
@@ -49,9 +53,24 @@ export type AuthFailureReason = 'missing' | 'malformed' | 'algorithm' | 'signatu
 /** What {@link verifyToken} finds: the claims, or why the token is refused, in words the client may see. */
 export type VerifyResult = { ok: true; claims: AuthClaims } | { ok: false; reason: AuthFailureReason; message: string }
 
-/** How requests are authenticated: HS256 JWTs signed with `secret` (at least 32 characters), or your own `authorize`. */
+/** What {@link verifyToken} checks besides the signature (see the module notes for the defaults). */
+export interface VerifyOptions {
+  /** When set, the token's `aud` (a string or a list) must name one of these. */
+  audience?: string | string[]
+  /** When set, the token's `iss` must be exactly this. */
+  issuer?: string
+  /** Longest lifetime a token may have, `exp` minus `iat` (or minus now without `iat`). Default 30 days. */
+  maxLifetimeSeconds?: number
+  /** Allowance for clocks that disagree, applied to `exp`, `nbf` and `iat`. Default 60 s. */
+  clockSkewSeconds?: number
+}
+
+/**
+ * How requests are authenticated: HS256 JWTs signed with `secret` (at least 32 characters, not a short repeated
+ * pattern), with optional {@link VerifyOptions}; or your own `authorize`.
+ */
 export type AuthOptions =
-  | { secret: string }
+  | ({ secret: string } & VerifyOptions)
   | {
       /** Your own auth: the caller's claims, or `undefined` to refuse with 401. Thrown errors also give 401. */
       authorize: (request: Request) => Promise<AuthClaims | undefined>
@@ -77,10 +96,50 @@ export function hasRight(claims: AuthClaims, right: Right): boolean {
   return rights.includes('admin') || rights.includes(right) || (right === 'read' && rights.includes('run'))
 }
 
-function checkSecret(secret: unknown): asserts secret is string {
-  if (typeof secret !== 'string' || secret.length < MIN_SECRET) {
-    throw new TypeError(`the JWT secret must be a string of at least ${MIN_SECRET} characters`)
+/** Why `secret` is too weak to sign tokens, or undefined when it will do. */
+export function secretProblem(secret: unknown): string | undefined {
+  if (typeof secret !== 'string' || secret.length < MIN_SECRET) return `the JWT secret must be a string of at least ${MIN_SECRET} characters`
+  if (new Set(secret).size < 8) return 'the JWT secret is too simple (fewer than 8 different characters): use random bytes, e.g. `openssl rand -hex 32`'
+  for (let period = 1; period <= 16 && period < secret.length; period++) {
+    if ([...secret].every((ch, i) => i < period || ch === secret[i - period])) return 'the JWT secret is a short pattern repeated: use random bytes, e.g. `openssl rand -hex 32`'
   }
+  return undefined
+}
+
+function checkSecret(secret: unknown): asserts secret is string {
+  const problem = secretProblem(secret)
+  if (problem !== undefined) throw new TypeError(problem)
+}
+
+const MAX_LIFETIME = 30 * 86_400
+const CLOCK_SKEW = 60
+const utf8 = new TextEncoder()
+const keys = new Map<string, Promise<CryptoKey>>()
+
+/** The HMAC SHA-256 key of a secret, imported once. */
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret)
+  if (key === undefined) {
+    key = crypto.subtle.importKey('raw', utf8.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+    keys.set(secret, key)
+  }
+  return key
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = ''
+  for (const b of bytes) binary += String.fromCharCode(b)
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+function fromBase64url(text: string): Uint8Array {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0))
+}
+
+/** The JSON value a base64url part holds; throws when it is not one. */
+function jsonPart(part: string): unknown {
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(fromBase64url(part)))
 }
 
 /** The claims' problem, or undefined when they are well formed (expiry is not checked here). */
@@ -119,38 +178,67 @@ export async function mintToken(
   const payload = { ...claims, iat: now, exp: claims.exp ?? now + (options.expiresIn ?? 3600) }
   const problem = claimsProblem(payload)
   if (problem !== undefined) throw new TypeError(`mintToken: ${problem}`)
-  return sign(payload, secret, 'HS256')
+  const data = `${base64url(utf8.encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' })))}.${base64url(utf8.encode(JSON.stringify(payload)))}`
+  const signature = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), utf8.encode(data)))
+  return `${data}.${base64url(signature)}`
 }
 
-/** Verifies an HS256 token: signature first, then expiry (`exp` required), `nbf`, and the claims' shape. */
-export async function verifyToken(secret: string, token: string): Promise<VerifyResult> {
+/**
+ * Verifies an HS256 token: its form, the algorithm, the signature (constant time, by WebCrypto), then the time
+ * claims (with `clockSkewSeconds`), the lifetime, `aud`/`iss` when configured, and the claims' shape.
+ */
+export async function verifyToken(secret: string, token: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   checkSecret(secret)
   const fail = (reason: AuthFailureReason, message: string): VerifyResult => ({ ok: false, reason, message })
-  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token)) return fail('malformed', 'the bearer token is not a JWT (three base64url parts)')
-  let alg: unknown
+  const parts = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/.exec(token)
+  if (!parts) return fail('malformed', 'the bearer token is not a JWT (three base64url parts)')
+  const [, headerPart, payloadPart, signaturePart] = parts as unknown as [string, string, string, string]
+  let header: unknown
   try {
-    alg = (decode(token).header as { alg?: unknown }).alg
+    header = jsonPart(headerPart)
   } catch {
     return fail('malformed', 'the JWT header is not valid base64url JSON')
   }
-  if (alg !== 'HS256') return fail('algorithm', `JWT algorithm ${JSON.stringify(alg ?? null)} is not accepted; tokens must be signed with HS256`)
-  let payload: Record<string, unknown>
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) return fail('malformed', 'the JWT header is not a JSON object')
+  const h = header as Record<string, unknown>
+  // The algorithm a token names is not repeated back: only what is accepted.
+  if (h.alg !== 'HS256') return fail('algorithm', 'the JWT algorithm is not accepted; tokens must be signed with HS256')
+  if ((h.typ !== undefined && h.typ !== 'JWT') || h.crit !== undefined) return fail('malformed', 'the JWT header is invalid (typ must be JWT, no crit)')
+  let signature: Uint8Array
   try {
-    // Time claims are checked below, after the signature, so a forged token learns nothing about them.
-    payload = await verify(token, secret, { alg: 'HS256', exp: false, nbf: false, iat: false })
-  } catch (err) {
-    const name = err instanceof Error ? err.name : ''
-    if (name === 'JwtTokenSignatureMismatched') return fail('signature', 'the JWT signature does not match (forged or signed with another secret)')
-    if (name === 'JwtHeaderInvalid') return fail('malformed', 'the JWT header is invalid (typ must be JWT, no crit)')
-    return fail('malformed', 'the JWT is malformed')
+    signature = fromBase64url(signaturePart)
+  } catch {
+    return fail('malformed', 'the JWT signature is not base64url')
   }
+  const valid = await crypto.subtle.verify('HMAC', await hmacKey(secret), signature as Uint8Array<ArrayBuffer>, utf8.encode(`${headerPart}.${payloadPart}`))
+  if (!valid) return fail('signature', 'the JWT signature does not match (forged or signed with another secret)')
+  let payload: unknown
+  try {
+    payload = jsonPart(payloadPart)
+  } catch {
+    return fail('malformed', 'the JWT payload is not valid base64url JSON')
+  }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return fail('claims', 'the JWT payload is not a JSON object of claims')
+  const c = payload as Record<string, unknown>
   const now = Math.floor(Date.now() / 1000)
-  if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return fail('claims', 'the JWT has no "exp" (expiry) claim')
-  if (payload.exp <= now) return fail('expired', `the JWT expired at ${new Date(payload.exp * 1000).toISOString()}`)
-  if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now)) return fail('expired', 'the JWT is not valid yet ("nbf")')
-  const problem = claimsProblem(payload)
+  const skew = options.clockSkewSeconds ?? CLOCK_SKEW
+  const time = (name: string) => c[name] === undefined || (typeof c[name] === 'number' && Number.isFinite(c[name]))
+  if (!time('iat') || !time('nbf')) return fail('claims', '"iat" and "nbf" must be numbers (seconds since the epoch)')
+  if (typeof c.exp !== 'number' || !Number.isFinite(c.exp)) return fail('claims', 'the JWT has no "exp" (expiry) claim')
+  if (c.exp + skew <= now) return fail('expired', `the JWT expired at ${new Date(c.exp * 1000).toISOString()}`)
+  if (typeof c.nbf === 'number' && c.nbf > now + skew) return fail('expired', 'the JWT is not valid yet ("nbf")')
+  if (typeof c.iat === 'number' && c.iat > now + skew) return fail('claims', 'the JWT was issued in the future ("iat"); check the issuer\'s clock')
+  const maxLifetime = options.maxLifetimeSeconds ?? MAX_LIFETIME
+  if (c.exp - (typeof c.iat === 'number' ? c.iat : now) > maxLifetime) return fail('claims', `the JWT lives longer than the ${maxLifetime} s this server accepts; mint a shorter-lived one`)
+  if (options.issuer !== undefined && c.iss !== options.issuer) return fail('claims', 'the JWT is not from the expected issuer ("iss")')
+  if (options.audience !== undefined) {
+    const wanted = Array.isArray(options.audience) ? options.audience : [options.audience]
+    const aud = Array.isArray(c.aud) ? c.aud : [c.aud]
+    if (!aud.some((a) => typeof a === 'string' && wanted.includes(a))) return fail('claims', 'the JWT is not for this audience ("aud")')
+  }
+  const problem = claimsProblem(c)
   if (problem !== undefined) return fail('claims', `the JWT claims are invalid: ${problem}`)
-  return { ok: true, claims: pick(payload) }
+  return { ok: true, claims: pick(c) }
 }
 
 /** The JSON answer for an auth failure. */
@@ -187,7 +275,7 @@ export function requireAuth(options: AuthOptions): MiddlewareHandler<AuthEnv> {
       if (header === undefined || header === '') return authError(c, 401, 'missing Authorization header; send "Authorization: Bearer <JWT>"')
       const match = /^Bearer ([^\s]+)$/i.exec(header.trim())
       if (!match) return authError(c, 401, 'malformed Authorization header; expected "Bearer <JWT>"')
-      const result = await verifyToken(options.secret, match[1] as string)
+      const result = await verifyToken(options.secret, match[1] as string, options)
       if (!result.ok) return authError(c, 401, result.message)
       claims = result.claims
     }

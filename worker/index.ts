@@ -43,7 +43,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
 import { createD1Adapter } from '../adapters/d1.js'
-import { requireAuth, type AuthClaims, type AuthOptions } from './auth.js'
+import { requireAuth, secretProblem, type AuthClaims, type AuthOptions, type VerifyOptions } from './auth.js'
 import type { EdgegraphEnv, WorkerEnv } from './env.js'
 import { ApiError, badRequest, errorBody, notFoundRoute, onApiError } from './http.js'
 import { addThreadRoutes } from './routes.js'
@@ -62,6 +62,8 @@ export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
    * as in `worker/auth.ts`; `'none'` serves every request without auth (local experiments only).
    */
   auth?: 'env' | 'none' | AuthOptions
+  /** With `auth: 'env'`: what tokens must also satisfy (audience, issuer, longest lifetime, clock skew). */
+  tokens?: VerifyOptions
   /** Largest run API request body (default 1 MiB); the storage API has its own (8 MiB). */
   maxBodyBytes?: number
   /** Origins allowed by CORS (default `*`: tokens travel in a header, not in cookies). */
@@ -89,10 +91,11 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     if (auth === 'none') return undefined
     if (auth !== 'env') return auth
     const secret = env.EDGEGRAPH_JWT_SECRET
-    if (typeof secret !== 'string' || secret.length < 32) {
-      throw new ApiError(503, 'MISCONFIGURED', 'the worker has no EDGEGRAPH_JWT_SECRET of at least 32 characters; set it with `wrangler secret put EDGEGRAPH_JWT_SECRET` (or .dev.vars locally)')
+    const problem = secretProblem(secret)
+    if (problem !== undefined) {
+      throw new ApiError(503, 'MISCONFIGURED', `EDGEGRAPH_JWT_SECRET will not do: ${problem}. Set it with \`wrangler secret put EDGEGRAPH_JWT_SECRET\` (or .dev.vars locally)`)
     }
-    return { secret }
+    return { secret: secret as string, ...options.tokens }
   }
 
   const app = new Hono<WorkerEnv>()

@@ -8,7 +8,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,7 +29,10 @@ export interface WranglerDevOptions {
   port?: number
   /** Where Durable Objects and D1 keep their data between runs. */
   persistTo: string
-  /** Variables and secrets for the Worker (`--var NAME:value`). */
+  /**
+   * Variables and secrets for the Worker. They go to wrangler in an env file readable only by this user (removed
+   * when it stops), never on its command line, where `ps` would show them to everyone on the machine.
+   */
   vars?: Record<string, string>
   /** Path answered with 2xx once the Worker is up (default `/`). */
   ready?: string
@@ -85,13 +89,25 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
   if (options.noBundle) args.push('--no-bundle')
   args.push('--config', options.config ?? path.join(root, 'wrangler.jsonc'))
   args.push('--ip', '127.0.0.1', '--port', String(port), '--persist-to', options.persistTo, '--show-interactive-dev-session=false')
-  for (const [name, value] of Object.entries(options.vars ?? {})) args.push('--var', `${name}:${value}`)
+  let envFile: string | undefined
+  if (options.vars && Object.keys(options.vars).length > 0) {
+    for (const [name, value] of Object.entries(options.vars)) {
+      if (!/^[A-Z_][A-Z0-9_]*$/i.test(name) || /[\r\n'"]/.test(value)) throw new TypeError(`wrangler dev var ${name}: names are identifiers and values single lines without quotes`)
+    }
+    envFile = path.join(mkdtempSync(path.join(tmpdir(), 'edgegraph-env-')), '.env')
+    writeFileSync(envFile, Object.entries(options.vars).map(([name, value]) => `${name}="${value}"\n`).join(''), { mode: 0o600 })
+    args.push('--env-file', envFile)
+  }
   const child = spawn(process.execPath, args, {
     cwd: root,
     detached: true, // its own process group, so stop() reaches workerd too
     stdio: options.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? 'true' },
   })
+  if (envFile !== undefined) {
+    const dir = path.dirname(envFile)
+    child.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  }
   let output = ''
   child.stdout?.on('data', (d: Buffer) => (output += d))
   child.stderr?.on('data', (d: Buffer) => (output += d))

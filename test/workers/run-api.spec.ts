@@ -221,7 +221,7 @@ describe('auth and tenant isolation', () => {
     const forged = await call('POST', path, { body, auth: `${h}.${p}.${'A'.repeat(43)}` })
     expect(forged.status).toBe(401)
     expect(forged.json.error.message).toContain('signature')
-    const expired = await call('POST', path, { body, auth: await token({}, -10) })
+    const expired = await call('POST', path, { body, auth: await token({}, -300) })
     expect(expired.status).toBe(401)
     expect(expired.json.error.message).toContain('expired')
     // Nothing ran.

@@ -86,7 +86,7 @@ describe('sync with the Worker', () => {
       if (claims.tenant) expect(r).toMatchObject({ pulled: 0 }) // another tenant's thread of that name is empty
       else expect(r.error?.code).toBe('STORAGE_UNAVAILABLE')
     }
-    const expired = await device(token({}, -10))
+    const expired = await device(token({}, -300))
     expect((await expired.sync.syncThread(thread)).error?.code).toBe('STORAGE_UNAVAILABLE')
   })
 
