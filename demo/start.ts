@@ -20,7 +20,7 @@ console.log(`  ${built.map((f) => `${f.file} ${(f.gzip / 1024).toFixed(1)} KB`).
 console.log('Starting the Worker with wrangler dev (the first start bundles it: a few seconds)...')
 let server
 try {
-  server = await startWranglerDev({ persistTo: path.join(state, 'state'), port, vars: { EDGEGRAPH_JWT_SECRET: secret }, log: (line) => console.log(`  ${line}`) })
+  server = await startWranglerDev({ persistTo: path.join(state, 'state'), port, vars: { EDGEGRAPH_JWT_SECRET: secret, EDGEGRAPH_EXPOSE_ERRORS: 'true' }, log: (line) => console.log(`  ${line}`) })
 } catch (err) {
   console.error(err instanceof Error ? err.message : err)
   console.error(`\nCould not start the Worker. If port ${port} is taken, run: PORT=8788 npm start`)

@@ -1,6 +1,6 @@
 /** Human in the loop: interruptBefore/After, interrupt() inside nodes, resume with Command. */
 import { describe, expect, it } from 'vitest'
-import { Command, END, START, StateGraph } from '../src/index.js'
+import { Command, EdgegraphError, END, START, StateGraph } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { appendList, collect, counter, rejectsWith } from './helpers.js'
 
@@ -23,6 +23,26 @@ function approval(store = createMemoryAdapter()) {
     .compile({ checkpointer: store })
   return { g, runs: () => draftRuns }
 }
+
+describe('a node refusing its resume value', () => {
+  it('throws INVALID_ARGUMENT and leaves the interrupt waiting as it was; a proper answer then resumes', async () => {
+    const g = new StateGraph({ log: appendList })
+      .addNode('ask', (_s, ctx) => {
+        const answer = ctx.interrupt<unknown>('yes or no?')
+        if (answer !== 'yes' && answer !== 'no') throw new EdgegraphError('INVALID_ARGUMENT', 'answer "yes" or "no"')
+        return { log: [`answered ${answer}`] }
+      })
+      .addEdge(START, 'ask')
+      .compile({ checkpointer: createMemoryAdapter() })
+    await g.invoke({}, { threadId: 'r' })
+    const before = await g.getState({ threadId: 'r' })
+    for (const bad of [null, 'maybe', 42]) {
+      expect((await rejectsWith(g.invoke(new Command({ resume: bad }), { threadId: 'r' }), 'INVALID_ARGUMENT')).message).toBe('answer "yes" or "no"')
+      expect(await g.getState({ threadId: 'r' })).toEqual(before)
+    }
+    expect((await g.invoke(new Command({ resume: 'yes' }), { threadId: 'r' })).log).toEqual(['answered yes'])
+  })
+})
 
 describe('interrupt() inside a node', () => {
   it('pauses with the value, shows it in getState, and resumes with Command({ resume })', async () => {

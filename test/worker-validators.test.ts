@@ -4,10 +4,12 @@
  * (worker/storage-api.ts) through its Hono app over a memory adapter (random paths, thread ids, headers and bodies).
  */
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { CHECKPOINT_ID, GRAPH_NAME, schemas } from '../worker/schemas.js'
 import { storageApi } from '../worker/storage-api.js'
+import { describeError } from '../worker/http.js'
+import { EdgegraphError } from '../src/index.js'
 import { isObj, mutate, mutation, nested, NASTY_KEYS, withKey, type Obj } from './fuzz-bodies.js'
 
 // ---- reference predicates: the documented shapes, written without zod ------------------------------------
@@ -452,5 +454,27 @@ describe('storage API validators (worker/storage-api.ts)', () => {
     expect(((await scan.json()) as { entries: unknown[] }).entries).toHaveLength(1000)
     expect((await send('commit', { del: Array.from({ length: 1000 }, () => long('b')) })).status).toBe(200)
     expect((await list('limit=0&offset=0&updatedBefore=-5')).status).toBe(200)
+  })
+})
+
+describe('describeError: what a node failure tells the client', () => {
+  const failure = () => {
+    const cause = new TypeError("Cannot read properties of null (reading 'approve')")
+    return new EdgegraphError('NODE_FAILED', `Node "review" failed in thread "t": ${cause.message}. Fix the cause.`, { cause, context: { threadId: 't', node: 'review', checkpointId: 'mx2vkgn2000ly8y1' } })
+  }
+
+  it('keeps the exception text in the server log by default, and shows it when the deployment asks (exposeErrors)', () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    const hidden = describeError(failure(), 'the run')
+    expect(hidden).toEqual({ status: 500, code: 'NODE_FAILED', message: expect.stringMatching(/^Node "review" failed at checkpoint "mx2vkgn2000ly8y1"; its error is in the server log/) })
+    expect(hidden.message).not.toContain('Cannot read')
+    expect(logged).toHaveBeenCalledOnce()
+    expect(describeError(failure(), 'the run', undefined, true).message).toContain('Cannot read properties of null')
+    logged.mockRestore()
+  })
+
+  it('answers a node that refused its input with a typed error as 400 with that error', () => {
+    const refused = new EdgegraphError('NODE_FAILED', 'Node "review" failed', { cause: new EdgegraphError('INVALID_ARGUMENT', 'resume with { approve }'), context: {} })
+    expect(describeError(refused, 'the run')).toEqual({ status: 400, code: 'INVALID_ARGUMENT', message: 'resume with { approve }' })
   })
 })

@@ -9,6 +9,8 @@ export interface EdgegraphEnv {
   DB?: D1Database
   /** HS256 secret of the bearer tokens (`wrangler secret put EDGEGRAPH_JWT_SECRET`). */
   EDGEGRAPH_JWT_SECRET?: string
+  /** `"true"` shows failed nodes' exception text in answers (`npm run dev` sets it; leave it unset in deployments). */
+  EDGEGRAPH_EXPOSE_ERRORS?: string
   /** Optional Workers rate limiter (`ratelimits` in wrangler.jsonc): requests over it get 429, per tenant by default. */
   RATE_LIMITER?: RateLimit
 }

@@ -62,17 +62,41 @@ export function describeError(
   err: unknown,
   what: string,
   unexpected: { code: ApiCode; message: string } = { code: 'INTERNAL', message: `${what} failed unexpectedly; see the server log` },
+  exposeErrors = false,
 ): { status: ApiStatus; code: ApiCode; message: string } {
   if (err instanceof ApiError) return { status: err.status, code: err.code, message: err.message }
-  if (err instanceof EdgegraphError) return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message }
+  if (err instanceof EdgegraphError) {
+    const cause = err.cause
+    // A node that refused its input with a typed error (e.g. INVALID_ARGUMENT naming what it expects): the client's to fix.
+    if (err.code === 'NODE_FAILED' && cause instanceof EdgegraphError && (cause.code === 'INVALID_ARGUMENT' || cause.code === 'INVALID_UPDATE')) {
+      return { status: 400, code: cause.code, message: cause.message }
+    }
+    // Anything else a node or a reducer threw carries the graph's own exception text: kept in the server log, out of
+    // answers unless the deployment chose to show it (exposeErrors, on in `npm run dev`).
+    if (!exposeErrors && cause !== undefined && !(cause instanceof EdgegraphError) && (err.code === 'NODE_FAILED' || err.code === 'INVALID_UPDATE')) {
+      console.error(`${what}: ${err.message}`, cause)
+      return { status: STATUS[err.code] ?? 500, code: err.code, message: safeMessage(err) }
+    }
+    return { status: STATUS[err.code] ?? 500, code: err.code, message: err.message }
+  }
   console.error(`${what}: unexpected error`, err)
   return { status: 500, ...unexpected }
+}
+
+/** What a failure says without the graph's exception text: where it happened and what to do. */
+function safeMessage(err: EdgegraphError): string {
+  const { node, channel, checkpointId } = err.context
+  const at = checkpointId === undefined ? '' : ` at checkpoint "${checkpointId}"`
+  if (err.code === 'INVALID_UPDATE') {
+    return `The value written to channel "${channel ?? '?'}"${node === undefined ? ' by the input' : ` by node "${node}"`} was refused${at}: send the type the graph expects. The details are in the server log.`
+  }
+  return `Node "${node ?? '?'}" failed${at}; its error is in the server log (the Worker does not show it: exposeErrors). Fix the cause and continue with input null: only the failed node runs again.`
 }
 
 /** Hono `onError` handler answering every error as JSON (see {@link describeError}). */
 export function onApiError(what: string, unexpected?: { code: ApiCode; message: string }): (err: Error, c: Context) => Response {
   return (err, c) => {
-    const { status, code, message } = describeError(err, what, unexpected)
+    const { status, code, message } = describeError(err, what, unexpected, false)
     return c.json(errorBody(code, message), status)
   }
 }

@@ -152,7 +152,8 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
 
   addThreadRoutes(app, options.graphs, (env) => authFor(env) !== undefined)
 
-  app.get('/', (c) => c.json({ name: 'edgegraph', api: '/v1', graphs: names }))
+  // Graph names are for callers with a token (GET /v1/graphs): the root says only what this is.
+  app.get('/', (c) => c.json({ name: 'edgegraph', api: '/v1' }))
   app.notFound(notFoundRoute)
   const onError = onApiError('the edgegraph worker')
   app.onError((err, c) => {

@@ -23,11 +23,11 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: OutcomeErr
  * Runs `fn` in the object and answers what it returns or throws as an {@link Outcome}. Unexpected errors are logged
  * there and answered as 500 `INTERNAL` (see `describeError`), so no stack trace leaves the object.
  */
-export async function settle<T>(what: string, fn: () => Promise<T>): Promise<Outcome<T>> {
+export async function settle<T>(what: string, fn: () => Promise<T>, exposeErrors = false): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await fn() }
   } catch (err) {
-    const { status, code, message } = describeError(err, what)
+    const { status, code, message } = describeError(err, what, undefined, exposeErrors)
     return { ok: false, error: { status, code, message } }
   }
 }

@@ -198,7 +198,9 @@ export class Run {
     if (failedAt >= 0 || interrupted) {
       // Inside a subgraph node without checkpoints of its own: the parent task is the one that waits for the answer.
       if (this.#tasks.parent && interrupted && failedAt < 0 && !this.#writer) throw new InterruptSignal(interrupted.value)
-      await this.#savePending(outcomes.flatMap((o, i) => pendingOf(i, (cur.next[i] as TaskRef).node, o) ?? []))
+      // A node that refuses its resume value (throws INVALID_ARGUMENT) leaves its interrupt waiting, as it was stored.
+      const refused = (o: TaskOutcome, i: number) => o.status === 'failed' && isEdgegraphError(o.error, 'INVALID_ARGUMENT') && cur.pending.some((p) => p.index === i && p.interrupts)
+      await this.#savePending(outcomes.flatMap((o, i) => (refused(o, i) ? [] : (pendingOf(i, (cur.next[i] as TaskRef).node, o) ?? []))))
       // With them, the subgraph stores where it stopped, then its task in the parent waits.
       if (this.#tasks.parent && interrupted && failedAt < 0) {
         await this.#settle()

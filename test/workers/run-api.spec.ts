@@ -132,7 +132,8 @@ describe('runs', () => {
 
   it('ends a history page early once its JSON passes 8 MiB (RPC carries at most 32 MiB), and the next pages hold the rest', async () => {
     const thread = newThread('big')
-    await run(thread, { graph: 'counter', input: { target: 1 } })
+    // failOnce: a counter whose channels take any value (the example counter's schemas refuse strings).
+    await run(thread, { graph: 'failOnce', input: { target: 1 } })
     // 12 checkpoints of ~900 KB each (a body holds at most 1 MiB): ~10.8 MB, more than one page may carry.
     for (let i = 0; i < 12; i++) {
       const update = await call('POST', threadPath(thread, '/state'), { body: { values: { count: String(i % 10).repeat(900_000) }, asNode: 'increment' } })
@@ -158,15 +159,42 @@ describe('runs', () => {
     const res = await run(thread, { graph: 'failOnce', input: { target: 5, failAt: 2, key: thread } })
     expect(res.status).toBe(500)
     expect(res.json.error.code).toBe('NODE_FAILED')
-    expect(res.json.error.message).toContain('model timed out at count 2')
+    // The node's own exception text stays in the server log: the answer says where it failed and what to do.
+    expect(res.json.error.message).toMatch(/^Node "increment" failed at checkpoint "[0-9a-z]{16}"; its error is in the server log/)
+    expect(res.text).not.toContain('model timed out')
     const state = await stateOf(thread)
     expect(state.json.values.count).toBe(2)
-    expect(state.json.tasks[0].error.message).toContain('model timed out')
+    expect(state.json.tasks[0].error).toEqual({ name: 'Error', message: 'hidden: see the server log (exposeErrors)' })
+    expect(state.text).not.toContain('model timed out')
     // The run ended (no re-drive pending): the client decides, and a continue re-runs only the failed node.
     const resumed = await run(thread, { input: null })
     expect(resumed.status).toBe(200)
     expect(resumed.json.values.count).toBe(5)
     expect((await fullHistory(thread)).map((c) => c.metadata.step)).toEqual([5, 4, 3, 2, 1, 0])
+  })
+
+  it('answers bad input to the example graphs with 400 naming the channel or what the node expects, never an internal message', async () => {
+    const thread = newThread('bad-input')
+    const bad = await run(thread, { graph: 'chat', input: { messages: 'hello' } })
+    expect(bad.status).toBe(400)
+    expect(bad.json.error.code).toBe('INVALID_UPDATE')
+    expect(bad.json.error.message).toMatch(/channel "messages" invalid.*expected object/)
+    expect(bad.text).not.toMatch(/is not iterable|Cannot read/)
+    for (const input of [{ target: 1e9 }, { target: 3, delayMs: 86_400_000 }, { target: -1 }, { target: 'many' }]) {
+      const res = await run(newThread('bounded'), { graph: 'counter', input })
+      expect(res.status, JSON.stringify(input)).toBe(400)
+      expect(res.json.error.message).toMatch(/channel "(target|delayMs)"/)
+    }
+    const waiting = await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'hi' }] } })
+    expect(waiting.json.next).toEqual(['review'])
+    for (const value of [null, 'yes', { approve: 'yes' }, { approve: true, edit: 7 }]) {
+      const res = await call('POST', threadPath(thread, '/resume'), { body: { value } })
+      expect(res.status, JSON.stringify(value)).toBe(400)
+      expect(res.json.error).toEqual({ code: 'INVALID_ARGUMENT', message: 'resume the review with { "approve": true | false, "edit"?: "new text" }' })
+    }
+    // Still waiting for a proper answer.
+    expect((await stateOf(thread)).json.interrupts).toHaveLength(1)
+    expect((await call('POST', threadPath(thread, '/resume'), { body: { value: { approve: true } } })).json.values.messages).toHaveLength(2)
   })
 
   it('keeps running when the client of a stream goes away', async () => {
@@ -240,6 +268,13 @@ describe('auth and tenant isolation', () => {
     const outside = await stateOf(thread, await token({ rights: ['read'], prefix: 'team-b/' }))
     expect(outside.status).toBe(403)
     expect(outside.json.error.message).toContain('prefix')
+  })
+
+  it('says nothing about its graphs without a token: GET / names only the API', async () => {
+    const root = await SELF.fetch('https://edgegraph.test/')
+    expect(await root.json()).toEqual({ name: 'edgegraph', api: '/v1' })
+    expect((await call('GET', '/v1/graphs', { auth: null })).status).toBe(401)
+    expect((await call('GET', '/v1/graphs')).json.graphs).toContain('counter')
   })
 
   it('matches a prefix by whole segments: a token for user-1 cannot run user-10 nor read user-10/private', async () => {

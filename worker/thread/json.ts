@@ -29,15 +29,17 @@ export interface SnapshotJson {
 }
 
 /** A snapshot as the API shows it (see {@link SnapshotJson}). */
-export function snapshotJson(s: StateSnapshot<unknown>): SnapshotJson {
+export function snapshotJson(t: { exposeErrors: boolean }, s: StateSnapshot<unknown>): SnapshotJson {
   const tagged = (value: unknown, channel: string) => encodeValue(value, { channel, path: [] })
+  // A failed task's error is the graph's own exception text: shown only where the deployment chose to.
+  const tasks = t.exposeErrors ? s.tasks : s.tasks.map((task) => (task.error ? { ...task, error: { name: task.error.name, message: 'hidden: see the server log (exposeErrors)' } } : task))
   return {
     checkpointId: s.config.checkpointId,
     parentId: s.parentConfig?.checkpointId ?? null,
     createdAt: s.createdAt,
     values: tagged(s.values, 'values'),
     next: s.next,
-    tasks: tagged(s.tasks, 'tasks'),
+    tasks: tagged(tasks, 'tasks'),
     interrupts: tagged(s.interrupts, 'interrupts'),
     metadata: JSON.parse(JSON.stringify(s.metadata)) as Encoded,
   }

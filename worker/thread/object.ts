@@ -34,6 +34,11 @@ export interface ThreadObjectOptions {
   leaseMs?: number
   /** How often an interrupted run is re-driven before it is given up (default 5). */
   maxAttempts?: number
+  /**
+   * Show the exception text of failed nodes and reducers in answers (default false: it stays in the server log, and
+   * answers say which node or channel failed). `npm run dev` turns it on with the `EDGEGRAPH_EXPOSE_ERRORS` var.
+   */
+  exposeErrors?: boolean
 }
 
 /** One page of a thread's history, newest first; `nextBefore` asks for the next page (null: there is none). */
@@ -117,6 +122,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
     retention: options.retention,
     leaseMs: options.leaseMs ?? 30_000,
     maxAttempts: options.maxAttempts ?? 5,
+    exposeErrors: options.exposeErrors ?? false,
   }
 
   return class EdgegraphThread extends DurableObject<EdgegraphEnv> implements ThreadRpc {
@@ -134,6 +140,11 @@ export function createThreadObject(options: ThreadObjectOptions) {
       })
     }
 
+    /** Runs `fn` and answers its outcome, showing node errors only where the deployment chose to (`exposeErrors`). */
+    #settle<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+      return settle('the thread object', fn, this.#t.exposeErrors)
+    }
+
     /** Re-arms the lease of a run going on, re-drives a lost one, or runs the thread's retention. */
     override async alarm(): Promise<void> {
       const t = this.#t
@@ -149,21 +160,21 @@ export function createThreadObject(options: ThreadObjectOptions) {
 
     /** Runs (or continues, or resumes) the thread's graph: the state after the run, or its Server-Sent Events. */
     run(args: RunArgs): Promise<Outcome<RunResult>> {
-      return settle('the thread object', () => startRun(this.#t, args))
+      return this.#settle(() => startRun(this.#t, args))
     }
 
     /** The newest checkpoint (with `lastError` if a background attempt failed since), or the one named. */
     state(thread: string, checkpointId?: string): Promise<Outcome<SnapshotJson>> {
-      return settle('the thread object', async () => {
+      return this.#settle(async () => {
         const { graph, meta } = await graphOf(this.#t, thread)
-        const state = snapshotJson(await graph.getState({ threadId: thread, ...(checkpointId === undefined ? {} : { checkpointId }) }))
+        const state = snapshotJson(this.#t, await graph.getState({ threadId: thread, ...(checkpointId === undefined ? {} : { checkpointId }) }))
         return meta?.lastError && checkpointId === undefined ? { ...state, lastError: meta.lastError } : state
       })
     }
 
     /** A page of the thread's checkpoints, newest first. */
     history(thread: string, query: HistoryQuery): Promise<Outcome<HistoryPage>> {
-      return settle('the thread object', async () => {
+      return this.#settle(async () => {
         const { graph } = await graphOf(this.#t, thread)
         const { limit, before, filter } = query
         const checkpoints: SnapshotJson[] = []
@@ -175,7 +186,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
             more = true
             break
           }
-          const json = snapshotJson(s)
+          const json = snapshotJson(this.#t, s)
           chars += JSON.stringify(json).length
           checkpoints.push(json)
         }
@@ -185,7 +196,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
 
     /** Updates the thread's state, or forks from `checkpointId`: the id of the new checkpoint. */
     update(thread: string, args: UpdateArgs): Promise<Outcome<{ checkpointId: string }>> {
-      return settle('the thread object', () =>
+      return this.#settle(() =>
         this.#t.exclusive(async () => {
           const { graph, name } = await graphOf(this.#t, thread, args.graph)
           const config = await graph.updateState({ threadId: thread, ...(args.checkpointId === undefined ? {} : { checkpointId: args.checkpointId }) }, args.values, args.asNode)
@@ -197,7 +208,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
 
     /** RFC 6902 patch from checkpoint `from` to checkpoint `to`. */
     diff(thread: string, from: string, to: string): Promise<Outcome<{ patch: JsonPatchOperation[] }>> {
-      return settle('the thread object', async () => {
+      return this.#settle(async () => {
         const { graph } = await graphOf(this.#t, thread)
         return { patch: await graph.diff({ threadId: thread, checkpointId: from }, { threadId: thread, checkpointId: to }) }
       })
@@ -205,7 +216,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
 
     /** Deletes the thread and everything the object stored. */
     delete(thread: string): Promise<Outcome<{ ok: true }>> {
-      return settle('the thread object', () =>
+      return this.#settle(() =>
         this.#t.exclusive(async () => {
           await deleteThread(this.#t, thread)
           return { ok: true as const }
@@ -215,23 +226,23 @@ export function createThreadObject(options: ThreadObjectOptions) {
 
     /** Changes the thread's retention (`null` clears a field): the retention that applies now. */
     retention(thread: string, retention: Retention): Promise<Outcome<{ retention: Retention }>> {
-      return settle('the thread object', async () => ({ retention: await setRetention(this.#t, thread, retention) }))
+      return this.#settle(async () => ({ retention: await setRetention(this.#t, thread, retention) }))
     }
 
     syncPull(thread: string, since: Marks | undefined): Promise<Outcome<string>> {
-      return settle('the thread object', () => syncPull(this.#t, thread, since))
+      return this.#settle(() => syncPull(this.#t, thread, since))
     }
 
     syncHas(thread: string, ids: string[]): Promise<Outcome<{ ids: string[] }>> {
-      return settle('the thread object', () => syncHas(this.#t, thread, ids))
+      return this.#settle(() => syncHas(this.#t, thread, ids))
     }
 
     syncPush(thread: string, checkpoints: ExportedCheckpoint[], graph: string | undefined): Promise<Outcome<{ added: number; rev?: string | undefined; prevRev: string | null }>> {
-      return settle('the thread object', () => syncPush(this.#t, thread, checkpoints, graph))
+      return this.#settle(() => syncPush(this.#t, thread, checkpoints, graph))
     }
 
     syncHead(thread: string, id: string, expect: string | undefined): Promise<Outcome<{ rev: string; prevRev: string | null }>> {
-      return settle('the thread object', () => syncHead(this.#t, thread, id, expect))
+      return this.#settle(() => syncHead(this.#t, thread, id, expect))
     }
   }
 }

@@ -40,7 +40,7 @@ export async function redrive(t: ThreadState, marker: RunMarker): Promise<void> 
     }
     await execute(t, graph, args, marker.graph, undefined, moved ? 'head' : undefined)
   } catch (err) {
-    const { code, message } = describeError(err, 'continuing the run')
+    const { code, message } = describeError(err, 'continuing the run', undefined, t.exposeErrors)
     const meta = await t.meta()
     if (meta !== undefined) await storage.put(META, { ...meta, lastError: { code, message, at: Date.now() } })
   } finally {

@@ -63,7 +63,7 @@ export async function maintain(t: ThreadState, meta: ThreadMeta): Promise<void> 
     if (ttlSeconds != null) await t.storage.setAlarm(meta.lastActive + ttlSeconds * 1000)
   } catch (err) {
     // Pruning raced a writer (CONFLICT) or storage failed: try again a little later.
-    const { code, message } = describeError(err, 'retention')
+    const { code, message } = describeError(err, 'retention', undefined, t.exposeErrors)
     await t.storage.put(META, { ...meta, lastError: { code, message, at: Date.now() } })
     await t.storage.setAlarm(Date.now() + 10_000)
   } finally {

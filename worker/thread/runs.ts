@@ -56,7 +56,7 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
     await t.storage.setAlarm(Date.now() + t.settings.leaseMs)
     if (args.stream === undefined) {
       await execute(t, graph, args, name, undefined)
-      return { state: snapshotJson(await graph.getState({ threadId: args.thread })) }
+      return { state: snapshotJson(t, await graph.getState({ threadId: args.thread })) }
     }
     const events = new EventStream()
     handedOff = true
@@ -71,9 +71,9 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
 async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream): Promise<void> {
   try {
     await execute(t, graph, args, name, events)
-    await events.send('end', snapshotJson(await graph.getState({ threadId: args.thread })))
+    await events.send('end', snapshotJson(t, await graph.getState({ threadId: args.thread })))
   } catch (err) {
-    const { code, message } = describeError(err, 'the run')
+    const { code, message } = describeError(err, 'the run', undefined, t.exposeErrors)
     await events.send('error', errorBody(code, message))
   } finally {
     t.busy = undefined

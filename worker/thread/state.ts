@@ -54,6 +54,7 @@ export interface ThreadSettings {
   retention: Retention | undefined
   leaseMs: number
   maxAttempts: number
+  exposeErrors: boolean
 }
 
 /** One thread object's state; each of its parts takes it as its first argument. */
@@ -70,6 +71,11 @@ export class ThreadState {
     readonly settings: ThreadSettings,
   ) {
     this.#adapter = this.#createAdapter()
+  }
+
+  /** Whether answers may carry the exception text of failed nodes (the option, or the `EDGEGRAPH_EXPOSE_ERRORS` var). */
+  get exposeErrors(): boolean {
+    return this.settings.exposeErrors || this.env.EDGEGRAPH_EXPOSE_ERRORS === 'true'
   }
 
   /** Where the thread's history lives. */
