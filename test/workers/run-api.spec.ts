@@ -270,6 +270,29 @@ describe('auth and tenant isolation', () => {
     expect(outside.json.error.message).toContain('prefix')
   })
 
+  it('a refused request changes nothing: no thread record, no graph taken, no alarm', async () => {
+    const objectAlarm = (thread: string) => runInDurableObject(objectOf('acme', thread), (_o, state) => state.storage.getAlarm())
+    const cases: [string, unknown, number][] = [
+      [newThread('refused'), { graph: 'counter', input: null, checkpointId: 'zzzzzzzzzzzzzzzz' }, 404],
+      [newThread('refused'), { graph: 'counter', input: { nope: 1 } }, 400],
+      [newThread('refused'), { graph: 'counter', input: { target: 'x' } }, 400],
+      [newThread('refused'), { graph: 'counter', command: { resume: 1 } }, 404],
+    ]
+    for (const [thread, body, status] of cases) {
+      expect((await run(thread, body)).status, JSON.stringify(body)).toBe(status)
+      expect((await stateOf(thread)).status).toBe(404)
+      expect(await objectAlarm(thread)).toBeNull()
+      // The thread is still free to start with any graph.
+      expect((await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'hi' }] } })).status).toBe(200)
+    }
+    const none = newThread('no-retention')
+    const retention = await call('PUT', threadPath(none, '/retention'), { body: { ttlSeconds: 60 } })
+    expect(retention.status).toBe(404)
+    expect(retention.json.error.code).toBe('THREAD_NOT_FOUND')
+    expect(await objectAlarm(none)).toBeNull()
+    expect((await stateOf(none)).status).toBe(404)
+  })
+
   it('says nothing about its graphs without a token: GET / names only the API', async () => {
     const root = await SELF.fetch('https://edgegraph.test/')
     expect(await root.json()).toEqual({ name: 'edgegraph', api: '/v1' })
@@ -417,8 +440,8 @@ describe('eviction and retention', () => {
 
   it('prunes to keepLast after a run, keeping chains readable and the thread runnable', async () => {
     const thread = newThread('keep')
-    expect((await call('PUT', threadPath(thread, '/retention'), { body: { keepLast: 3 } })).json.retention).toEqual({ ttlSeconds: null, keepLast: 3 })
     const head = (await run(thread, { graph: 'counter', input: { target: 10 } })).json
+    expect((await call('PUT', threadPath(thread, '/retention'), { body: { keepLast: 3 } })).json.retention).toEqual({ ttlSeconds: null, keepLast: 3 })
     // The alarm armed after the run prunes the 11 checkpoints (it fires by itself; running it early is the same).
     await runDurableObjectAlarm(objectOf('acme', thread))
     const kept = await waitFor(() => fullHistory(thread), (h) => h.length === 3)
@@ -430,8 +453,8 @@ describe('eviction and retention', () => {
 
   it('keeps a pending interrupt through pruning, and it can still be resumed', async () => {
     const thread = newThread('keep-chat')
-    await call('PUT', threadPath(thread, '/retention'), { body: { keepLast: 1 } })
     await run(thread, { graph: 'chat', input: { messages: [{ role: 'user', content: 'a' }] } })
+    expect((await call('PUT', threadPath(thread, '/retention'), { body: { keepLast: 1 } })).status).toBe(200)
     await call('POST', threadPath(thread, '/resume'), { body: { value: { approve: true } } })
     await run(thread, { input: { messages: [{ role: 'user', content: 'b' }] } })
     await runDurableObjectAlarm(objectOf('acme', thread))

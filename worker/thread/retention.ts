@@ -4,7 +4,7 @@
  * rebased, forks and pending interrupts kept), and `ttlSeconds` deletes the whole thread once it has been idle that
  * long. Defaults come from the worker's options; each thread can override them.
  */
-import { pruneHistory } from '../../src/index.js'
+import { EdgegraphError, pruneHistory } from '../../src/index.js'
 import { describeError } from '../http.js'
 import { META, RUN, type ThreadMeta, type ThreadState } from './state.js'
 
@@ -23,7 +23,10 @@ export function effective(defaults: Retention | undefined, own: Retention | unde
 
 /** Changes the thread's retention (`null` clears a field), re-arms the alarm, and answers the retention that applies now. */
 export async function setRetention(t: ThreadState, thread: string, retention: Retention): Promise<Retention> {
-  const meta: ThreadMeta = (await t.meta()) ?? { thread, lastActive: Date.now() }
+  const existing = await t.meta()
+  // Retention of a thread that does not exist would create it (and arm an alarm): refused, nothing written.
+  if (existing === undefined && (await t.head(thread)) === null) throw new EdgegraphError('THREAD_NOT_FOUND', `Thread "${thread}" does not exist; set its retention once it has run.`)
+  const meta: ThreadMeta = existing ?? { thread, lastActive: Date.now() }
   meta.retention = { ...meta.retention, ...retention }
   await t.storage.put(META, meta)
   await schedule(t, meta)

@@ -54,13 +54,14 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
     const recorded: ThreadMeta = meta?.graph === name ? meta : { ...meta, thread: args.thread, graph: name, lastActive: Date.now() }
     await t.storage.put({ [RUN]: marker, [META]: recorded })
     await t.storage.setAlarm(Date.now() + t.settings.leaseMs)
+    const refusal = { meta, head: marker.startHead }
     if (args.stream === undefined) {
-      await execute(t, graph, args, name, undefined)
+      await execute(t, graph, args, name, undefined, undefined, refusal)
       return { state: snapshotJson(t, await graph.getState({ threadId: args.thread })) }
     }
     const events = new EventStream()
     handedOff = true
-    void streamRun(t, graph, args, name, events)
+    void streamRun(t, graph, args, name, events, refusal)
     return { events: events.readable }
   } finally {
     if (!handedOff) t.busy = undefined
@@ -68,9 +69,9 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
 }
 
 /** The streamed run, after the answer has gone out: ends with an `end` event (the state) or an `error` event. */
-async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream): Promise<void> {
+async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream, refusal: Refusal): Promise<void> {
   try {
-    await execute(t, graph, args, name, events)
+    await execute(t, graph, args, name, events, undefined, refusal)
     await events.send('end', snapshotJson(t, await graph.getState({ threadId: args.thread })))
   } catch (err) {
     const { code, message } = describeError(err, 'the run', undefined, t.exposeErrors)
@@ -85,7 +86,16 @@ async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: s
  * Runs (or continues, with `continueFrom: 'head'`) the graph; clears the run marker once the run has ended, one way
  * or another. Storage trouble leaves the marker and brings the alarm forward, so the run is tried again.
  */
-export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream | undefined, continueFrom?: 'head'): Promise<void> {
+/** What a run request found before it started: restored when the engine refuses the request having stored nothing. */
+interface Refusal {
+  meta: ThreadMeta | undefined
+  head: string | null
+}
+
+/** Errors of a request the engine refuses before it stores anything (when the head has not moved). */
+const REFUSED = ['INVALID_ARGUMENT', 'INVALID_UPDATE', 'CHECKPOINT_NOT_FOUND', 'NO_PENDING_INTERRUPT', 'UNKNOWN_NODE', 'THREAD_NOT_FOUND', 'RECURSION_LIMIT']
+
+export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream | undefined, continueFrom?: 'head', refusal?: Refusal): Promise<void> {
   const config = {
     threadId: args.thread,
     ...(args.checkpointId === undefined || continueFrom === 'head' ? {} : { checkpointId: args.checkpointId }),
@@ -95,6 +105,7 @@ export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, na
   }
   const input = continueFrom === 'head' ? null : inputOf(args)
   let ended = false
+  let refused = false
   try {
     if (events === undefined) {
       await graph.invoke(input, config)
@@ -109,9 +120,17 @@ export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, na
     // A node failure, a bad request or an interrupt answer that does not fit ends the run: the client decides
     // what next. Storage trouble leaves the marker, so the alarm tries again.
     ended = !isEdgegraphError(err) || !['STORAGE_UNAVAILABLE', 'STORAGE_FAILED', 'CONFLICT', 'ABORTED'].includes(err.code)
+    // A request refused before anything was stored changes nothing: not the thread's graph, not its activity.
+    refused = refusal !== undefined && isEdgegraphError(err) && REFUSED.includes(err.code) && (await t.head(args.thread)) === refusal.head
     throw err
   } finally {
-    if (ended) {
+    if (refused && refusal) {
+      await t.storage.delete(RUN)
+      if (refusal.meta === undefined) {
+        await t.storage.delete(META)
+        await t.storage.deleteAlarm() // the run's lease alarm: there is no thread to look after
+      } else await t.storage.put(META, refusal.meta)
+    } else if (ended) {
       await t.storage.delete(RUN)
       await touched(t, args.thread, name)
     } else {
