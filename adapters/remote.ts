@@ -112,8 +112,15 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
           const body = { limit: count - page.length, ...(lo === undefined ? {} : { from: lo }), ...(hi === undefined ? {} : { to: hi }), ...(reverse ? { reverse } : {}) }
           const res = (await call('POST', `${threadPath(thread)}/scan`, thread, body)) as { entries?: unknown; done?: unknown }
           if (!Array.isArray(res.entries) || typeof res.done !== 'boolean') throw malformed('scan page', thread)
+          // A server that says "not done" must make progress: an empty page, or keys that do not move on past the
+          // last one, would have this loop ask forever.
+          if (!res.done && res.entries.length === 0) throw error('STORAGE_FAILED', 'the server answered an empty scan page that is not done (done: false with no entries); it is broken or not an edgegraph storage API', thread)
           for (const entry of res.entries) {
             if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw malformed('scan entry', thread)
+            // Each key after the one before it (strictly), and within the bounds asked for (`from` inclusive).
+            const prev = page[page.length - 1]?.[0]
+            const wrong = reverse ? (prev ?? hi) !== undefined && entry[0] >= (prev ?? (hi as string)) : prev !== undefined ? entry[0] <= prev : lo !== undefined && entry[0] < lo
+            if (wrong) throw error('STORAGE_FAILED', `the server answered scan keys out of order or outside the range ("${entry[0]}")`, thread)
             page.push([entry[0], decode(entry[1], thread)])
           }
           const last = page[page.length - 1]

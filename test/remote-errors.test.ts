@@ -38,3 +38,35 @@ describe('remote adapter: error codes sent by a server', () => {
     }
   })
 })
+
+describe('remote adapter: a server that never finishes a scan', () => {
+  /** A server whose scan answers the given pages in turn (the last one forever), counting requests. */
+  function scanning(pages: { entries: [string, string][]; done: boolean }[]) {
+    let calls = 0
+    const adapter = createRemoteAdapter({
+      url,
+      fetch: async () => {
+        const page = pages[Math.min(calls++, pages.length - 1)]
+        return new Response(JSON.stringify(page), { status: 200, headers: { 'content-type': 'application/json' } })
+      },
+    })
+    return { adapter, calls: () => calls }
+  }
+  const drain = async (adapter: ReturnType<typeof createRemoteAdapter>) => {
+    for await (const _ of adapter.scan('t', {})) void _
+  }
+
+  it('fails with STORAGE_FAILED on an empty "not done" page instead of asking forever', async () => {
+    const server = scanning([{ entries: [['a', 'AQ==']], done: false }, { entries: [], done: false }])
+    const err = await rejectsWith(drain(server.adapter), 'STORAGE_FAILED')
+    expect(err.message).toMatch(/empty scan page that is not done/)
+    expect(server.calls()).toBe(2)
+  })
+
+  it('fails on keys that do not move forward (a server repeating its page)', async () => {
+    const server = scanning([{ entries: [['a', 'AQ==']], done: false }])
+    const err = await rejectsWith(drain(server.adapter), 'STORAGE_FAILED')
+    expect(err.message).toMatch(/out of order/)
+    expect(server.calls()).toBe(2)
+  })
+})
