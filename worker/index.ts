@@ -64,6 +64,8 @@ export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
   auth?: 'env' | 'none' | AuthOptions
   /** With `auth: 'env'`: what tokens must also satisfy (audience, issuer, longest lifetime, clock skew). */
   tokens?: VerifyOptions
+  /** Largest run `metadata`, as JSON bytes (default 16 KiB): it is stored with the run's checkpoints. */
+  maxMetadataBytes?: number
   /** Largest run API request body (default 1 MiB); the storage API has its own (8 MiB). */
   maxBodyBytes?: number
   /** Origins allowed by CORS (default `*`: tokens travel in a header, not in cookies). */
@@ -150,7 +152,7 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     await next()
   })
 
-  addThreadRoutes(app, options.graphs, (env) => authFor(env) !== undefined)
+  addThreadRoutes(app, options.graphs, (env) => authFor(env) !== undefined, { maxMetadataBytes: options.maxMetadataBytes ?? 16 * 1024 })
 
   // Graph names are for callers with a token (GET /v1/graphs): the root says only what this is.
   app.get('/', (c) => c.json({ name: 'edgegraph', api: '/v1' }))

@@ -23,8 +23,9 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-
  * Adds the run API's routes to `app`, for the registered `graphs`; `authenticated(env)` says whether requests carry
  * verified claims (thread ids are then namespaced by tenant).
  */
-export function addThreadRoutes(app: Hono<WorkerEnv>, graphs: Record<string, GraphFactory>, authenticated: (env: EdgegraphEnv) => boolean): void {
+export function addThreadRoutes(app: Hono<WorkerEnv>, graphs: Record<string, GraphFactory>, authenticated: (env: EdgegraphEnv) => boolean, limits: { maxMetadataBytes: number }): void {
   const names = Object.keys(graphs)
+  const utf8 = new TextEncoder()
 
   /** The route's thread (its storage id) and its object, once the caller may do `right` on it. */
   const objectOf = (c: Context<WorkerEnv>, right: Right) => {
@@ -38,6 +39,11 @@ export function addThreadRoutes(app: Hono<WorkerEnv>, graphs: Record<string, Gra
   }
   const run = async (c: Context<WorkerEnv>, args: Omit<RunArgs, 'thread'>): Promise<Response> => {
     knownGraph(args.graph)
+    // Run metadata goes into the run's checkpoints: bounded, so a request cannot multiply storage.
+    const metadataBytes = args.metadata === undefined ? 0 : utf8.encode(JSON.stringify(args.metadata)).length
+    if (metadataBytes > limits.maxMetadataBytes) {
+      throw new ApiError(413, 'VALUE_TOO_LARGE', `run metadata is ${metadataBytes} bytes of JSON, above the ${limits.maxMetadataBytes}-byte limit (maxMetadataBytes); keep it to ids and labels`)
+    }
     const { id, stub } = objectOf(c, 'run')
     const result: RunResult = await unwrap(stub.run({ ...args, thread: id }))
     return 'events' in result ? c.body(result.events, 200, SSE_HEADERS) : c.json(result.state)

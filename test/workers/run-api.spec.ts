@@ -293,6 +293,16 @@ describe('auth and tenant isolation', () => {
     expect((await stateOf(none)).status).toBe(404)
   })
 
+  it('caps run metadata at 16 KiB (413), storing nothing', async () => {
+    const thread = newThread('meta')
+    const big = await run(thread, { graph: 'counter', input: { target: 2 }, metadata: { note: 'x'.repeat(17 * 1024) } })
+    expect(big.status).toBe(413)
+    expect(big.json.error).toMatchObject({ code: 'VALUE_TOO_LARGE', message: expect.stringMatching(/above the 16384-byte limit/) })
+    expect((await stateOf(thread)).status).toBe(404)
+    const ok = await run(thread, { graph: 'counter', input: { target: 2 }, metadata: { note: 'x'.repeat(15 * 1024) } })
+    expect(ok.status).toBe(200)
+  })
+
   it('says nothing about its graphs without a token: GET / names only the API', async () => {
     const root = await SELF.fetch('https://edgegraph.test/')
     expect(await root.json()).toEqual({ name: 'edgegraph', api: '/v1' })
