@@ -11,8 +11,10 @@ export interface EdgegraphEnv {
   EDGEGRAPH_JWT_SECRET?: string
   /** `"true"` shows failed nodes' exception text in answers (`npm run dev` sets it; leave it unset in deployments). */
   EDGEGRAPH_EXPOSE_ERRORS?: string
-  /** Optional Workers rate limiter (`ratelimits` in wrangler.jsonc): requests over it get 429, per tenant by default. */
+  /** Optional Workers rate limiter (`ratelimits` in wrangler.jsonc): per client address before auth, per token after. */
   RATE_LIMITER?: RateLimit
+  /** Optional second limiter counting per tenant (a higher limit than RATE_LIMITER's per-token one). */
+  TENANT_RATE_LIMITER?: RateLimit
 }
 
 /** The Hono env of the Worker's app: its bindings, and the verified token claims once auth has run. */

@@ -38,7 +38,7 @@
  * storage unavailable or misconfiguration; 429 when the optional `RATE_LIMITER` binding says the tenant sent too
  * many requests.
  */
-import { Hono, type MiddlewareHandler } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import { HTTPException } from 'hono/http-exception'
@@ -70,11 +70,26 @@ export interface EdgegraphWorkerOptions extends ThreadObjectOptions {
   maxBodyBytes?: number
   /** Origins allowed by CORS (default `*`: tokens travel in a header, not in cookies). */
   corsOrigins?: string | string[]
-  /**
-   * What the `RATE_LIMITER` binding (if bound) counts requests by: default the token's tenant (the client IP
-   * without auth). Return undefined to let a request through uncounted.
-   */
-  rateLimitKey?: (claims: AuthClaims | undefined, request: Request) => string | undefined
+  /** What the rate limiters count requests by (see {@link RateLimitKeys}); each function may return undefined to skip. */
+  rateLimitKeys?: Partial<RateLimitKeys>
+}
+
+/**
+ * The keys requests are counted under, with the `ratelimits` bindings: `RATE_LIMITER` counts every request by client
+ * address before auth (bad tokens included) and each token subject after it; `TENANT_RATE_LIMITER` (optional, set a
+ * higher limit) counts each tenant. A request over any of them gets 429; a limiter that fails, 503.
+ */
+export interface RateLimitKeys {
+  beforeAuth(request: Request): string | undefined
+  subject(claims: AuthClaims, request: Request): string | undefined
+  tenant(claims: AuthClaims, request: Request): string | undefined
+}
+
+const DEFAULT_RATE_LIMIT_KEYS: RateLimitKeys = {
+  beforeAuth: (request) => `ip:${request.headers.get('cf-connecting-ip') ?? 'unknown'}`,
+  // A token without `sub` is counted by what it may do, so two such tokens of one tenant still count apart.
+  subject: (claims) => `subject:${claims.tenant}/${claims.sub ?? `(${claims.prefix ?? ''}|${claims.rights.join(',')})`}`,
+  tenant: (claims) => `tenant:${claims.tenant}`,
 }
 
 /**
@@ -103,7 +118,28 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
   const app = new Hono<WorkerEnv>()
   app.use('/v1/*', cors({ origin: options.corsOrigins ?? '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'], maxAge: 600 }))
 
-  // Auth before anything reads the body.
+  // Rate limits (when `ratelimits` bindings are configured) around auth, before anything reads the body.
+  const keys = { ...DEFAULT_RATE_LIMIT_KEYS, ...options.rateLimitKeys }
+  const count = async (c: Context<WorkerEnv>, limiter: RateLimit | undefined, keyOf: () => string | undefined, who: string): Promise<void> => {
+    if (limiter === undefined) return
+    let ok: boolean
+    try {
+      const key = keyOf()
+      ok = key === undefined || (await limiter.limit({ key })).success
+    } catch (err) {
+      console.error('rate limiter failed', err)
+      throw new ApiError(503, 'RATE_LIMITED', 'the rate limiter is not answering; retry in a moment')
+    }
+    if (!ok) {
+      c.header('retry-after', '60')
+      throw new ApiError(429, 'RATE_LIMITED', `too many requests ${who}; slow down and retry after a minute`)
+    }
+  }
+  // Before auth, by client address: bad tokens are counted too (each costs an HMAC check or an authorize call).
+  app.use('/v1/*', async (c, next) => {
+    await count(c, c.env.RATE_LIMITER, () => keys.beforeAuth(c.req.raw), 'from this address')
+    return next()
+  })
   const auths = new Map<string, MiddlewareHandler<WorkerEnv>>()
   app.use('/v1/*', async (c, next) => {
     const auth = authFor(c.env)
@@ -113,15 +149,12 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
     if (middleware === undefined) auths.set(key, (middleware = requireAuth(auth) as unknown as MiddlewareHandler<WorkerEnv>))
     return middleware(c, next)
   })
-  // Per-tenant rate limit (after auth, before the body is read), when a `ratelimits` binding is configured.
+  // After auth: per token subject (one user cannot spend the whole tenant's budget), and per tenant.
   app.use('/v1/*', async (c, next) => {
-    const limiter = c.env.RATE_LIMITER
-    if (limiter === undefined) return next()
     const claims = authFor(c.env) === undefined ? undefined : c.get('auth')
-    const key = options.rateLimitKey ? options.rateLimitKey(claims, c.req.raw) : (claims?.tenant ?? c.req.header('cf-connecting-ip') ?? 'anonymous')
-    if (key !== undefined && !(await limiter.limit({ key })).success) {
-      c.header('retry-after', '60')
-      throw new ApiError(429, 'RATE_LIMITED', 'too many requests for this tenant; slow down and retry after a minute')
+    if (claims !== undefined) {
+      await count(c, c.env.RATE_LIMITER, () => keys.subject(claims, c.req.raw), 'for this token')
+      await count(c, c.env.TENANT_RATE_LIMITER, () => keys.tenant(claims, c.req.raw), 'for this tenant')
     }
     return next()
   })

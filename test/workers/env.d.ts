@@ -6,6 +6,7 @@ type TestBindings = {
   DB: D1Database
   EDGEGRAPH_JWT_SECRET: string
   RATE_LIMITER: RateLimit
+  TENANT_RATE_LIMITER: RateLimit
 }
 
 interface Env extends TestBindings {}

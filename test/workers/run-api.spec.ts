@@ -362,6 +362,39 @@ describe('rate limit', () => {
   })
 })
 
+describe('rate limit: before auth, per token, per tenant', () => {
+  it('counts requests with bad tokens by client address before checking them', async () => {
+    const ip = `10.99.${Date.now() % 250}.${Math.floor(Math.random() * 250)}`
+    const statuses: number[] = []
+    for (let i = 0; i < 11; i++) statuses.push((await call('GET', threadPath('any', '/state'), { auth: 'forged.token.here', headers: { 'cf-connecting-ip': ip } })).status)
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401))
+    expect(statuses[10]).toBe(429)
+    // Another address is not held back.
+    expect((await call('GET', threadPath('any', '/state'), { auth: 'forged.token.here', headers: { 'cf-connecting-ip': `${ip}9` } })).status).toBe(401)
+  })
+
+  it('one token cannot spend the whole tenant\'s budget: an intern at its limit leaves the admin working, until the tenant\'s own limit', async () => {
+    const tenant = `limited-${Date.now().toString(36)}t`
+    const intern = await token({ tenant, sub: 'intern', rights: ['read'], prefix: 'intern/' })
+    const admin = await token({ tenant, sub: 'admin' })
+    const get = (auth: string) => call('GET', threadPath('intern/x', '/state'), { auth })
+    const statuses: number[] = []
+    for (let i = 0; i < 11; i++) statuses.push((await get(intern)).status)
+    expect(statuses).toEqual([...Array(10).fill(404), 429])
+    // The tenant has counted 10 of its 15 (the refused 11th stopped at the token's limit): the admin still gets through.
+    for (let i = 0; i < 5; i++) expect((await get(admin)).status).toBe(404)
+    const over = await get(admin)
+    expect(over.status).toBe(429)
+    expect(over.json.error.message).toContain('for this tenant')
+  })
+
+  it('answers 503 when the limiter fails, not 500', async () => {
+    const res = await call('GET', threadPath('any', '/state'), { headers: { 'x-test-limiter': 'broken' } })
+    expect(res.status).toBe(503)
+    expect(res.json.error).toEqual({ code: 'RATE_LIMITED', message: 'the rate limiter is not answering; retry in a moment' })
+  })
+})
+
 describe('bad input', () => {
   const cases: [name: string, method: string, path: (t: string) => string, options: Parameters<typeof call>[2], status: number, code: string, says?: string][] = [
     ['malformed JSON', 'POST', (t) => threadPath(t, '/runs'), { raw: '{"graph": "counter", ', headers: { 'content-type': 'application/json' } }, 400, 'INVALID_ARGUMENT', 'JSON'],

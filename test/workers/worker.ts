@@ -60,7 +60,16 @@ function failOnce(checkpointer: StorageAdapter) {
 const { worker, ThreadObject } = createEdgegraphWorker({
   graphs: { ...exampleGraphs, freezeOnce, failOnce },
   leaseMs: 60_000,
-  rateLimitKey: (claims) => (claims?.tenant.startsWith('limited-') ? claims.tenant : undefined),
+  // Only what the rate-limit tests send is counted: tenants named limited-*, and client addresses 10.99.*.
+  rateLimitKeys: {
+    beforeAuth: (request) => {
+      if (request.headers.get('x-test-limiter') === 'broken') throw new Error('limiter down')
+      const ip = request.headers.get('cf-connecting-ip') ?? ''
+      return ip.startsWith('10.99.') ? `ip:${ip}` : undefined
+    },
+    subject: (claims) => (claims.tenant.startsWith('limited-') ? `subject:${claims.tenant}/${claims.sub ?? '-'}` : undefined),
+    tenant: (claims) => (claims.tenant.startsWith('limited-') ? `tenant:${claims.tenant}` : undefined),
+  },
 })
 
 export class EdgegraphThread extends ThreadObject {}
