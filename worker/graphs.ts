@@ -12,7 +12,12 @@ import { z } from 'zod'
 import { END, START, StateGraph, EdgegraphError } from '../src/index.js'
 import type { StorageAdapter } from '../src/checkpoint/adapter.js'
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** Waits `ms`, or less when the run is stopped (cancel, delete, deadline). */
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+  })
 
 /** Counts from `count` up to `target`, one step per increment, waiting `delayMs` in each. */
 export function counterGraph(checkpointer: StorageAdapter) {
@@ -22,8 +27,8 @@ export function counterGraph(checkpointer: StorageAdapter) {
     target: { default: () => 5, schema: upTo(1000) },
     delayMs: { default: () => 0, schema: upTo(1000) },
   })
-    .addNode('increment', async (s) => {
-      if (s.delayMs > 0) await sleep(s.delayMs)
+    .addNode('increment', async (s, ctx) => {
+      if (s.delayMs > 0) await sleep(s.delayMs, ctx.signal)
       return { count: s.count + 1 }
     })
     .addEdge(START, 'increment')

@@ -181,6 +181,8 @@ export function createEdgegraphWorker(options: EdgegraphWorkerOptions) {
   )
 
   app.on(['POST', 'PUT'], '/v1/threads/*', async (c, next) => {
+    // `cancel` takes no body.
+    if (c.req.path.endsWith('/cancel')) return next()
     if (!/^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) throw badRequest('send the body as JSON (content-type: application/json)')
     await next()
   })

@@ -94,6 +94,11 @@ export function addThreadRoutes(app: Hono<WorkerEnv>, graphs: Record<string, Gra
     return c.json(await unwrap(stub.retention(id, c.req.valid('json'))))
   })
 
+  app.post('/v1/threads/:thread/cancel', query(schemas.none), async (c) => {
+    const { id, stub } = objectOf(c, 'run')
+    return c.json(await unwrap(stub.cancel(id)))
+  })
+
   app.delete('/v1/threads/:thread', query(schemas.none), async (c) => {
     const { id, stub } = objectOf(c, 'write')
     return c.json(await unwrap(stub.delete(id)))

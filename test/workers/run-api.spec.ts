@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { createRemoteAdapter } from '../../adapters/remote.js'
 import { isEdgegraphError } from '../../src/index.js'
 import { RUN } from '../../worker/thread/state.js'
+import { threadStub } from '../../worker/thread/object.js'
 import { call, newThread, parseSse, threadPath, token, waitFor } from './api.js'
 
 const run = (thread: string, body: unknown, auth?: string) => call('POST', threadPath(thread, '/runs'), { body, ...(auth === undefined ? {} : { auth }) })
@@ -359,6 +360,57 @@ describe('rate limit', () => {
     const err = await remote.get('any', ['h']).catch((e: unknown) => e)
     expect(isEdgegraphError(err, 'STORAGE_UNAVAILABLE')).toBe(true)
     expect((err as Error).message).toContain('429 RATE_LIMITED: too many requests')
+  })
+})
+
+describe('runs have an end: cancel, delete, deadline', () => {
+  it('cancel stops the run at its next step boundary, keeps its checkpoints, and the alarm does not continue it', async () => {
+    const thread = newThread('cancel')
+    const pending = run(thread, { graph: 'counter', input: { target: 200, delayMs: 100 } })
+    await waitFor(() => stateOf(thread), (s) => s.status === 200 && s.json.values.count >= 2)
+    const cancelled = await call('POST', threadPath(thread, '/cancel'))
+    expect(cancelled.status).toBe(200)
+    expect(cancelled.json).toEqual({ cancelled: true })
+    const answer = await pending
+    expect(answer.json.error.code).toBe('ABORTED')
+    const stopped = (await stateOf(thread)).json
+    expect(stopped.next).toEqual(['increment'])
+    expect(stopped.values.count).toBeGreaterThanOrEqual(2)
+    expect(stopped.values.count).toBeLessThan(200)
+    await runDurableObjectAlarm(objectOf('acme', thread))
+    expect((await stateOf(thread)).json.values.count).toBe(stopped.values.count)
+    // Nothing to cancel now; and the thread continues when asked.
+    expect((await call('POST', threadPath(thread, '/cancel'))).json).toEqual({ cancelled: false })
+    expect((await run(thread, { input: null, recursionLimit: 500 })).json.values.count).toBe(200)
+  })
+
+  it('cancel needs the run right', async () => {
+    const res = await call('POST', threadPath(newThread('cancel'), '/cancel'), { auth: await token({ rights: ['read'] }) })
+    expect(res.status).toBe(403)
+  })
+
+  it('DELETE cancels a run going on first, then deletes', async () => {
+    const thread = newThread('delete-running')
+    const pending = run(thread, { graph: 'counter', input: { target: 200, delayMs: 100 } })
+    await waitFor(() => stateOf(thread), (s) => s.status === 200 && s.json.values.count >= 1)
+    const deleted = await call('DELETE', threadPath(thread))
+    expect(deleted.status).toBe(200)
+    expect((await pending).json.error.code).toBe('ABORTED')
+    expect((await stateOf(thread)).status).toBe(404)
+  })
+
+  it('stops a run at its deadline (maxRunMs), checkpoints kept', async () => {
+    const thread = newThread('deadline')
+    const stub = threadStub(env.THREADS_SHORT, `acme/${thread}`)
+    const started = Date.now()
+    const outcome = await stub.run({ thread: `acme/${thread}`, graph: 'counter', input: { target: 100, delayMs: 200 } })
+    expect(outcome.ok).toBe(false)
+    if (!outcome.ok) expect(outcome.error.code).toBe('ABORTED')
+    expect(Date.now() - started).toBeLessThan(5_000)
+    const state = await stub.state(`acme/${thread}`)
+    expect(state.ok && state.value.values).toMatchObject({ target: 100 })
+    expect(state.ok && (state.value.values as { count: number }).count).toBeGreaterThan(2)
+    expect(state.ok && state.value.next).toEqual(['increment'])
   })
 })
 

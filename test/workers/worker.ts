@@ -77,4 +77,7 @@ export class EdgegraphThread extends ThreadObject {}
 /** The same thread object with `store: 'd1'`: runs in the object, history in D1 (tables `runs_d1_*`). */
 export class EdgegraphThreadD1 extends createThreadObject({ graphs: { ...exampleGraphs, freezeOnce }, store: 'd1', d1Table: 'runs_d1', leaseMs: 60_000 }) {}
 
+/** The same thread object with runs limited to 1.5 s (`maxRunMs`), for the deadline test. */
+export class EdgegraphThreadShort extends createThreadObject({ graphs: exampleGraphs, leaseMs: 60_000, maxRunMs: 1_500 }) {}
+
 export default worker

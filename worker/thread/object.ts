@@ -10,6 +10,7 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { JsonPatchOperation } from '../../src/index.js'
 import type { EdgegraphEnv } from '../env.js'
+import { ApiError } from '../http.js'
 import { settle, type Outcome } from '../rpc.js'
 import { snapshotJson, type SnapshotJson } from './json.js'
 import { graphOf, type GraphFactory } from './lookup.js'
@@ -39,6 +40,11 @@ export interface ThreadObjectOptions {
    * answers say which node or channel failed). `npm run dev` turns it on with the `EDGEGRAPH_EXPOSE_ERRORS` var.
    */
   exposeErrors?: boolean
+  /**
+   * Longest a run may go on, from its start to its last step, re-drives included (default 10 minutes): then it is
+   * stopped at its next step boundary, its checkpoints kept, and continued only by a new request.
+   */
+  maxRunMs?: number
 }
 
 /** One page of a thread's history, newest first; `nextBefore` asks for the next page (null: there is none). */
@@ -89,8 +95,10 @@ export interface ThreadRpc {
   update(thread: string, args: UpdateArgs): Promise<Outcome<{ checkpointId: string }>>
   /** RFC 6902 patch from checkpoint `from` to checkpoint `to`. */
   diff(thread: string, from: string, to: string): Promise<Outcome<{ patch: JsonPatchOperation[] }>>
-  /** Deletes the thread and everything the object stored. */
+  /** Deletes the thread and everything the object stored; a run going on is cancelled first. */
   delete(thread: string): Promise<Outcome<{ ok: true }>>
+  /** Stops the run going on at its next step boundary, its checkpoints kept. */
+  cancel(thread: string): Promise<Outcome<{ cancelled: boolean }>>
   /** Changes the thread's retention (`null` clears a field): the retention that applies now. */
   retention(thread: string, retention: Retention): Promise<Outcome<{ retention: Retention }>>
   /** Sync: marks and the checkpoints changed since `since`, as JSON text. */
@@ -123,6 +131,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
     leaseMs: options.leaseMs ?? 30_000,
     maxAttempts: options.maxAttempts ?? 5,
     exposeErrors: options.exposeErrors ?? false,
+    maxRunMs: options.maxRunMs ?? 10 * 60_000,
   }
 
   return class EdgegraphThread extends DurableObject<EdgegraphEnv> implements ThreadRpc {
@@ -149,6 +158,8 @@ export function createThreadObject(options: ThreadObjectOptions) {
     override async alarm(): Promise<void> {
       const t = this.#t
       if (t.busy !== undefined) {
+        // A run past its deadline is stopped (a node that never returns cannot be, but the run ends at its boundary).
+        if (t.running !== undefined && Date.now() > t.running.deadline) t.running.controller.abort(new Error('the run passed its deadline (maxRunMs)'))
         await t.storage.setAlarm(Date.now() + settings.leaseMs)
         return
       }
@@ -214,14 +225,35 @@ export function createThreadObject(options: ThreadObjectOptions) {
       })
     }
 
-    /** Deletes the thread and everything the object stored. */
+    /** Deletes the thread and everything the object stored; a run going on is cancelled first. */
     delete(thread: string): Promise<Outcome<{ ok: true }>> {
-      return this.#settle(() =>
-        this.#t.exclusive(async () => {
+      return this.#settle(async () => {
+        if (!(await this.#t.stopRun('the thread is being deleted', 10_000))) {
+          throw new ApiError(409, 'THREAD_BUSY', 'the run going on did not stop within 10 s (a node that ignores its abort signal); retry the delete in a moment')
+        }
+        return this.#t.exclusive(async () => {
           await deleteThread(this.#t, thread)
           return { ok: true as const }
-        }),
-      )
+        })
+      })
+    }
+
+    /** Stops the run going on at its next step boundary (its checkpoints stay), or a lost one waiting for its alarm. */
+    cancel(thread: string): Promise<Outcome<{ cancelled: boolean }>> {
+      return this.#settle(async () => {
+        const t = this.#t
+        if (t.running !== undefined) {
+          await t.stopRun('the run was cancelled', 10_000)
+          return { cancelled: true }
+        }
+        if (t.busy === undefined && (await t.storage.get(RUN)) !== undefined) {
+          // Cut short earlier and waiting to be continued by the alarm: it will not be.
+          await t.storage.delete(RUN)
+          return { cancelled: true }
+        }
+        void thread
+        return { cancelled: false }
+      })
     }
 
     /** Changes the thread's retention (`null` clears a field): the retention that applies now. */

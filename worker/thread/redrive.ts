@@ -14,10 +14,13 @@ import { META, RUN, type RunMarker, type ThreadMeta, type ThreadState } from './
 /** Continues the run of `marker` (from the alarm), or gives it up after `maxAttempts`, saying why in the meta. */
 export async function redrive(t: ThreadState, marker: RunMarker): Promise<void> {
   const { storage, settings } = t
-  if (marker.attempts >= settings.maxAttempts) {
+  const late = Date.now() > marker.startedAt + settings.maxRunMs
+  if (marker.attempts >= settings.maxAttempts || late) {
     await storage.delete(RUN)
     const meta: ThreadMeta = (await t.meta()) ?? { thread: marker.args.thread, lastActive: Date.now() }
-    meta.lastError = { code: 'RUN_LOST', message: `the run could not be continued after ${settings.maxAttempts} attempts; continue it with a run request (input null)`, at: Date.now() }
+    meta.lastError = late
+      ? { code: 'RUN_TIMEOUT', message: `the run passed its deadline (maxRunMs) before it could be continued; continue it with a run request (input null)`, at: Date.now() }
+      : { code: 'RUN_LOST', message: `the run could not be continued after ${settings.maxAttempts} attempts; continue it with a run request (input null)`, at: Date.now() }
     await storage.put(META, meta)
     return
   }
@@ -38,7 +41,7 @@ export async function redrive(t: ThreadState, marker: RunMarker): Promise<void> 
       const start = (from === undefined ? -1 : await stepOf(from)) + (inputOf(args) === null ? 0 : 1)
       args = { ...args, recursionLimit: Math.max(1, (args.recursionLimit ?? 25) - ((await stepOf()) - start)) }
     }
-    await execute(t, graph, args, marker.graph, undefined, moved ? 'head' : undefined)
+    await execute(t, graph, args, marker.graph, undefined, moved ? 'head' : undefined, undefined, marker.startedAt)
   } catch (err) {
     const { code, message } = describeError(err, 'continuing the run', undefined, t.exposeErrors)
     const meta = await t.meta()

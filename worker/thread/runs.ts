@@ -56,12 +56,12 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
     await t.storage.setAlarm(Date.now() + t.settings.leaseMs)
     const refusal = { meta, head: marker.startHead }
     if (args.stream === undefined) {
-      await execute(t, graph, args, name, undefined, undefined, refusal)
+      await execute(t, graph, args, name, undefined, undefined, refusal, marker.startedAt)
       return { state: snapshotJson(t, await graph.getState({ threadId: args.thread })) }
     }
     const events = new EventStream()
     handedOff = true
-    void streamRun(t, graph, args, name, events, refusal)
+    void streamRun(t, graph, args, name, events, refusal, marker.startedAt)
     return { events: events.readable }
   } finally {
     if (!handedOff) t.busy = undefined
@@ -69,9 +69,9 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
 }
 
 /** The streamed run, after the answer has gone out: ends with an `end` event (the state) or an `error` event. */
-async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream, refusal: Refusal): Promise<void> {
+async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream, refusal: Refusal, startedAt: number): Promise<void> {
   try {
-    await execute(t, graph, args, name, events, undefined, refusal)
+    await execute(t, graph, args, name, events, undefined, refusal, startedAt)
     await events.send('end', snapshotJson(t, await graph.getState({ threadId: args.thread })))
   } catch (err) {
     const { code, message } = describeError(err, 'the run', undefined, t.exposeErrors)
@@ -95,8 +95,24 @@ interface Refusal {
 /** Errors of a request the engine refuses before it stores anything (when the head has not moved). */
 const REFUSED = ['INVALID_ARGUMENT', 'INVALID_UPDATE', 'CHECKPOINT_NOT_FOUND', 'NO_PENDING_INTERRUPT', 'UNKNOWN_NODE', 'THREAD_NOT_FOUND', 'RECURSION_LIMIT']
 
-export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream | undefined, continueFrom?: 'head', refusal?: Refusal): Promise<void> {
+export async function execute(
+  t: ThreadState,
+  graph: AnyGraph,
+  args: RunArgs,
+  name: string,
+  events: EventStream | undefined,
+  continueFrom: 'head' | undefined,
+  refusal: Refusal | undefined,
+  startedAt: number,
+): Promise<void> {
+  // Cancel, delete and the deadline stop the run through its signal, at its next step boundary.
+  const controller = new AbortController()
+  const deadline = startedAt + t.settings.maxRunMs
+  let finished!: () => void
+  t.running = { controller, deadline, done: new Promise<void>((resolve) => (finished = resolve)) }
+  const timer = setTimeout(() => controller.abort(new Error(`the run passed its deadline (maxRunMs, ${t.settings.maxRunMs} ms)`)), Math.max(0, deadline - Date.now()))
   const config = {
+    signal: controller.signal,
     threadId: args.thread,
     ...(args.checkpointId === undefined || continueFrom === 'head' ? {} : { checkpointId: args.checkpointId }),
     ...(args.recursionLimit === undefined ? {} : { recursionLimit: args.recursionLimit }),
@@ -119,11 +135,15 @@ export async function execute(t: ThreadState, graph: AnyGraph, args: RunArgs, na
   } catch (err) {
     // A node failure, a bad request or an interrupt answer that does not fit ends the run: the client decides
     // what next. Storage trouble leaves the marker, so the alarm tries again.
-    ended = !isEdgegraphError(err) || !['STORAGE_UNAVAILABLE', 'STORAGE_FAILED', 'CONFLICT', 'ABORTED'].includes(err.code)
+    // Stopped on purpose (cancel, delete, deadline): ended, not to be continued by the alarm.
+    ended = controller.signal.aborted || !isEdgegraphError(err) || !['STORAGE_UNAVAILABLE', 'STORAGE_FAILED', 'CONFLICT', 'ABORTED'].includes(err.code)
     // A request refused before anything was stored changes nothing: not the thread's graph, not its activity.
     refused = refusal !== undefined && isEdgegraphError(err) && REFUSED.includes(err.code) && (await t.head(args.thread)) === refusal.head
     throw err
   } finally {
+    clearTimeout(timer)
+    t.running = undefined
+    finished()
     if (refused && refusal) {
       await t.storage.delete(RUN)
       if (refusal.meta === undefined) {

@@ -55,6 +55,7 @@ export interface ThreadSettings {
   leaseMs: number
   maxAttempts: number
   exposeErrors: boolean
+  maxRunMs: number
 }
 
 /** One thread object's state; each of its parts takes it as its first argument. */
@@ -64,6 +65,8 @@ export class ThreadState {
   readonly graphs = new Map<string, AnyGraph>()
   /** Set synchronously when a run or maintenance starts, so two can never overlap. */
   busy: 'run' | 'maintenance' | undefined
+  /** The run going on in memory: aborting it stops the run at its next step boundary (cancel, deadline, delete). */
+  running: { controller: AbortController; deadline: number; done: Promise<void> } | undefined
 
   constructor(
     readonly storage: DurableObjectStorage,
@@ -91,6 +94,20 @@ export class ThreadState {
   /** Id of the thread's newest checkpoint, or null while it has none. */
   async head(thread: string): Promise<string | null> {
     return (await new History(this.#adapter).head(thread)) ?? null
+  }
+
+  /**
+   * Stops the run going on (at its next step boundary; its checkpoints stay) and waits up to `waitMs` for it to end.
+   * Returns whether no run is going on any more.
+   */
+  async stopRun(reason: string, waitMs: number): Promise<boolean> {
+    const running = this.running
+    if (running === undefined) return this.busy !== 'run'
+    running.controller.abort(new Error(reason))
+    await Promise.race([running.done, new Promise((resolve) => setTimeout(resolve, waitMs))])
+    // The run's caller clears `busy` right after the run itself ends.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    return this.busy !== 'run'
   }
 
   /** Throws 409 `THREAD_BUSY` while a run or maintenance is going on (`thread` names it in the message). */
