@@ -57,6 +57,12 @@ import { storageSchemas } from './storage-schemas.js'
 /** Allowed thread ids. */
 export const THREAD_ID = /^[A-Za-z0-9._:/-]{1,200}$/
 
+/**
+ * The key a thread object with `store: 'd1'` writes into the threads it runs: the storage API then refuses raw writes to
+ * them from anything but admin tokens, so the object stays their single writer (reads stay open).
+ */
+export const RUN_OWNER_KEY = 'o'
+
 /** Options of {@link storageApi}. */
 export interface StorageApiOptions {
   /** Largest request body in bytes (default 8 MiB); larger ones get 413 `VALUE_TOO_LARGE`. */
@@ -127,17 +133,26 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     return c.json({ entries, done })
   })
 
+  /** Threads the run API owns (its Durable Object is their single writer) take raw writes from admin tokens only. */
+  const ownedByRuns = async (c: Context<AuthEnv>, thread: string, adapter: StorageAdapter) => {
+    if (auth !== undefined && hasRight(c.get('auth'), 'admin')) return
+    const [owner] = await adapter.get(thread, [RUN_OWNER_KEY])
+    if (owner !== undefined) throw forbidden('this thread is run by the run API (its Durable Object is its only writer): write it with runs and state updates, or with an admin token')
+  }
+
   app.post('/v1/storage/threads/:thread/commit', async (c) => {
     const id = access(c, 'write')
     const { put, del, guard } = parse(storageSchemas.commit, await readJson(c), 'request body')
     const batch: Batch = { ...(put === undefined ? {} : { put }), ...(del === undefined ? {} : { del }) }
     const [thread, adapter] = await adapterFor(id)
+    await ownedByRuns(c, thread, adapter)
     await adapter.commit(thread, batch, guard === undefined ? undefined : { key: guard.key, expect: guard.expect ?? undefined })
     return c.json({ ok: true })
   })
 
   app.delete('/v1/storage/threads/:thread', async (c) => {
     const [thread, adapter] = await adapterFor(access(c, 'write'))
+    await ownedByRuns(c, thread, adapter)
     await adapter.deleteThread(thread)
     return c.json({ ok: true })
   })

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest'
 import { createD1Adapter } from '../../adapters/d1.js'
 import { StateGraph } from '../../src/index.js'
 import { threadStub } from '../../worker/thread/object.js'
-import { newThread, waitFor } from './api.js'
+import { newThread, SECRET, waitFor } from './api.js'
+import { storageApi } from '../../worker/storage-api.js'
+import { mintToken, type Right } from '../../worker/auth.js'
 
 const objectOf = (thread: string) => env.THREADS_D1.get(env.THREADS_D1.idFromName(thread))
 
@@ -18,6 +20,35 @@ async function op(thread: string, name: 'run' | 'state' | 'history', args: Recor
   const outcome = name === 'run' ? await stub.run({ ...args, thread }) : name === 'state' ? await stub.state(thread) : await stub.history(thread, { limit: 100, ...args })
   return outcome.ok ? { status: 200, json: 'state' in outcome.value ? outcome.value.state : outcome.value } : { status: outcome.error.status, json: { error: outcome.error } }
 }
+
+describe('thread objects on D1, next to the storage API', () => {
+  it('the storage API reads a thread the run API owns, but writes to it only with an admin token', async () => {
+    const name = newThread('owned')
+    const thread = `acme/${name}`
+    expect((await op(thread, 'run', { graph: 'counter', input: { target: 2 } })).status).toBe(200)
+    const api = storageApi(() => createD1Adapter(env.DB, { table: 'runs_d1' }), { auth: { secret: SECRET } })
+    const call = async (path: string, body: unknown, rights: Right[]) =>
+      api.fetch(new Request(`https://x/v1/storage/threads/${encodeURIComponent(name)}${path}`, {
+        method: path === '' ? 'DELETE' : 'POST',
+        headers: { authorization: `Bearer ${await mintToken(SECRET, { tenant: 'acme', rights })}`, 'content-type': 'application/json' },
+        ...(path === '' ? {} : { body: JSON.stringify(body) }),
+      }))
+    expect((await call('/get', { keys: ['h'] }, ['read'])).status).toBe(200)
+    const forged = await call('/commit', { put: [['h', btoa('zzzzzzzzzzzzzzzz')]] }, ['write'])
+    expect(forged.status).toBe(403)
+    expect(((await forged.json()) as { error: { message: string } }).error.message).toMatch(/run by the run API/)
+    expect((await call('', undefined, ['write'])).status).toBe(403)
+    expect((await op(thread, 'state')).json.values.count).toBe(2) // untouched
+    // A thread the run API does not own stays writable with the write right.
+    const free = await api.fetch(new Request(`https://x/v1/storage/threads/${newThread('free')}/commit`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await mintToken(SECRET, { tenant: 'acme', rights: ['write'] })}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ put: [['k', btoa('v')]] }),
+    }))
+    expect(free.status).toBe(200)
+    expect((await call('/commit', { put: [['x', btoa('admin')]] }, ['admin'])).status).toBe(200)
+  })
+})
 
 describe('thread objects on D1', () => {
   it('runs a graph with its history in D1, readable by any D1 adapter on the same tables', async () => {

@@ -16,7 +16,7 @@ import { snapshotJson, type SnapshotJson } from './json.js'
 import { graphOf, type GraphFactory } from './lookup.js'
 import { redrive } from './redrive.js'
 import { deleteThread, maintain, setRetention, touched, type Retention } from './retention.js'
-import { startRun, type RunArgs, type RunResult } from './runs.js'
+import { claim, startRun, type RunArgs, type RunResult } from './runs.js'
 import { RUN, ThreadState, type RunMarker } from './state.js'
 import { syncHas, syncHead, syncPull, syncPush } from './sync.js'
 import type { ExportedCheckpoint, Marks } from '../../src/sync/peer.js'
@@ -209,7 +209,8 @@ export function createThreadObject(options: ThreadObjectOptions) {
     update(thread: string, args: UpdateArgs): Promise<Outcome<{ checkpointId: string }>> {
       return this.#settle(() =>
         this.#t.exclusive(async () => {
-          const { graph, name } = await graphOf(this.#t, thread, args.graph)
+          const { graph, name, meta } = await graphOf(this.#t, thread, args.graph)
+          if (meta === undefined) await claim(this.#t, thread)
           const config = await graph.updateState({ threadId: thread, ...(args.checkpointId === undefined ? {} : { checkpointId: args.checkpointId }) }, args.values, args.asNode)
           await touched(this.#t, thread, name)
           return { checkpointId: config.checkpointId }

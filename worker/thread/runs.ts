@@ -10,6 +10,7 @@ import { describeError, errorBody } from '../http.js'
 import { EventStream, inputOf, snapshotJson, type SnapshotJson } from './json.js'
 import { graphOf, type AnyGraph } from './lookup.js'
 import { touched } from './retention.js'
+import { RUN_OWNER_KEY } from '../storage-api.js'
 import { META, RUN, type RunMarker, type ThreadMeta, type ThreadState } from './state.js'
 
 /** A run request, as the Worker validated it (`POST .../runs` and `.../resume`). */
@@ -53,6 +54,7 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
     // A new thread's graph is recorded before it runs, so its state can be read while the run goes on.
     const recorded: ThreadMeta = meta?.graph === name ? meta : { ...meta, thread: args.thread, graph: name, lastActive: Date.now() }
     await t.storage.put({ [RUN]: marker, [META]: recorded })
+    if (meta === undefined) await claim(t, args.thread)
     await t.storage.setAlarm(Date.now() + t.settings.leaseMs)
     const refusal = { meta, head: marker.startHead }
     if (args.stream === undefined) {
@@ -86,6 +88,15 @@ async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: s
  * Runs (or continues, with `continueFrom: 'head'`) the graph; clears the run marker once the run has ended, one way
  * or another. Storage trouble leaves the marker and brings the alarm forward, so the run is tried again.
  */
+/**
+ * With `store: 'd1'`, marks a thread as run here (or unmarks one a refused request had marked), so the storage API on
+ * the same tables refuses raw writes to it from non-admin tokens.
+ */
+export async function claim(t: ThreadState, thread: string, claimed = true): Promise<void> {
+  if (t.settings.store !== 'd1') return
+  await t.adapter.commit(thread, claimed ? { put: [[RUN_OWNER_KEY, new TextEncoder().encode('run')]] } : { del: [RUN_OWNER_KEY] })
+}
+
 /** What a run request found before it started: restored when the engine refuses the request having stored nothing. */
 interface Refusal {
   meta: ThreadMeta | undefined
@@ -148,6 +159,7 @@ export async function execute(
       await t.storage.delete(RUN)
       if (refusal.meta === undefined) {
         await t.storage.delete(META)
+        await claim(t, args.thread, false)
         await t.storage.deleteAlarm() // the run's lease alarm: there is no thread to look after
       } else await t.storage.put(META, refusal.meta)
     } else if (ended) {

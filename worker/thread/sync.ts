@@ -9,6 +9,7 @@ import { encodeCheckpoints } from '../../src/sync/wire.js'
 import { isEdgegraphError } from '../../src/errors.js'
 import { ApiError } from '../http.js'
 import { META, type ThreadMeta, type ThreadState } from './state.js'
+import { claim } from './runs.js'
 
 /** Marks and changes since `since`, as the JSON text the route answers (records embedded as they are stored). */
 export async function syncPull(t: ThreadState, thread: string, since: Marks | undefined): Promise<string> {
@@ -35,6 +36,7 @@ export function syncPush(t: ThreadState, thread: string, checkpoints: ExportedCh
       throw err
     }
     const meta = await t.meta()
+    if (meta === undefined && result.added > 0) await claim(t, thread)
     if (graph !== undefined && meta?.graph === undefined && Object.hasOwn(t.settings.graphs, graph)) {
       const next: ThreadMeta = { ...(meta ?? { thread }), graph, lastActive: Date.now() }
       await t.storage.put(META, next)
