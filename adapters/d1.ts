@@ -163,7 +163,7 @@ export function createD1Adapter(db: D1DatabaseLike, options: D1AdapterOptions = 
     threads(opts = {}) {
       return pagedThreads(
         (after, count) =>
-          attempt(undefined, 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count))).map(threadOf)),
+          attempt(undefined, 'threads', async () => (await all(threadsStatement(t, after, opts.updatedBefore, count, opts.prefix))).map(threadOf)),
         opts,
         256,
       )

@@ -1,7 +1,7 @@
 /** @module Dexie storage adapter: checkpoints in IndexedDB through Dexie, in edgegraph's own database or next to an app's tables. */
 import { Dexie, type IndexableTypeArrayReadonly, type Table } from 'dexie'
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
-import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo, listed } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
 
 /**
@@ -211,9 +211,12 @@ export function createDexieAdapter(dbOrOptions: Dexie | DexieOwnDatabaseOptions 
         const { threads } = await ready()
         list = await db.transaction('r', threads, async () => {
           let rows = opts.updatedBefore === undefined ? threads.orderBy('updatedAt') : threads.where('updatedAt').below(opts.updatedBefore)
-          if (opts.limit !== undefined) rows = rows.limit(opts.limit)
+          // With a prefix or a cursor the limit applies after filtering: a browser store holds one user's threads.
+          const filtered = opts.prefix !== undefined || opts.after !== undefined
+          if (opts.limit !== undefined && !filtered) rows = rows.limit(opts.limit)
           const [keys, values] = await Promise.all([rows.primaryKeys(), rows.toArray()])
-          return keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
+          const all = keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
+          return filtered ? all.filter((info) => listed(info, opts)).slice(0, opts.limit) : all
         })
       } catch (err) {
         throw fail(err, undefined, false)

@@ -114,7 +114,7 @@ export function createDurableObjectAdapter(storage: DurableObjectSqlStorageLike,
     threads(opts = {}) {
       return pagedThreads(
         async (after, count) =>
-          attempt(undefined, 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count)).map(threadOf)),
+          attempt(undefined, 'threads', () => run(threadsStatement(t, after, opts.updatedBefore, count, opts.prefix)).map(threadOf)),
         opts,
         256,
       )

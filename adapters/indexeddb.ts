@@ -1,7 +1,7 @@
 /** @module IndexedDB storage adapter (on `idb`): checkpoints that survive reloads and crashes, one transaction per commit, tabs coordinated. */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
-import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo, listed } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
 
 export { requestPersistentStorage, type StorageStatus } from './web-tabs.js'
@@ -247,8 +247,11 @@ export function createIndexedDBAdapter(options: IndexedDBAdapterOptions = {}): I
         const index = db.transaction(THREADS).store.index('updatedAt')
         const query = opts.updatedBefore === undefined ? undefined : IDBKeyRange.upperBound(opts.updatedBefore, true)
         if (opts.limit === 0) return // a count of 0 means "all" to IndexedDB
-        const [keys, values] = await Promise.all([index.getAllKeys(query, opts.limit), index.getAll(query, opts.limit)])
+        // With a prefix or a cursor the limit applies after filtering: a browser store holds one user's threads.
+        const filtered = opts.prefix !== undefined || opts.after !== undefined
+        const [keys, values] = await Promise.all([index.getAllKeys(query, filtered ? undefined : opts.limit), index.getAll(query, filtered ? undefined : opts.limit)])
         list = keys.map((thread, i) => ({ thread, updatedAt: (values[i] as { updatedAt: number }).updatedAt }))
+        if (filtered) list = list.filter((info) => listed(info, opts)).slice(0, opts.limit)
       } catch (err) {
         throw fail(err, undefined, false)
       }

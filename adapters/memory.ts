@@ -1,5 +1,5 @@
 /** @module In-memory storage adapter: for tests, scripts and as the reference for the adapter contract. */
-import { checkPuts, conflict, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo } from '../src/checkpoint/adapter.js'
+import { checkPuts, conflict, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter, type ThreadInfo, listed } from '../src/checkpoint/adapter.js'
 
 /**
  * Options of {@link createMemoryAdapter}. Both limits exist so tests can exercise what real backends do: chunking
@@ -111,7 +111,7 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
       list.sort((a, b) => a.updatedAt - b.updatedAt || (a.thread < b.thread ? -1 : 1))
       let n = 0
       for (const info of list) {
-        if (opts.updatedBefore !== undefined && info.updatedAt >= opts.updatedBefore) continue
+        if (!listed(info, opts)) continue
         if (opts.limit !== undefined && n++ >= opts.limit) return
         yield info
       }

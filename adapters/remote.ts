@@ -147,7 +147,7 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
 
     async *threads(opts = {}) {
       let left = opts.limit ?? Number.POSITIVE_INFINITY
-      let offset = 0
+      let after = opts.after === undefined ? undefined : `${opts.after.updatedAt}:${opts.after.thread}`
       const before = opts.updatedBefore
       // Times are ms since epoch within the Date range (±8.64e15); beyond it the filter keeps all or nothing.
       if (before !== undefined && !(before > -8.64e15)) return
@@ -156,16 +156,18 @@ export function createRemoteAdapter(options: RemoteAdapterOptions): StorageAdapt
         const query = new URLSearchParams()
         if (bounded) query.set('updatedBefore', String(Math.ceil(before)))
         query.set('limit', String(Math.min(1000, left)))
-        if (offset > 0) query.set('offset', String(offset))
-        const res = (await call('GET', `threads?${query}`, undefined)) as { threads?: unknown; more?: unknown }
+        if (after !== undefined) query.set('after', after)
+        const res = (await call('GET', `threads?${query}`, undefined)) as { threads?: unknown; more?: unknown; next?: unknown }
         if (!Array.isArray(res.threads) || typeof res.more !== 'boolean') throw malformed('thread list', undefined)
         for (const info of res.threads as ThreadInfo[]) {
           if (typeof info?.thread !== 'string' || typeof info.updatedAt !== 'number') throw malformed('thread entry', undefined)
+          // The server filters by prefix; a prefix given here narrows further.
+          if (opts.prefix !== undefined && !info.thread.startsWith(opts.prefix)) continue
           yield { thread: info.thread, updatedAt: info.updatedAt }
+          left--
         }
-        left -= res.threads.length
-        offset += res.threads.length
-        if (!res.more || res.threads.length === 0) return
+        if (!res.more || res.threads.length === 0 || typeof res.next !== 'string') return
+        after = res.next
       }
     },
   }

@@ -203,9 +203,14 @@ export interface ThreadsCursor {
 }
 
 /** One page of threads, oldest update first (ties by name), optionally only those updated before a time. */
-export function threadsStatement(t: SqlTables, after: ThreadsCursor | undefined, updatedBefore: number | undefined, count: number): SqlStatement {
+export function threadsStatement(t: SqlTables, after: ThreadsCursor | undefined, updatedBefore: number | undefined, count: number, prefix?: string): SqlStatement {
   const where: string[] = []
   const params: SqlParam[] = []
+  if (prefix !== undefined && prefix !== '') {
+    // A key range on the primary key (ids are printable ASCII, all below \x7f): only these threads' rows are read.
+    where.push('thread >= ? AND thread < ?')
+    params.push(prefix, `${prefix}\x7f`)
+  }
   if (updatedBefore !== undefined) {
     where.push('updated_at < ?')
     params.push(updatedBefore)
@@ -215,17 +220,19 @@ export function threadsStatement(t: SqlTables, after: ThreadsCursor | undefined,
     params.push(after.updatedAt, after.updatedAt, after.thread)
   }
   params.push(count)
-  return { sql: `SELECT thread, updated_at FROM ${t.threads}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at ASC, thread ASC LIMIT ?`, params }
+  // With a prefix, "+updated_at" keeps SQLite from walking the time index over every thread to skip the sort.
+  const order = prefix ? '+updated_at ASC, thread ASC' : 'updated_at ASC, thread ASC'
+  return { sql: `SELECT thread, updated_at FROM ${t.threads}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`, params }
 }
 
 /** Reads `threads()` page by page until `limit` threads were yielded or none are left. */
 export async function* pagedThreads(
   read: (after: ThreadsCursor | undefined, count: number) => Promise<ThreadsCursor[]>,
-  options: { updatedBefore?: number; limit?: number },
+  options: { updatedBefore?: number; limit?: number; after?: ThreadsCursor },
   size: number,
 ): AsyncIterable<{ thread: string; updatedAt: number }> {
   let left = options.limit ?? Number.POSITIVE_INFINITY
-  let after: ThreadsCursor | undefined
+  let after: ThreadsCursor | undefined = options.after
   while (left > 0) {
     const count = Math.min(size, left)
     const page = await read(after, count)

@@ -31,7 +31,8 @@ let checks: string[] = []
 try {
   const admin = Object.fromEntries(await Promise.all(TENANTS.map(async (t) => [t, await tokenFor(server, { tenant: t, sub: `${t}-admin` })] as const)))
   const reader = Object.fromEntries(await Promise.all(TENANTS.map(async (t) => [t, await tokenFor(server, { tenant: t, sub: `${t}-reader`, rights: ['read'] })] as const)))
-  // Each client as its own address (wrangler dev passes cf-connecting-ip through; Cloudflare sets it itself).
+  // Each client as its own address (wrangler dev passes cf-connecting-ip through; Cloudflare sets it itself), so the
+  // per-address limit counts as it would in production (loopback is not counted).
   const send = async (kind: Kind, method: string, path: string, token: string, body: unknown, client: number): Promise<Response> => {
     const t0 = performance.now()
     const res = await fetch(`${server.url}${path}`, {

@@ -277,7 +277,7 @@ describe('worker auth: tenant isolation', () => {
       expect((await scan(url, forged, b)).json).toEqual({ entries: [], done: true })
     }
     // List: B sees none of A's threads.
-    expect((await list(url, b)).json).toEqual({ threads: [], more: false })
+    expect((await list(url, b)).json).toEqual({ threads: [], more: false, next: null })
 
     // Write: B's same-named thread is separate.
     expect((await commit(url, 'shared', b, { put: [['k', b64('from B')]] })).status).toBe(200)
@@ -300,20 +300,27 @@ describe('worker auth: tenant isolation', () => {
     expect((await dump(memory)).split('\n')).toEqual([`tenant-a/only-a/secret|k|${b64('A secret')}`, `tenant-a/shared|k|${b64('from A')}`])
   })
 
-  it('pages the thread list over the caller tenant only (offset and limit count its threads)', async () => {
-    const { url } = serve()
+  it('pages the thread list over the caller tenant only, reading only its key range, with a cursor', async () => {
+    const { url, memory } = serve()
     const a = bearer(await token({ tenant: 'a' }))
     const b = bearer(await token({ tenant: 'b' }))
     for (let i = 0; i < 3; i++) {
       expect((await commit(url, `b${i}`, b)).status).toBe(200)
       expect((await commit(url, `a${i}`, a)).status).toBe(200)
     }
-    const page = await call(url, 'GET', '/v1/storage/threads?limit=2&offset=1', a)
-    expect(page.json).toMatchObject({ more: false })
-    expect((page.json as { threads: { thread: string }[] }).threads.map((t) => t.thread).sort()).toEqual(['a1', 'a2'])
-    const first = await call(url, 'GET', '/v1/storage/threads?limit=2', b)
-    expect(first.json).toMatchObject({ more: true })
-    expect((first.json as { threads: { thread: string }[] }).threads.every((t) => t.thread.startsWith('b'))).toBe(true)
+    // The listing asks the adapter for the caller's range only: it never walks the other tenant's threads.
+    const asked: unknown[] = []
+    const threads = memory.threads.bind(memory)
+    memory.threads = (opts) => (asked.push(opts), threads(opts))
+    const first = await call(url, 'GET', '/v1/storage/threads?limit=2', a)
+    expect(asked).toEqual([{ prefix: 'a/' }])
+    expect(first.json).toMatchObject({ more: true, next: expect.stringMatching(/^\d+:a\d$/) })
+    const page = await call(url, 'GET', `/v1/storage/threads?limit=2&after=${encodeURIComponent((first.json as { next: string }).next)}`, a)
+    expect(page.json).toMatchObject({ more: false, next: null })
+    expect([...(first.json as { threads: { thread: string }[] }).threads, ...(page.json as { threads: { thread: string }[] }).threads].map((t) => t.thread).sort()).toEqual(['a0', 'a1', 'a2'])
+    const ofB = await call(url, 'GET', '/v1/storage/threads?limit=2', b)
+    expect(ofB.json).toMatchObject({ more: true })
+    expect((ofB.json as { threads: { thread: string }[] }).threads.every((t) => t.thread.startsWith('b'))).toBe(true)
   })
 
   it('supports an authorize hook for apps with their own auth', async () => {

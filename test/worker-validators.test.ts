@@ -312,8 +312,8 @@ const contentType = fc.constantFrom('application/json', 'application/json', 'app
 const route = fc.constantFrom('get', 'scan', 'commit', 'delete', 'list', 'other')
 const listQuery = fc.oneof(
   fc.constant(''),
-  fc.dictionary(fc.constantFrom('limit', 'offset', 'updatedBefore', 'x', '__proto__'), fc.oneof(fc.constantFrom('0', '1', '-1', '1000', '1001', '1e3', '9007199254740993', '99999999999999999', '', 'abc', ' 1'), fc.string({ maxLength: 5 })), { maxKeys: 3 }).map((q) => new URLSearchParams(q).toString()),
-  fc.constantFrom('limit=1&limit=2', 'offset=%00', 'limit=%', '&&&', '='),
+  fc.dictionary(fc.constantFrom('limit', 'after', 'updatedBefore', 'x', '__proto__'), fc.oneof(fc.constantFrom('0', '1', '-1', '1000', '1001', '1e3', '9007199254740993', '99999999999999999', '', 'abc', ' 1'), fc.string({ maxLength: 5 })), { maxKeys: 3 }).map((q) => new URLSearchParams(q).toString()),
+  fc.constantFrom('limit=1&limit=2', 'after=%00', 'after=12:a&after=13:b', 'limit=%', '&&&', '='),
 )
 
 interface Sent {
@@ -439,7 +439,7 @@ describe('storage API validators (worker/storage-api.ts)', () => {
       expect({ route, body, status: res.status, code: json.error.code }).toEqual({ route, body, status: 400, code: 'INVALID_ARGUMENT' })
       expect(json.error.message, `${route} ${JSON.stringify(body).slice(0, 80)}`).toContain(field)
     }
-    for (const [query, field] of [['limit=abc', 'limit'], ['limit=1&limit=2', 'limit'], ['limit=1001', 'limit'], ['offset=-1', 'offset'], ['updatedBefore=1e3', 'updatedBefore'], ['x=1', 'x']]) {
+    for (const [query, field] of [['limit=abc', 'limit'], ['limit=1&limit=2', 'limit'], ['limit=1001', 'limit'], ['after=x', 'after'], ['offset=1', 'offset'], ['updatedBefore=1e3', 'updatedBefore'], ['x=1', 'x']]) {
       const res = await list(query as string)
       expect(res.status, query).toBe(400)
       expect(((await res.json()) as { error: { message: string } }).error.message, query).toContain(field)
@@ -453,7 +453,7 @@ describe('storage API validators (worker/storage-api.ts)', () => {
     expect(scan.status).toBe(200)
     expect(((await scan.json()) as { entries: unknown[] }).entries).toHaveLength(1000)
     expect((await send('commit', { del: Array.from({ length: 1000 }, () => long('b')) })).status).toBe(200)
-    expect((await list('limit=0&offset=0&updatedBefore=-5')).status).toBe(200)
+    expect((await list('limit=0&after=0:t&updatedBefore=-5')).status).toBe(200)
   })
 })
 

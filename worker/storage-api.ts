@@ -24,8 +24,9 @@
  *   range holds nothing more after the last entry (within `limit`), `done: false` means ask again after it.
  * - `POST   /v1/storage/threads/:thread/commit` `{ put?: [key, value][], del?: string[], guard?: { key, expect: string | null } }` → `{ ok: true }`
  * - `DELETE /v1/storage/threads/:thread` → `{ ok: true }`
- * - `GET    /v1/storage/threads?updatedBefore=&limit=&offset=` → `{ threads: { thread, updatedAt }[], more }`
- *   (pages of at most 1000; `offset` skips that many of the matching threads, oldest first).
+ * - `GET    /v1/storage/threads?updatedBefore=&limit=&after=` → `{ threads: { thread, updatedAt }[], more, next }`
+ *   (pages of at most 1000, oldest update first; pass `next` as `after` for the following page). Only the caller's
+ *   key range is read, never every tenant's threads.
  *
  * Validation (zod, `worker/storage-schemas.ts`): bodies must be JSON objects with exactly the documented fields
  * (unknown fields are rejected), of the right types; keys are strings of at most 1024 characters (printable
@@ -169,24 +170,28 @@ export function storageApi(resolve: (thread: string) => StorageAdapter | Promise
     }
     // As Hono's query validator reads a query: one value as a string, a repeated one as an array.
     const query = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0] : values]))
-    const { updatedBefore, limit, offset } = parse(storageSchemas.threads, query, 'query')
+    const { updatedBefore, limit, after } = parse(storageSchemas.threads, query, 'query')
     const adapter = await list()
     const threads: { thread: string; updatedAt: number }[] = []
     let more = false
-    let seen = 0
     if (limit > 0) {
-      for await (const info of adapter.threads(updatedBefore === undefined ? {} : { updatedBefore })) {
-        if (auth !== undefined && !(info.thread.startsWith(scope) && inPrefix(info.thread.slice(scope.length), prefix))) continue
-        if (seen++ < offset) continue
+      // Only the caller's key range is read (`<tenant>/<prefix>`); the segment rule then drops `user-10` for `user-1`.
+      const options = {
+        prefix: `${scope}${prefix}`,
+        ...(updatedBefore === undefined ? {} : { updatedBefore }),
+        ...(after === undefined ? {} : { after: { updatedAt: after.updatedAt, thread: `${scope}${after.thread}` } }),
+      }
+      for await (const info of adapter.threads(options)) {
+        if (!inPrefix(info.thread.slice(scope.length), prefix)) continue
         if (threads.length === limit) {
           more = true
           break
         }
-        const thread = auth === undefined ? info.thread : info.thread.slice(info.thread.indexOf('/') + 1)
-        threads.push({ thread, updatedAt: info.updatedAt })
+        threads.push({ thread: info.thread.slice(scope.length), updatedAt: info.updatedAt })
       }
     }
-    return c.json({ threads, more })
+    const last = threads[threads.length - 1]
+    return c.json({ threads, more, next: more && last ? `${last.updatedAt}:${last.thread}` : null })
   })
 
   app.notFound(routeNotFound('INVALID_ARGUMENT'))

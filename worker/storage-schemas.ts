@@ -58,10 +58,16 @@ export const storageSchemas = {
     del: storedKeys.optional(),
     guard: z.strictObject({ key: storedKey, expect: bytes.nullable() }, { error: 'must be an object { key, expect }' }).optional(),
   }),
-  /** `GET /v1/storage/threads?updatedBefore=&limit=&offset=` (query values as Hono reads them: a string, or an array when repeated). */
+  /** `GET /v1/storage/threads?updatedBefore=&limit=&after=` (query values as Hono reads them: a string, or an array when repeated). */
   threads: z.strictObject({
     updatedBefore: integerParam(-8.64e15, 8.64e15).optional(),
     limit: integerParam(0, MAX_THREADS_PAGE).default(MAX_THREADS_PAGE),
-    offset: integerParam(0, Number.MAX_SAFE_INTEGER).default(0),
+    /** The cursor a previous page answered as `next`: `<updatedAt>:<thread>`. */
+    after: z
+      .string({ error: 'must be given once' })
+      .max(MAX_KEY + 20)
+      .regex(/^-?\d{1,16}:[\x20-\x7e]+$/, 'must be the "next" cursor of a previous page')
+      .transform((text) => ({ updatedAt: Number(text.slice(0, text.indexOf(':'))), thread: text.slice(text.indexOf(':') + 1) }))
+      .optional(),
   }),
 }

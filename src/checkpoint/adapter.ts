@@ -34,6 +34,22 @@ export interface Guard {
   expect: Uint8Array | undefined
 }
 
+/** What {@link StorageAdapter.threads} lists. */
+export interface ThreadsOptions {
+  updatedBefore?: number
+  limit?: number
+  prefix?: string
+  after?: ThreadInfo
+}
+
+/** Whether `info` is listed under `options` (for adapters that filter in memory). */
+export function listed(info: ThreadInfo, options: ThreadsOptions): boolean {
+  if (options.updatedBefore !== undefined && info.updatedAt >= options.updatedBefore) return false
+  if (options.prefix !== undefined && !info.thread.startsWith(options.prefix)) return false
+  const a = options.after
+  return a === undefined || info.updatedAt > a.updatedAt || (info.updatedAt === a.updatedAt && info.thread > a.thread)
+}
+
 /** A thread an adapter holds, with the time (ms since epoch) of its last commit. */
 export interface ThreadInfo {
   thread: string
@@ -62,8 +78,12 @@ export interface StorageAdapter {
   commit(thread: string, batch: Batch, guard?: Guard): Promise<void>
   /** Removes every key of a thread. */
   deleteThread(thread: string): Promise<void>
-  /** Threads held, oldest update first; `updatedBefore` filters, `limit` caps. */
-  threads(options?: { updatedBefore?: number; limit?: number }): AsyncIterable<ThreadInfo>
+  /**
+   * Threads held, oldest update first (ties by id); `updatedBefore` filters, `limit` caps, `prefix` keeps the ids that
+   * start with it (read as a key range where the backend has one, never by reading every thread), `after` starts after
+   * that entry (a cursor: the last one of the previous page).
+   */
+  threads(options?: ThreadsOptions): AsyncIterable<ThreadInfo>
   /**
    * Optional. Runs `fn` holding an exclusive lock on `thread`, shared with every other tab or process using
    * the same store, so two of them never advance one thread at once. With `wait: false` it throws

@@ -2,6 +2,7 @@
 import fc from 'fast-check'
 import { describe, expect } from 'vitest'
 import type { ScanRange, StorageAdapter } from '../../src/index.js'
+import type { ThreadInfo, ThreadsOptions } from '../../src/checkpoint/adapter.js'
 import { QUOTA, clockPast, collect, dump, keysOf, needing, noise, rejectsWith, runsOf, utf8, type ConformanceOptions, type Test } from './suite.js'
 
 /** Plain string order (UTF-16 code units), never locale order. */
@@ -378,6 +379,24 @@ export function adapterTests(options: ConformanceOptions, test: Test): void {
       expect(await ids({ limit: 0 })).toEqual([])
       expect(await ids({ updatedBefore: times[3] as number, limit: 2 })).toEqual(['a', 'b'])
       expect(await ids({ updatedBefore: (times[3] as number) + 1, limit: 10 })).toEqual(names)
+    })
+
+    test('threads lists a prefix and continues after a cursor', async () => {
+      const adapter = await create()
+      const names = ['t1/a', 'u/x', 't1/b', 't10/c', 't1/c']
+      for (const name of names) {
+        await fill(adapter, name, ['h'])
+        await clockPast(((await collect(adapter.threads())).find((t) => t.thread === name) as { updatedAt: number }).updatedAt)
+      }
+      const list = async (opts: ThreadsOptions) => (await collect(adapter.threads(opts))).map((t) => t.thread)
+      expect(await list({ prefix: 't1/' })).toEqual(['t1/a', 't1/b', 't1/c'])
+      expect(await list({ prefix: 't1' })).toEqual(['t1/a', 't1/b', 't10/c', 't1/c'])
+      expect(await list({ prefix: 'none/' })).toEqual([])
+      expect(await list({ prefix: '' })).toEqual(names)
+      const all = await collect(adapter.threads({ prefix: 't1/' }))
+      expect(await list({ prefix: 't1/', after: all[0] as ThreadInfo })).toEqual(['t1/b', 't1/c'])
+      expect(await list({ prefix: 't1/', after: all[0] as ThreadInfo, limit: 1 })).toEqual(['t1/b'])
+      expect(await list({ after: all[2] as ThreadInfo })).toEqual([])
     })
   })
 }
