@@ -22,7 +22,9 @@
  * - `POST   /v1/threads/:thread/state`                   `{ values, asNode?, checkpointId?, graph? }` update or fork → `{ checkpointId }`
  * - `GET    /v1/threads/:thread/diff?from=&to=`          RFC 6902 patch between two checkpoints
  * - `PUT    /v1/threads/:thread/retention`               `{ ttlSeconds?, keepLast? }` (null clears)
- * - `DELETE /v1/threads/:thread`
+ * - `POST   /v1/threads/:thread/cancel`                  stop the run going on at its next step boundary (checkpoints kept)
+ * - `POST   /v1/threads/:thread/sync/{pull,has,push,head}`  `edgegraph/sync`'s `workerRemote` (read to pull, run to push)
+ * - `DELETE /v1/threads/:thread`                         (cancels a run going on first)
  * - `/v1/storage/...`                                    the storage API, on D1 (binding `DB`)
  *
  * The Worker authenticates, rate-limits and validates each request, then calls the thread's object over Durable
@@ -34,9 +36,9 @@
  *
  * Errors are JSON `{ "error": { "code", "message" } }`: 400 bad request, 401 bad or missing token, 403 missing
  * right or thread outside the token's prefix, 404 unknown route, graph, thread or checkpoint, 409 thread busy,
- * no interrupt to resume or another writer, 413 body too large, 500 node failure or bug (no stack traces), 503
- * storage unavailable or misconfiguration; 429 when the optional `RATE_LIMITER` binding says the tenant sent too
- * many requests.
+ * no interrupt to resume or another writer, 413 body or metadata too large, 500 node failure or bug (no stack traces, no
+ * node exception text unless `exposeErrors`), 503 storage unavailable, a stopped run, a failing rate limiter or
+ * misconfiguration; 429 when a `ratelimits` binding says the address, token or tenant sent too many requests.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
