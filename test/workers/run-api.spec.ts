@@ -304,6 +304,27 @@ describe('auth and tenant isolation', () => {
     expect(ok.status).toBe(200)
   })
 
+  it('stores run metadata once per run, not per checkpoint, and shows it on every checkpoint of the run', async () => {
+    const stored = async (thread: string) => runInDurableObject(objectOf('acme', thread), async (_o, state) => state.storage.sql.databaseSize)
+    const plain = newThread('meta-plain')
+    const tagged = newThread('meta-tagged')
+    const note = 'n'.repeat(12 * 1024)
+    expect((await run(plain, { graph: 'counter', input: { target: 60 }, recursionLimit: 100 })).status).toBe(200)
+    expect((await run(tagged, { graph: 'counter', input: { target: 60 }, recursionLimit: 100, metadata: { note, user: 'u1' } })).status).toBe(200)
+    // 61 checkpoints: a copy per checkpoint would be ~730 KB more; once per run is one copy.
+    expect((await stored(tagged)) - (await stored(plain))).toBeLessThan(64 * 1024)
+    const history = await fullHistory(tagged)
+    expect(history).toHaveLength(61)
+    for (const c of history) expect(c.metadata).toMatchObject({ note, user: 'u1', source: expect.any(String), step: expect.any(Number) })
+    expect(history.every((c) => c.metadata.$run === undefined)).toBe(true)
+    expect((await stateOf(tagged)).json.metadata.user).toBe('u1')
+    // A second run keeps its own metadata; the first run's checkpoints keep theirs.
+    await run(tagged, { input: { target: 62 }, metadata: { user: 'u2' } })
+    const again = await fullHistory(tagged)
+    expect(again[0].metadata.user).toBe('u2')
+    expect(again.at(-1).metadata.user).toBe('u1')
+  })
+
   it('says nothing about its graphs without a token: GET / names only the API', async () => {
     const root = await SELF.fetch('https://edgegraph.test/')
     expect(await root.json()).toEqual({ name: 'edgegraph', api: '/v1' })

@@ -1,5 +1,6 @@
 /** @module How a thread object shapes what goes in and out: snapshot JSON, a run request as engine input, SSE bytes. */
 import { Command, type StateSnapshot } from '../../src/index.js'
+import { runMetadataKey } from './state.js'
 import { encodeValue, type Encoded } from '../../src/checkpoint/serde.js'
 import type { RunArgs } from './runs.js'
 
@@ -43,6 +44,25 @@ export function snapshotJson(t: { exposeErrors: boolean }, s: StateSnapshot<unkn
     interrupts: tagged(s.interrupts, 'interrupts'),
     metadata: JSON.parse(JSON.stringify(s.metadata)) as Encoded,
   }
+}
+
+/**
+ * Puts each run's metadata (stored once per run) back in the place of the `{ "$run": id }` its checkpoints carry,
+ * as the client sent it. Works on one snapshot or a page of them; returns what it was given.
+ */
+export async function withRunMetadata<T extends SnapshotJson | SnapshotJson[]>(t: { storage: DurableObjectStorage }, snapshots: T): Promise<T> {
+  const list: SnapshotJson[] = Array.isArray(snapshots) ? (snapshots as SnapshotJson[]) : [snapshots as SnapshotJson]
+  const runOf = (s: SnapshotJson) => (s.metadata as Record<string, unknown>).$run
+  const ids = [...new Set(list.map(runOf).filter((id): id is string => typeof id === 'string'))]
+  if (ids.length === 0) return snapshots
+  const stored = await t.storage.get<Record<string, unknown>>(ids.map(runMetadataKey))
+  for (const s of list) {
+    const id = runOf(s)
+    if (typeof id !== 'string') continue
+    const { $run: _, ...own } = s.metadata as Record<string, unknown>
+    s.metadata = { ...(stored.get(runMetadataKey(id)) ?? {}), ...own } as Encoded
+  }
+  return snapshots
 }
 
 /** The engine's input for a run request: a `Command` when it answers interrupts or routes, else its input (null continues). */

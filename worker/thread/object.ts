@@ -12,7 +12,7 @@ import type { JsonPatchOperation } from '../../src/index.js'
 import type { EdgegraphEnv } from '../env.js'
 import { ApiError } from '../http.js'
 import { settle, type Outcome } from '../rpc.js'
-import { snapshotJson, type SnapshotJson } from './json.js'
+import { snapshotJson, withRunMetadata, type SnapshotJson } from './json.js'
 import { graphOf, type GraphFactory } from './lookup.js'
 import { redrive } from './redrive.js'
 import { deleteThread, maintain, setRetention, touched, type Retention } from './retention.js'
@@ -178,7 +178,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
     state(thread: string, checkpointId?: string): Promise<Outcome<SnapshotJson>> {
       return this.#settle(async () => {
         const { graph, meta } = await graphOf(this.#t, thread)
-        const state = snapshotJson(this.#t, await graph.getState({ threadId: thread, ...(checkpointId === undefined ? {} : { checkpointId }) }))
+        const state = await withRunMetadata(this.#t, snapshotJson(this.#t, await graph.getState({ threadId: thread, ...(checkpointId === undefined ? {} : { checkpointId }) })))
         return meta?.lastError && checkpointId === undefined ? { ...state, lastError: meta.lastError } : state
       })
     }
@@ -201,7 +201,7 @@ export function createThreadObject(options: ThreadObjectOptions) {
           chars += JSON.stringify(json).length
           checkpoints.push(json)
         }
-        return { checkpoints, nextBefore: more ? (checkpoints.at(-1)?.checkpointId ?? null) : null }
+        return { checkpoints: await withRunMetadata(this.#t, checkpoints), nextBefore: more ? (checkpoints.at(-1)?.checkpointId ?? null) : null }
       })
     }
 

@@ -7,11 +7,11 @@
 import { isEdgegraphError, type StreamMode } from '../../src/index.js'
 import { encodeValue } from '../../src/checkpoint/serde.js'
 import { describeError, errorBody } from '../http.js'
-import { EventStream, inputOf, snapshotJson, type SnapshotJson } from './json.js'
+import { EventStream, inputOf, snapshotJson, withRunMetadata, type SnapshotJson } from './json.js'
 import { graphOf, type AnyGraph } from './lookup.js'
 import { touched } from './retention.js'
 import { RUN_OWNER_KEY } from '../storage-api.js'
-import { META, RUN, type RunMarker, type ThreadMeta, type ThreadState } from './state.js'
+import { META, RUN, runIdOf, runMetadataKey, type RunMarker, type ThreadMeta, type ThreadState } from './state.js'
 
 /** A run request, as the Worker validated it (`POST .../runs` and `.../resume`). */
 export interface RunArgs {
@@ -53,13 +53,13 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
     const marker: RunMarker = { args, graph: name, startHead: await t.head(args.thread), attempts: 0, startedAt: Date.now() }
     // A new thread's graph is recorded before it runs, so its state can be read while the run goes on.
     const recorded: ThreadMeta = meta?.graph === name ? meta : { ...meta, thread: args.thread, graph: name, lastActive: Date.now() }
-    await t.storage.put({ [RUN]: marker, [META]: recorded })
+    await t.storage.put({ [RUN]: marker, [META]: recorded, ...(args.metadata === undefined ? {} : { [runMetadataKey(runIdOf(marker.startedAt))]: args.metadata }) })
     if (meta === undefined) await claim(t, args.thread)
     await t.storage.setAlarm(Date.now() + t.settings.leaseMs)
     const refusal = { meta, head: marker.startHead }
     if (args.stream === undefined) {
       await execute(t, graph, args, name, undefined, undefined, refusal, marker.startedAt)
-      return { state: snapshotJson(t, await graph.getState({ threadId: args.thread })) }
+      return { state: await withRunMetadata(t, snapshotJson(t, await graph.getState({ threadId: args.thread }))) }
     }
     const events = new EventStream()
     handedOff = true
@@ -74,7 +74,7 @@ export async function startRun(t: ThreadState, args: RunArgs): Promise<RunResult
 async function streamRun(t: ThreadState, graph: AnyGraph, args: RunArgs, name: string, events: EventStream, refusal: Refusal, startedAt: number): Promise<void> {
   try {
     await execute(t, graph, args, name, events, undefined, refusal, startedAt)
-    await events.send('end', snapshotJson(t, await graph.getState({ threadId: args.thread })))
+    await events.send('end', await withRunMetadata(t, snapshotJson(t, await graph.getState({ threadId: args.thread }))))
   } catch (err) {
     const { code, message } = describeError(err, 'the run', undefined, t.exposeErrors)
     await events.send('error', errorBody(code, message))
@@ -127,7 +127,8 @@ export async function execute(
     threadId: args.thread,
     ...(args.checkpointId === undefined || continueFrom === 'head' ? {} : { checkpointId: args.checkpointId }),
     ...(args.recursionLimit === undefined ? {} : { recursionLimit: args.recursionLimit }),
-    ...(args.metadata === undefined ? {} : { metadata: args.metadata }),
+    // The run's metadata is stored once (see runMetadataKey); its checkpoints name it.
+    ...(args.metadata === undefined ? {} : { metadata: { $run: runIdOf(startedAt) } }),
     ...(args.durability === undefined ? {} : { durability: args.durability }),
   }
   const input = continueFrom === 'head' ? null : inputOf(args)
@@ -157,6 +158,7 @@ export async function execute(
     finished()
     if (refused && refusal) {
       await t.storage.delete(RUN)
+      await t.storage.delete(runMetadataKey(runIdOf(startedAt)))
       if (refusal.meta === undefined) {
         await t.storage.delete(META)
         await claim(t, args.thread, false)

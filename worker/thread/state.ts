@@ -18,6 +18,14 @@ export const META = 'edgegraph:meta'
 /** Storage key of the {@link RunMarker} of the run in flight. */
 export const RUN = 'edgegraph:run'
 
+/**
+ * Storage key of a run's metadata (the request's `metadata`), kept once per run; its checkpoints carry only
+ * `{ "$run": id }` and the API shows the metadata in their place.
+ */
+export const runMetadataKey = (runId: string): string => `edgegraph:runmeta:${runId}`
+/** A run's id: when it started (one run at a time per thread). */
+export const runIdOf = (startedAt: number): string => startedAt.toString(36)
+
 /** The thread's own record: its graph, retention and last activity. */
 export interface ThreadMeta {
   /** The thread's storage id. */
