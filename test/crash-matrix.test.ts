@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { Command, END, Send, START, StateGraph, isEdgegraphError, type Durability } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import type { StorageAdapter } from '../src/checkpoint/adapter.js'
-import { appendList } from './helpers.js'
+import { appendList, rejectsWith } from './helpers.js'
 
 /** What a killed process leaves: every call from the crash on fails. */
 class Crash extends Error {
@@ -214,4 +214,26 @@ describe('crash matrix', () => {
       console.info(`crash matrix, durability ${durability}: ${tested} crash points (${points} adapter calls, before and after each)`)
     }, 120_000)
   }
+})
+
+describe('errors tell the truth about the outcome', () => {
+  it('a commit that failed after it landed is reported as possibly landed, and getState shows it did', async () => {
+    const store = createMemoryAdapter()
+    let cut = false
+    const flaky: StorageAdapter = { ...store, name: store.name, limits: store.limits, get: (t, k) => store.get(t, k), scan: (t, r) => store.scan(t, r), threads: (o) => store.threads(o), deleteThread: (t) => store.deleteThread(t),
+      commit: async (t, b, g) => {
+        await store.commit(t, b, g)
+        if (!cut) {
+          cut = true
+          throw new Error('connection reset')
+        }
+      },
+    }
+    const g = new StateGraph({ log: appendList }).addNode('a', () => ({ log: ['a'] })).addEdge(START, 'a').compile({ checkpointer: flaky })
+    const err = await rejectsWith(g.invoke({ log: ['in'] }, { threadId: 't' }), 'STORAGE_FAILED')
+    expect(err.message).toMatch(/may or may not have landed: read the thread \(getState\) before repeating an input/)
+    // It did land: the input is stored; continuing (not repeating the input) finishes the turn once.
+    expect((await g.getState({ threadId: 't' })).values.log).toEqual(['in'])
+    expect((await g.invoke(null, { threadId: 't' })).log).toEqual(['in', 'a'])
+  })
 })

@@ -44,7 +44,7 @@ export class ChunkedStorage {
     try {
       await this.adapter.commit(threadId, batch, guard)
     } catch (err) {
-      throw this.#wrap(threadId, err)
+      throw this.#wrap(threadId, err, true)
     }
   }
 
@@ -94,11 +94,14 @@ export class ChunkedStorage {
     }
   }
 
-  #wrap(threadId: string, err: unknown): unknown {
+  #wrap(threadId: string, err: unknown, write = false): unknown {
     if (isEdgegraphError(err)) return err
+    // A write that failed without a typed answer may have landed before the failure (a connection cut after the
+    // store applied it): say so, rather than have the caller repeat an input that was already stored.
+    const outcome = write ? 'The write may or may not have landed: read the thread (getState) before repeating an input; invoke(null) continues safely.' : 'Nothing was written.'
     return new EdgegraphError(
       'STORAGE_FAILED',
-      `The ${this.adapter.name} adapter failed for thread "${threadId}": ${(err as Error)?.message ?? String(err)}. The failed call changed nothing.`,
+      `The ${this.adapter.name} adapter failed for thread "${threadId}": ${(err as Error)?.message ?? String(err)}. ${outcome}`,
       { cause: err, context: { threadId, adapter: this.adapter.name } },
     )
   }
