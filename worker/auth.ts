@@ -23,6 +23,7 @@
  * These two codes exist only on the wire: `adapters/remote.ts` turns them into `STORAGE_UNAVAILABLE`.
  */
 import type { Context, MiddlewareHandler } from 'hono'
+import { fromBase64, toBase64 } from '../src/checkpoint/serde.js'
 
 /**
  * What a token may do: `read` (state, history, get, scan, list), `run` (runs and updates; implies read), `write`
@@ -127,14 +128,11 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 function base64url(bytes: Uint8Array): string {
-  let binary = ''
-  for (const b of bytes) binary += String.fromCharCode(b)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
 function fromBase64url(text: string): Uint8Array {
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0))
+  return fromBase64(text.replace(/-/g, '+').replace(/_/g, '/'))
 }
 
 /** The JSON value a base64url part holds; throws when it is not one. */

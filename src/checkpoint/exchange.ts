@@ -9,7 +9,7 @@
  */
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import { isCheckpointId } from './ids.js'
-import { CHECKPOINT_RANGE, HEAD_KEY, PACK_RANGE, PENDING_RANGE, checkpointKey, idOfKey, packKey, pendingRange } from './keys.js'
+import { CHECKPOINT_RANGE, HEAD_KEY, PACK_RANGE, PENDING_RANGE, checkpointKey, idOfKey, packKey, pendingKey, pendingRange } from './keys.js'
 import { decodePending } from './pending.js'
 import { collectRecords, readRecord, rebuild, type Found } from './read.js'
 import { corruptRecord } from './read-errors.js'
@@ -59,7 +59,7 @@ export async function readMarks(storage: ChunkedStorage, threadId: string): Prom
   const head = (await storage.head(threadId))?.id
   const rev = await readRev(storage, threadId)
   const pending: string[] = []
-  if (head !== undefined) for await (const [key, raw] of storage.scan(threadId, { from: `w/${head}/`, to: `w/${head}/~` })) pending.push(`${key}:${raw.length}`)
+  if (head !== undefined) for await (const [key, raw] of storage.scan(threadId, pendingRange(head))) pending.push(`${key}:${raw.length}`)
   return { head, rev, pending }
 }
 
@@ -126,6 +126,9 @@ export async function holding(storage: ChunkedStorage, threadId: string, ids: st
   return have
 }
 
+/** The task index of a pending write's key suffix as sync carries it (`-in` or three digits, as keys.ts writes them). */
+const taskIndex = (task: string): number => (task === '-in' ? -1 : Number(task))
+
 function badSync(threadId: string, checkpointId: string, what: string, cause?: unknown): EdgegraphError {
   return corruptRecord(threadId, checkpointId, `received by sync: ${what}; nothing of this batch was stored`, cause)
 }
@@ -144,7 +147,7 @@ export async function importCheckpoints(storage: ChunkedStorage, threadId: strin
     for (const [task, text] of item.pending ?? []) {
       if (!/^(?:-in|\d{3})$/.test(task)) throw badSync(threadId, item.id, `pending write "${task}" is not a task number`)
       try {
-        decodePending(task === '-in' ? -1 : Number(task), text)
+        decodePending(taskIndex(task), text)
       } catch (err) {
         throw badSync(threadId, item.id, `pending write ${task}: ${(err as Error).message}`, err)
       }
@@ -169,7 +172,7 @@ export async function importCheckpoints(storage: ChunkedStorage, threadId: strin
     for (const item of items) {
       if (!item.pending?.length || (item.text === undefined && !have.has(item.id))) continue
       if (finished.has(item.id) || (await continuedHere(storage, threadId, item.id))) continue
-      const keys = item.pending.map(([task]) => `w/${item.id}/${task}`)
+      const keys = item.pending.map(([task]) => pendingKey(item.id, taskIndex(task)))
       const existing = await storage.call(threadId, (a) => a.get(threadId, keys))
       item.pending.forEach(([, text], i) => {
         if (existing[i] === undefined) put.push(...storage.puts(keys[i] as string, text))
