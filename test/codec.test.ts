@@ -5,7 +5,7 @@ import { applyDelta, deepEqual, diff } from '../src/checkpoint/delta.js'
 import { decodeValue, encodeValue } from '../src/checkpoint/serde.js'
 import { END, START, StateGraph, isEdgegraphError, registerClass } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
-import { collect, rejectsWith } from './helpers.js'
+import { collect, rejectsWith, storedBytes, storedText } from './helpers.js'
 
 const where = () => ({ channel: 'ch', path: [] as (string | number)[] })
 /** Encode to JSON text and back, as storage does. */
@@ -263,9 +263,8 @@ describe('registered classes', () => {
       .compile({ checkpointer: store })
     await graph.invoke({ points: [new Point(9, 9)] }, { threadId: 't' })
     expect((await graph.getState({ threadId: 't' })).values.points).toEqual([new Point(9, 9), new Point(1, 0)])
-    const text = new TextDecoder()
     for (const [key, value] of await collect(store.scan('t', { from: 'c/', to: 'c0' }))) {
-      await store.commit('t', { put: [[key, new TextEncoder().encode(text.decode(value).replaceAll('c:test.Point', 'c:test.Gone'))]] })
+      await store.commit('t', { put: [[key, storedBytes(storedText(value).replaceAll('c:test.Point', 'c:test.Gone'))]] })
     }
     const err = await rejectsWith(graph.getState({ threadId: 't' }), 'CORRUPT_RECORD')
     expect(err.message).toContain('unknown value tag "c:test.Gone": registerClass() its class before reading')

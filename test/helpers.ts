@@ -1,4 +1,5 @@
 /** Shared graph builders for the engine tests. */
+import { ChunkedStorage } from '../src/checkpoint/storage.js'
 import { END, START, StateGraph, type CompileOptions } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 
@@ -37,4 +38,15 @@ export function deferred<T = void>() {
   let resolve!: (v: T) => void
   const promise = new Promise<T>((r) => (resolve = r))
   return { promise, resolve }
+}
+
+/** The text of a value as the history layer stores it: its checksum (`!` and 4 bytes) stripped; a head's `<hex>!` too. */
+export function storedText(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes[0] === 0x21 ? bytes.subarray(5) : bytes)
+  return /^[0-9a-f]{8}![0-9a-z]+$/.test(text) ? text.slice(9) : text
+}
+
+/** The bytes the history layer stores for `text` (with its checksum), to write a hand-made record. */
+export function storedBytes(text: string): Uint8Array {
+  return (new ChunkedStorage(createMemoryAdapter()).puts('c/x', text)[0] as [string, Uint8Array])[1]
 }

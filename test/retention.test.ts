@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Command, END, START, StateGraph, pruneHistory, type StateSnapshot, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
-import { appendList, collect, rejectsWith } from './helpers.js'
+import { appendList, collect, rejectsWith, storedText } from './helpers.js'
 import { pruneProperty } from './conformance/retention.js'
 
 const threadId = 'chat'
@@ -61,9 +61,9 @@ async function checkLayout(store: MemoryAdapter): Promise<void> {
   const text = (key: string) => {
     const raw = entries.get(key) as Uint8Array
     const marker = new TextDecoder().decode(raw)
-    if (!marker.startsWith('#')) return marker
+    if (!marker.startsWith('#')) return storedText(raw)
     const parts = Array.from({ length: Number(marker.slice(1)) }, (_, i) => entries.get(`k/${key}/${String(i).padStart(4, '0')}`) as Uint8Array)
-    return Buffer.concat(parts).toString('utf8')
+    return storedText(Buffer.concat(parts))
   }
   for (const [key, value] of entries) {
     expect(value.length, key).toBeLessThanOrEqual(store.limits.maxValueBytes)
@@ -90,7 +90,7 @@ async function checkLayout(store: MemoryAdapter): Promise<void> {
 async function expectedKept(store: MemoryAdapter, history: StateSnapshot<unknown>[], keepLast: number): Promise<string[]> {
   const ids = history.map((s) => s.config.checkpointId)
   const pending = new Set((await keysOf(store)).filter((k) => k.startsWith('w/')).map((k) => k.split('/')[1]))
-  const head = new TextDecoder().decode((await store.get(threadId, ['h']))[0])
+  const head = storedText((await store.get(threadId, ['h']))[0] as Uint8Array)
   return ids.filter((id, i) => i < keepLast || id === head || pending.has(id))
 }
 

@@ -1,9 +1,15 @@
 /**
  * @module The history layer's access to an adapter: every call wrapped so a foreign error becomes a typed
- * `STORAGE_FAILED` naming the adapter, and values stored as UTF-8 text, split into chunks above the adapter's limit.
+ * `STORAGE_FAILED` naming the adapter, and values stored as checksummed UTF-8 text, split into chunks above the
+ * adapter's limit.
+ *
+ * A value is `!` (0x21), the FNV-1a hash of the text's bytes (4 bytes, big-endian), then the text; the head is the
+ * same hash of the checkpoint id in hex, `!`, then the id. Any single changed byte changes the hash (each FNV round is a bijection
+ * of the state), so a flipped byte reads as `CORRUPT_RECORD`, never as other state. Values written before checksums
+ * (no `!`) are still read; a damaged marker makes them fail to parse, or reads the intact text.
  */
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
-import type { Batch, Guard, ScanRange, StorageAdapter } from './adapter.js'
+import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from './adapter.js'
 import { HEAD_KEY, chunkKeys, idOfKey } from './keys.js'
 import { corruptHead, corruptRecord } from './read-errors.js'
 import { isCheckpointId } from './ids.js'
@@ -11,10 +17,12 @@ import { isCheckpointId } from './ids.js'
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 const CHUNK_MARK = 0x23 // '#': a chunked value holds `#<count>`, its bytes are in `k/<key>/<n>`
+const SUM_MARK = 0x21 // '!': a checksummed value
 
 /** The adapter of a graph's history, as the history layer uses it. */
 export class ChunkedStorage {
   readonly adapter: StorageAdapter
+  readonly #bareHeads = new Map<string, string>()
 
   constructor(adapter: StorageAdapter) {
     if (!adapter || typeof adapter.commit !== 'function' || typeof adapter.scan !== 'function') {
@@ -41,6 +49,8 @@ export class ChunkedStorage {
   }
 
   async commit(threadId: string, batch: Batch, guard: Guard): Promise<void> {
+    const bare = this.#bareHeads.get(threadId)
+    if (bare !== undefined && guard.key === HEAD_KEY && sameBytes(guard.expect, headBytes(bare))) guard = { key: HEAD_KEY, expect: utf8.encode(bare) }
     try {
       await this.adapter.commit(threadId, batch, guard)
     } catch (err) {
@@ -52,20 +62,28 @@ export class ChunkedStorage {
   async head(threadId: string): Promise<{ id: string; bytes: Uint8Array } | undefined> {
     const [bytes] = await this.call(threadId, (a) => a.get(threadId, [HEAD_KEY]))
     if (bytes === undefined) return undefined
-    let id: string | undefined
+    let text = ''
     try {
-      id = utf8Strict.decode(bytes)
+      text = utf8Strict.decode(bytes)
     } catch {
       // reported below
     }
-    if (!isCheckpointId(id)) throw corruptHead(threadId, 'it does not hold a checkpoint id')
+    const sum = text.length > 9 && text[8] === '!' ? text.slice(0, 8) : undefined
+    const id = sum === undefined ? text : text.slice(9)
+    if (!isCheckpointId(id) || (sum !== undefined && sum !== hex(fnv1a(utf8.encode(id))))) throw corruptHead(threadId, 'it does not hold a checkpoint id with its checksum')
+    // A head written before checksums: the next commit is guarded by its bytes as they are.
+    if (sum === undefined) this.#bareHeads.set(threadId, id)
     return { id, bytes }
   }
 
   /** The writes that store `text` at `key`: one value, or a chunk marker and chunks within the adapter's limit. */
   puts(key: string, text: string): [string, Uint8Array][] {
     const max = this.adapter.limits.maxValueBytes
-    const bytes = utf8.encode(text)
+    const body = utf8.encode(text)
+    const bytes = new Uint8Array(body.length + 5)
+    new DataView(bytes.buffer).setUint32(1, fnv1a(body))
+    bytes[0] = SUM_MARK
+    bytes.set(body, 5)
     if (bytes.length <= max) return [[key, bytes]]
     const count = Math.ceil(bytes.length / max)
     const puts: [string, Uint8Array][] = [[key, utf8.encode(`#${count}`)]]
@@ -73,9 +91,10 @@ export class ChunkedStorage {
     return puts
   }
 
-  /** The text of a value as scanned at `key`, joining its chunks when it was split. */
+  /** The text of a value as scanned at `key`, joining its chunks when it was split and checking its checksum. */
   async text(threadId: string, key: string, raw: Uint8Array): Promise<string> {
     const count = chunkCount(raw)
+    if (Number.isNaN(count)) throw corruptRecord(threadId, idOfKey(key), 'its chunk marker is damaged')
     let bytes = raw
     if (count > 0) {
       const parts = await this.call(threadId, (a) => a.get(threadId, chunkKeys(key, count)))
@@ -86,6 +105,13 @@ export class ChunkedStorage {
         bytes.set(part, at)
         at += part.length
       }
+    }
+    if (bytes[0] === SUM_MARK) {
+      const body = bytes.subarray(5)
+      if (bytes.length < 5 || new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) !== fnv1a(body)) {
+        throw corruptRecord(threadId, idOfKey(key), `checksum mismatch: its stored bytes changed (${key})`)
+      }
+      bytes = body
     }
     try {
       return utf8Strict.decode(bytes)
@@ -112,15 +138,25 @@ export function storedKeys(key: string, raw: Uint8Array): string[] {
   return [key, ...chunkKeys(key, chunkCount(raw))]
 }
 
-/** How many chunks a stored value was split into (0 when it is stored whole). */
+/** How many chunks a stored value was split into (0 when it is stored whole, NaN when the marker is damaged). */
 function chunkCount(raw: Uint8Array): number {
   if (raw[0] !== CHUNK_MARK) return 0
-  return Number(new TextDecoder().decode(raw.subarray(1)))
+  const digits = new TextDecoder().decode(raw.subarray(1))
+  return /^[1-9]\d{0,8}$/.test(digits) ? Number(digits) : Number.NaN
 }
 
-/** The head bytes that name checkpoint `id`. */
+/** FNV-1a, 32 bits, of `bytes`. */
+export function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193)
+  return h >>> 0
+}
+
+const hex = (n: number): string => n.toString(16).padStart(8, '0')
+
+/** The head bytes that name checkpoint `id`: its checksum in hex, `!`, the id (so no cut of it reads as a bare id). */
 export function headBytes(id: string): Uint8Array {
-  return utf8.encode(id)
+  return utf8.encode(`${hex(fnv1a(utf8.encode(id)))}!${id}`)
 }
 
 /** The guard of a commit made on top of checkpoint `headId` (undefined: on a thread with no checkpoints yet). */

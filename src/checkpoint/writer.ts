@@ -32,6 +32,8 @@ export class CheckpointWriter {
   #failure: unknown
   #inFlight = 0
   #packing = false
+  /** Pack when the loose chain is longer than this: `packSize`, or further on after a pack failed. */
+  #packAt: number
 
   constructor(storage: ChunkedStorage, threadId: string, policy: WriterPolicy, parent: Checkpoint | undefined, head: string | undefined) {
     this.#storage = storage
@@ -39,6 +41,7 @@ export class CheckpointWriter {
     this.#policy = policy
     this.#parent = parent
     this.#head = head
+    this.#packAt = policy.packSize
   }
 
   /** The checkpoint the next one is written after: the one the run started from, then the last one written. */
@@ -79,7 +82,7 @@ export class CheckpointWriter {
     await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), overlap)
     // One pack at a time: with async durability later steps are written before this pack lands, and would each
     // queue another attempt (a wasted scan per step) if they did not see this one pending.
-    if (checkpoint.looseChain > this.#policy.packSize && !this.#packing) {
+    if (checkpoint.looseChain > this.#packAt && !this.#packing) {
       this.#packing = true
       await this.#enqueue(() => this.#pack(id), overlap)
     }
@@ -111,9 +114,12 @@ export class CheckpointWriter {
         if (packed === 0) break
         last.looseChain = Math.max(0, last.looseChain - packed)
       }
+      this.#packAt = this.#policy.packSize
     } catch (err) {
       // Packing is upkeep: the step is already committed, and a pack that cannot be written (another writer, a
-      // full disk, a corrupt old record) changes nothing, so it must not fail the run.
+      // full disk, a corrupt old record) changes nothing, so it must not fail the run. It is tried again only
+      // `packSize` steps later: a failure that lasts must not cost a scan and a refused commit on every step.
+      this.#packAt = (this.#parent?.looseChain ?? 0) + this.#policy.packSize
       if (!isEdgegraphError(err)) throw err
     } finally {
       this.#packing = false

@@ -1,0 +1,233 @@
+/**
+ * Integrity (issue 13): every stored value carries a checksum, so a flipped or truncated byte anywhere in a thread
+ * reads as CORRUPT_RECORD naming the thread and checkpoint, never as other state; what the damage does not touch
+ * still reads exactly as before. Also: a pack that keeps failing is not retried on every step.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { Command, END, START, Send, StateGraph, type StateSnapshot, type StorageAdapter } from '../src/index.js'
+import { EdgegraphError } from '../src/errors.js'
+import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
+import { appendList, collect, storedText } from './helpers.js'
+
+const T = 'fuzz'
+
+/** A graph with an append list (deltas, packs), a last-value note (sometimes big: chunks), Send fan-out and interrupts. */
+function graph(adapter: StorageAdapter) {
+  return new StateGraph({ log: appendList, note: { default: () => '' }, ask: { default: () => false } })
+    .addNode('plan', (s) => ({ log: [`plan ${s.log.length}`] }))
+    .addNode('work', (arg) => ({ log: [`work ${(arg as unknown as { i: number }).i}`] }))
+    .addNode('review', (s, ctx) => (s.ask ? { log: [`answer ${ctx.interrupt<string>('ok?')}`], ask: false } : {}))
+    .addEdge(START, 'plan')
+    .addConditionalEdges('plan', (s) => [0, 1].map((i) => new Send('work', { i: i + s.log.length })), ['work'])
+    .addEdge('work', 'review')
+    .addEdge('review', END)
+    .compile({ checkpointer: { adapter, packSize: 4 } })
+}
+
+type Op = { kind: 'turn'; big: boolean; ask: boolean } | { kind: 'fork'; pick: number } | { kind: 'resume' }
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('turn' as const), big: fc.boolean(), ask: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('fork' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('resume' as const) }) },
+)
+
+async function play(adapter: StorageAdapter, ops: Op[]): Promise<void> {
+  const g = graph(adapter)
+  for (const [i, op] of ops.entries()) {
+    const state = await g.getState({ threadId: T }).catch(() => undefined)
+    if (op.kind === 'resume' && state?.interrupts.length) await g.invoke(new Command({ resume: `yes ${i}` }), { threadId: T })
+    else if (op.kind === 'fork' && state) {
+      const all = await collect(g.getStateHistory({ threadId: T }))
+      await g.updateState((all[op.pick % all.length] as StateSnapshot<unknown>).config, { note: `fork ${i}` })
+    } else if (!state?.interrupts.length) {
+      await g.invoke({ log: [`in ${i}`], note: op.kind === 'turn' && op.big ? `big ${i} ${'é€x'.repeat(700)}` : `n ${i}`, ask: op.kind === 'turn' && op.ask }, { threadId: T })
+    }
+  }
+}
+
+/** An adapter that records which keys each read returned. */
+function reading(inner: StorageAdapter) {
+  let keys = new Set<string>()
+  const adapter: StorageAdapter = {
+    name: inner.name,
+    limits: inner.limits,
+    async get(t, ks) {
+      const out = await inner.get(t, ks)
+      ks.forEach((k, i) => out[i] !== undefined && keys.add(k))
+      return out
+    },
+    async *scan(t, r) {
+      for await (const e of inner.scan(t, r)) {
+        keys.add(e[0])
+        yield e
+      }
+    },
+    commit: (t, b, g) => inner.commit(t, b, g),
+    deleteThread: (t) => inner.deleteThread(t),
+    threads: (o) => inner.threads(o),
+  }
+  return { adapter, track: () => (keys = new Set()), read: () => keys }
+}
+
+/** A small PRNG, so each history's damages are reproducible from its seed. */
+function prng(seed: number): (n: number) => number {
+  let a = seed >>> 0
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * n
+  }
+}
+
+/** Reads checkpoint `id` on a fresh graph: its values, next and interrupts, or the error. */
+async function readCheckpoint(adapter: StorageAdapter, id: string | undefined): Promise<{ ok: unknown } | { err: unknown }> {
+  try {
+    const s = await graph(adapter).getState(id === undefined ? { threadId: T } : { threadId: T, checkpointId: id })
+    return { ok: { values: s.values, next: s.next, interrupts: s.interrupts, tasks: s.tasks.map((t) => t.name) } }
+  } catch (err) {
+    return { err }
+  }
+}
+
+const CASES_PER_HISTORY = 400
+const HISTORIES = 26
+
+describe('integrity', () => {
+  it(`a flipped or truncated byte in any stored value is CORRUPT_RECORD naming the thread and checkpoint; undamaged checkpoints read as before (${HISTORIES * CASES_PER_HISTORY} cases)`, async () => {
+    let cases = 0
+    let detected = 0
+    let untouchedReads = 0
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 6, maxLength: 16 }), fc.integer(), async (ops, seed) => {
+        const memory: MemoryAdapter = createMemoryAdapter({ maxValueBytes: 1024 })
+        await play(memory, ops)
+        const { adapter, track, read } = reading(memory)
+        const ids = (await collect(graph(memory).getStateHistory({ threadId: T }))).map((s) => s.config.checkpointId)
+        // What each checkpoint reads, and what it reads as, before any damage.
+        const reads = new Map<string, Set<string>>()
+        const before = new Map<string, unknown>()
+        for (const id of ids) {
+          track()
+          const r = await readCheckpoint(adapter, id)
+          expect(r).toHaveProperty('ok')
+          before.set(id, (r as { ok: unknown }).ok)
+          reads.set(id, read())
+        }
+        const stored = await collect(memory.scan(T))
+        const random = prng(seed)
+        for (let c = 0; c < CASES_PER_HISTORY; c++) {
+          const [key, value] = stored[Math.floor(random(stored.length))] as [string, Uint8Array]
+          const damaged = new Uint8Array(value)
+          let what: string
+          if (value.length > 0 && random(3) >= 1) {
+            const at = Math.floor(random(value.length))
+            damaged[at] = (damaged[at] as number) ^ (1 + Math.floor(random(255)))
+            what = `byte ${at} flipped`
+          } else {
+            what = `truncated to ${Math.floor(random(value.length))} bytes`
+          }
+          const bytes = what.startsWith('truncated') ? damaged.subarray(0, Number(what.split(' ')[2])) : damaged
+          await memory.commit(T, { put: [[key, bytes]] })
+          cases++
+          // The checkpoint whose read must use the damaged value: its record, its pack's oldest record, the owner of a
+          // chunk or of pending writes; the head's damage shows on reading the thread's current state.
+          const own = key.startsWith('k/') ? key.slice(2, key.lastIndexOf('/')) : key
+          const owner = own === 'h' ? undefined : (own.split('/')[1] as string)
+          const untouched = ids.filter((id) => !reads.get(id)?.has(key))
+          const checks: [id: string | undefined, must: 'fail' | 'same' | 'either'][] = [[owner, 'fail'], ...pick(untouched, 1, random).map((id): [string, 'same'] => [id, 'same']), ...pick(ids, 1, random).map((id): [string, 'either'] => [id, 'either'])]
+          for (const [id, must] of checks) {
+            const r = await readCheckpoint(memory, id)
+            const where = `${key} ${what}, reading ${id ?? 'the head'}`
+            if ('ok' in r) {
+              // Read as before, or not at all: never as other state.
+              expect(must, `${where}: read despite the damage`).not.toBe('fail')
+              expect(r.ok, `${where}: read differently`).toStrictEqual(before.get(id ?? (ids[0] as string)))
+              if (must === 'same') untouchedReads++
+            } else {
+              const err = r.err
+              expect(must, `${where}: failed though it does not read ${key}: ${String(err)}`).not.toBe('same')
+              expect(err, `${where}: ${String(err)}`).toBeInstanceOf(EdgegraphError)
+              expect((err as EdgegraphError).code, `${where}: ${(err as Error).message}`).toBe('CORRUPT_RECORD')
+              expect((err as EdgegraphError).context.threadId).toBe(T)
+              if (owner !== undefined && must === 'fail') expect((err as EdgegraphError).context.checkpointId, (err as Error).message).toBe(owner)
+              if (must === 'fail') detected++
+            }
+          }
+          await memory.commit(T, { put: [[key, value]] })
+        }
+      }),
+      { numRuns: HISTORIES },
+    )
+    expect(cases).toBe(HISTORIES * CASES_PER_HISTORY)
+    // Every damage was detected where it had to be (100 %); and most cases also read an untouched checkpoint back.
+    expect(detected).toBe(cases)
+    expect(untouchedReads).toBeGreaterThan(cases / 4)
+  }, 300_000)
+})
+
+describe('values written before checksums', () => {
+  it('still read, and the thread goes on (its bare head guards the next commit)', async () => {
+    const memory = createMemoryAdapter()
+    await play(memory, [{ kind: 'turn', big: false, ask: false }, { kind: 'turn', big: true, ask: false }, { kind: 'turn', big: false, ask: false }])
+    const before = await collect(graph(memory).getStateHistory({ threadId: T }))
+    // Rewrite every value as it was stored before checksums: plain text, the head a bare id.
+    for (const [key, value] of await collect(memory.scan(T))) {
+      if (key.startsWith('k/') || new TextDecoder().decode(value).startsWith('#')) continue
+      await memory.commit(T, { put: [[key, new TextEncoder().encode(storedText(value))]] })
+    }
+    expect(new TextDecoder().decode((await memory.get(T, ['h']))[0])).toBe(before[0]?.config.checkpointId)
+    expect(await collect(graph(memory).getStateHistory({ threadId: T }))).toStrictEqual(before)
+    const result = await graph(memory).invoke({ log: ['later'] }, { threadId: T })
+    expect(result.log).toContain('later')
+    expect(await collect(graph(memory).getStateHistory({ threadId: T }))).toHaveLength(before.length + 4)
+  })
+})
+
+function pick<T>(list: T[], n: number, random: (n: number) => number): T[] {
+  const out: T[] = []
+  for (let i = 0; i < n && list.length > 0; i++) out.push(list[Math.floor(random(list.length))] as T)
+  return out
+}
+
+describe('packing that keeps failing', () => {
+  it('is tried again packSize steps later, not on every step; the run goes on', async () => {
+    const memory = createMemoryAdapter()
+    let packAttempts = 0
+    const refusing: StorageAdapter = {
+      name: memory.name,
+      limits: memory.limits,
+      get: (t, k) => memory.get(t, k),
+      scan: (t, r) => memory.scan(t, r),
+      async commit(t, batch, guard) {
+        if ((batch.put ?? []).some(([k]) => k.startsWith('p/'))) {
+          packAttempts++
+          throw new EdgegraphError('QUOTA_EXCEEDED', 'no room for the pack')
+        }
+        return memory.commit(t, batch, guard)
+      },
+      deleteThread: (t) => memory.deleteThread(t),
+      threads: (o) => memory.threads(o),
+    }
+    const steps = 60
+    // An append list after a big first entry: every record is a small delta on its parent (never a snapshot), so
+    // the loose chain grows by one a step.
+    const chat = (adapter: StorageAdapter, until: number) =>
+      new StateGraph({ log: appendList })
+        .addNode('say', (s) => ({ log: [`said ${s.log.length}`] }))
+        .addEdge(START, 'say')
+        .addConditionalEdges('say', (s) => (s.log.length >= until ? END : 'say'))
+        .compile({ checkpointer: { adapter, packSize: 5 } })
+    expect((await chat(refusing, steps).invoke({ log: ['x'.repeat(5000)] }, { threadId: 'p', recursionLimit: 100 })).log).toHaveLength(steps)
+    // 60 checkpoints: a first try once the chain passes 5, then one every 5 steps: about 11, not 55.
+    expect(packAttempts).toBeGreaterThan(5)
+    expect(packAttempts).toBeLessThanOrEqual(Math.ceil(steps / 5) + 1)
+    expect((await collect(memory.scan('p', { from: 'p/', to: 'p0' }))).length).toBe(0)
+    // Once packs fit again, the next run packs the long chain.
+    await chat(memory, steps + 2).invoke({ log: ['again'] }, { threadId: 'p' })
+    expect((await collect(memory.scan('p', { from: 'p/', to: 'p0' }))).length).toBeGreaterThan(0)
+  })
+})
