@@ -24,6 +24,10 @@
  * - `STORAGE_UNAVAILABLE`: the store cannot be opened or used (storage denied, private mode, blocked or
  *   upgraded by another tab, written by a newer version); the message says what to do.
  * - `THREAD_BUSY`: another tab or process is running this thread and the run asked not to wait.
+ * - `KEY_UNAVAILABLE`: an encrypted value cannot be read because its key is gone: the thread's data key was
+ *   destroyed (`shred`, right to erasure) or its master key is not among the keys given to `withEncryption`.
+ * - `VERSION_TOO_NEW`: a checkpoint was written by a newer state version (`compile({ version })`) than the graph
+ *   reading it; deploy the newer code. Nothing was written.
  */
 export const ERROR_CODES = [
   'INVALID_GRAPH',
@@ -44,6 +48,8 @@ export const ERROR_CODES = [
   'STORAGE_FAILED',
   'STORAGE_UNAVAILABLE',
   'THREAD_BUSY',
+  'VERSION_TOO_NEW',
+  'KEY_UNAVAILABLE',
 ] as const
 
 /** A stable error code: one of {@link ERROR_CODES}, where each is described. */

@@ -5,6 +5,7 @@ export { MessagesValue, messagesStateReducer, REMOVE_ALL_MESSAGES, type Message,
 export { Command, Send, START, END } from './run/command.js'
 export { CompiledGraph, type HistoryQuery, type InvokeResult } from './run/compiled.js'
 export type { CompileOptions, Durability, RunConfig } from './run/config.js'
+export type { Migration } from './run/migrations.js'
 export type { Interrupt } from './run/interrupts.js'
 export type { CheckpointMetadata, StateSnapshot, TaskInfo, ThreadConfig } from './run/snapshot.js'
 export type { DebugEvent, InterruptChunk, StreamMode } from './run/stream.js'

@@ -66,3 +66,13 @@ export function explicitChannelTypes() {
   // @ts-expect-error the reducer takes a string update, not a Set
   new StateGraph(explicit).addNode('a', () => ({ seen: new Set<string>() }))
 }
+
+export function migrationsAreStateFunctions() {
+  const g = new StateGraph(channels).addNode('a', () => ({})).addEdge(START, 'a').addEdge('a', END)
+  // A migration may annotate the old state's shape; it returns the whole new state.
+  g.compile({ version: 2, migrations: { 2: ({ total, ...rest }: { total: number }) => ({ ...rest, count: total }) } })
+  // @ts-expect-error a migration is a function of the state
+  g.compile({ version: 2, migrations: { 2: { count: 0 } } })
+  // @ts-expect-error a migration returns the new state object
+  g.compile({ version: 2, migrations: { 2: (s: Record<string, unknown>) => JSON.stringify(s) } })
+}

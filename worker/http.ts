@@ -26,7 +26,8 @@ export const forbidden = (message: string): ApiError => new ApiError(403, 'FORBI
 
 /**
  * HTTP status of each edgegraph error code. 409 is "the thread's state does not allow this now" (busy, moved by
- * another writer, no interrupt to resume); 507 means the store is full (the request itself was fine, so not 413).
+ * another writer, no interrupt to resume, written by newer code); 507 means the store is full (the request itself
+ * was fine, so not 413).
  */
 const STATUS: Record<ErrorCode, ApiStatus> = {
   INVALID_GRAPH: 500,
@@ -47,6 +48,8 @@ const STATUS: Record<ErrorCode, ApiStatus> = {
   STORAGE_FAILED: 500,
   STORAGE_UNAVAILABLE: 503,
   THREAD_BUSY: 409,
+  VERSION_TOO_NEW: 409,
+  KEY_UNAVAILABLE: 403,
 }
 
 /** The JSON body of every error answer: `{ error: { code, message } }`. */

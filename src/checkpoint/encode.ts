@@ -15,9 +15,12 @@ const HEADER_ESTIMATE = 64
  * Encodes checkpoint `id` after `parent` as its record's text. Synchronous, so the values are captured at the step
  * boundary, and validating: an unserializable value throws here, before anything is written.
  * `snapshotFactor`: store the full state once rebuilding it would read more than that × its size in records.
+ * `version`: the state version written; after a parent of another version the record is a full snapshot, so every
+ * delta chain stays within one version and old records rebuild before their values are migrated.
  */
-export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoint | undefined, input: NewCheckpoint, snapshotFactor: number): { checkpoint: Checkpoint; text: string } {
-  const sizes: Record<string, number> = { ...parent?.sizes }
+export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoint | undefined, input: NewCheckpoint, { snapshotFactor, version }: { snapshotFactor: number; version: number }): { checkpoint: Checkpoint; text: string } {
+  const prev = parent?.version === version ? parent : undefined
+  const sizes: Record<string, number> = { ...prev?.sizes }
   const deltas: [channel: string, json: string, full: boolean][] = []
   let deltaBytes = 0
   const shapes: Record<string, number> = {}
@@ -33,20 +36,20 @@ export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoin
       )
     }
     const where = { channel, path: [] }
-    const d = parent && Object.hasOwn(parent.values, channel) ? diff(parent.values[channel], next, where) : fullDelta(next, where)
+    const d = prev && Object.hasOwn(prev.values, channel) ? diff(prev.values[channel], next, where) : fullDelta(next, where)
     if (d === undefined) continue
     const json = JSON.stringify(d)
     deltas.push([channel, json, 'f' in d])
     deltaBytes += json.length
-    sizes[channel] = estimateSize(sizes[channel], parent?.values[channel], d, json.length)
+    sizes[channel] = estimateSize(sizes[channel], prev?.values[channel], d, json.length)
   }
   let stateBytes = 0
   for (const channel in sizes) stateBytes += sizes[channel] as number
   // Decided before encoding so each record is encoded once: when rebuilding this checkpoint would read more than
   // `snapshotFactor` × its size, store it in full and start the chain over.
-  const base = !parent || parent.chainBytes + deltaBytes + HEADER_ESTIMATE > snapshotFactor * stateBytes
+  const base = !prev || prev.chainBytes + deltaBytes + HEADER_ESTIMATE > snapshotFactor * stateBytes
   let stored: [string, string][] = deltas.map(([channel, json]) => [channel, json])
-  if (base && parent) {
+  if (base && prev) {
     const byChannel = new Map(deltas.map(([channel, json, full]) => [channel, full ? json : undefined]))
     stored = Object.keys(input.values).map((channel) => {
       const json = byChannel.get(channel) ?? fullJson(input.values, channel)
@@ -59,6 +62,7 @@ export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoin
     parentId: parent?.id,
     step: input.step,
     base,
+    version,
     source: input.source,
     next: input.next,
     deltas: stored,
@@ -75,6 +79,7 @@ export function encodeCheckpoint(threadId: string, id: string, parent: Checkpoin
     chainBytes: (base ? 0 : (parent?.chainBytes ?? 0)) + text.length,
     looseChain: (base ? 0 : (parent?.looseChain ?? 0)) + 1,
     sizes,
+    version,
   })
   checkpoint.shapes = shapes
   return { checkpoint, text }
@@ -86,6 +91,7 @@ export function snapshotText(c: Checkpoint): string {
     parentId: c.parentId,
     step: c.step,
     base: true,
+    version: c.version,
     source: c.source,
     next: c.next,
     deltas: Object.keys(c.values).map((channel) => [channel, fullJson(c.values, channel)]),

@@ -2,7 +2,7 @@
  * @module The history layer's entry point: a graph's checkpoints on one storage adapter. Reading is in read.ts,
  * writing goes through one {@link CheckpointWriter} per run (writer.ts), the stored form is in record.ts and keys.ts.
  */
-import { isEdgegraphError } from '../errors.js'
+import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import type { StorageAdapter } from './adapter.js'
 import { shapesOf } from './encode.js'
 import { PENDING_RANGE, pendingRange } from './keys.js'
@@ -31,14 +31,24 @@ export interface HistoryOptions {
   packSize?: number
 }
 
+/** A graph's state version, and how it brings the values of older checkpoints up to it (`compile({ version, migrations })`). */
+export interface StateVersion {
+  version: number
+  /** The values of a checkpoint written by a lower state version, as of `version`. */
+  migrate(checkpoint: Checkpoint): Record<string, unknown>
+}
+
 /** Checkpoint history of all threads on one adapter. */
 export class History {
   readonly storage: ChunkedStorage
   readonly #policy: WriterPolicy
+  /** Without one (retention, raw reads), checkpoints are read as stored, whatever their version. */
+  readonly #state: StateVersion | undefined
 
-  constructor(adapter: StorageAdapter, options: HistoryOptions = {}) {
+  constructor(adapter: StorageAdapter, options: HistoryOptions = {}, state?: StateVersion) {
     this.storage = new ChunkedStorage(adapter)
-    this.#policy = { snapshotFactor: options.snapshotFactor ?? 2, packSize: options.packSize ?? 64 }
+    this.#policy = { snapshotFactor: options.snapshotFactor ?? 2, packSize: options.packSize ?? 64, version: state?.version ?? 1 }
+    this.#state = state
   }
 
   get adapter(): StorageAdapter {
@@ -63,8 +73,9 @@ export class History {
     }
     const [checkpoint] = rebuild(threadId, records, [id])
     if (!checkpoint) throw checkpointNotFound(threadId, id)
-    checkpoint.shapes = shapesOf(checkpoint.values)
     await attachPending(this.storage, threadId, [checkpoint], pendingRange(id))
+    this.#upgrade(checkpoint)
+    checkpoint.shapes = shapesOf(checkpoint.values)
     return checkpoint
   }
 
@@ -74,7 +85,32 @@ export class History {
     const targets = [...records.values()].filter((r) => r.target).map((r) => r.rec.id)
     const checkpoints = rebuild(threadId, records, targets)
     await attachPending(this.storage, threadId, checkpoints, PENDING_RANGE)
+    for (const c of checkpoints) this.#upgrade(c)
     return checkpoints
+  }
+
+  /**
+   * Brings a checkpoint of an older state version up to this graph's, and refuses one of a newer version. The writes
+   * of tasks that finished under another version fit that version's state, so they are dropped and those tasks run
+   * again; the rest of what a task left (interrupt values and answers) is kept, and so is the input stored with a
+   * resume (task -1), as given.
+   */
+  #upgrade(c: Checkpoint): void {
+    const s = this.#state
+    if (!s) return
+    if (c.version > s.version) {
+      throw new EdgegraphError(
+        'VERSION_TOO_NEW',
+        `Checkpoint "${c.id}" of thread "${c.threadId}" has state version ${c.version}, newer than this graph's ${s.version}: deploy the code of version ${c.version} to read or continue it. Nothing was written.`,
+        { context: { threadId: c.threadId, checkpointId: c.id } },
+      )
+    }
+    if (c.version < s.version) c.values = s.migrate(c)
+    c.pending = c.pending.map((p) => {
+      if (!p.writes || p.index < 0 || (p.version ?? 1) === s.version) return p
+      const { writes, goto, ...rest } = p
+      return rest
+    })
   }
 
   /**

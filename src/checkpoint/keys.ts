@@ -3,7 +3,8 @@
  *
  *   h                 head: id of the newest checkpoint (the compare-and-set guard of every commit)
  *   c/<id>            checkpoint record: parent, step, next tasks, channel deltas, metadata
- *   w/<id>/<task>     pending writes of one task of the step after checkpoint <id> (failed or interrupted step)
+ *   w/<id>/<task>     pending writes of one task of the step after checkpoint <id> (failed or interrupted step),
+ *                     and its `ctx.effect()` results, stored while it runs; deleted when that step commits
  *   p/<id>            pack: the records of a run of old checkpoints, oldest <id>, moved here verbatim so a
  *                     long history is read in a few values instead of one per step
  *   k/<key>/<n>       chunk n of a value too large for the adapter (the value at <key> is then `#<count>`)

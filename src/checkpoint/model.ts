@@ -38,6 +38,10 @@ export interface PendingTask {
   resume?: unknown[]
   error?: { name: string; message: string }
   usage?: Usage
+  /** Results of the task's `ctx.effect()` calls so far, by name: a retry of the step returns them instead of running them. */
+  effects?: [name: string, result: unknown][]
+  /** The state version of the code that stored it, when above 1. */
+  version?: number
 }
 
 /** What every checkpoint carries besides its channel values, whether decoded or rebuilt. */
@@ -79,6 +83,11 @@ export interface Checkpoint extends CheckpointFields {
   /** Records on this checkpoint's chain that are still stored one per key (the packing trigger). */
   looseChain: number
   sizes: Record<string, number>
+  /**
+   * The state version its record was written with (`compile({ version })`). Its `values` may have been migrated
+   * since, to the reading graph's version.
+   */
+  version: number
   /** Container sizes (array length, key count) of the values as committed, to catch in-place changes. */
   shapes?: Record<string, number>
 }
@@ -121,7 +130,7 @@ export function makeCheckpoint(
   d: StepFields,
   values: Record<string, unknown>,
   usageTotal: Usage | undefined,
-  chain: Pick<Checkpoint, 'chainBytes' | 'looseChain' | 'sizes'>,
+  chain: Pick<Checkpoint, 'chainBytes' | 'looseChain' | 'sizes' | 'version'>,
 ): Checkpoint {
   return {
     threadId,
@@ -144,5 +153,6 @@ export function makeCheckpoint(
     chainBytes: chain.chainBytes,
     looseChain: chain.looseChain,
     sizes: chain.sizes,
+    version: chain.version,
   }
 }

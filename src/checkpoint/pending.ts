@@ -11,10 +11,12 @@ interface PendingJson {
   r?: Encoded[]
   e?: { name: string; message: string }
   u?: Usage
+  x?: [string, Encoded][]
+  v?: number
 }
 
-/** Serializes the pending writes of one task. Validates every value (throws `UNSERIALIZABLE`). */
-export function encodePending(task: PendingTask): string {
+/** Serializes the pending writes of one task, by code of state `version`. Validates every value (throws `UNSERIALIZABLE`). */
+export function encodePending(task: PendingTask, version = 1): string {
   const out: PendingJson = { n: task.node }
   if (task.writes) out.w = task.writes.map(([ch, v]) => [ch, encodeValue(v, { channel: ch, path: [] })])
   if (task.goto) out.g = task.goto.map(encodeTask)
@@ -22,6 +24,8 @@ export function encodePending(task: PendingTask): string {
   if (task.resume) out.r = task.resume.map((v) => encodeValue(v, { channel: `resume(${task.node})`, path: [] }))
   if (task.error) out.e = task.error
   if (task.usage) out.u = task.usage
+  if (task.effects) out.x = task.effects.map(([name, v]) => [name, encodeValue(v, { channel: `effect(${name})`, path: [] })])
+  if (version > 1) out.v = version
   return JSON.stringify(out)
 }
 
@@ -35,5 +39,7 @@ export function decodePending(index: number, text: string): PendingTask {
   if (raw.r) task.resume = raw.r.map(decodeValue)
   if (raw.e) task.error = raw.e
   if (raw.u) task.usage = raw.u
+  if (raw.x) task.effects = raw.x.map(([name, v]) => [name, decodeValue(v)])
+  if (raw.v) task.version = raw.v
   return task
 }

@@ -38,6 +38,7 @@ interface Rebuilt {
   usageTotal: Usage | undefined
   chainBytes: number
   looseChain: number
+  version: number
 }
 
 type Entry = { id: string; rec: CheckpointRecord } | { id: string; load: () => Promise<CheckpointRecord> }
@@ -133,6 +134,8 @@ export function rebuild(threadId: string, records: Found, targets: string[]): Ch
     const { rec } = records.get(id) as { rec: CheckpointRecord }
     const parent = rec.base ? undefined : built.get(rec.parentId as string)
     if (!rec.base && !parent) throw corruptRecord(threadId, id, 'its parent could not be rebuilt')
+    // Writers start a snapshot when the state version changes; a delta across versions would rebuild wrong values.
+    if (parent && parent.version !== rec.version) throw corruptRecord(threadId, id, `a delta across state versions`)
     // A parent nobody else will see (not asked for, this is its only child, its values shared with no other
     // state) is advanced in place: rebuilding one checkpoint is then linear in the bytes read, not quadratic.
     // A copied state shares sub-trees with its parent, so it is never mutated.
@@ -160,6 +163,7 @@ export function rebuild(threadId: string, records: Found, targets: string[]): Ch
       usageTotal: rec.usageTotal ?? parent?.usageTotal,
       chainBytes: (parent?.chainBytes ?? 0) + rec.bytes,
       looseChain: (parent?.looseChain ?? 0) + (rec.packed ? 0 : 1),
+      version: rec.version,
     })
   }
   const out: Checkpoint[] = []

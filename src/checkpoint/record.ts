@@ -13,6 +13,8 @@ export type RecordDetails = Omit<CheckpointFields, 'id' | 'parentId' | 'step' | 
 /** A decoded checkpoint record, before its channel deltas are applied. */
 export interface CheckpointRecord extends Pick<CheckpointFields, 'id' | 'parentId' | 'step' | 'usageTotal'> {
   base: boolean
+  /** The state version the record was written with (`compile({ version })`). */
+  version: number
   /** Read from a pack rather than from its own key. */
   packed: boolean
   deltas: Record<string, Delta>
@@ -43,6 +45,8 @@ interface RecordHeader {
   p?: string
   s: number
   b?: 1
+  /** State version, absent when 1. */
+  v?: number
   src?: Source
   n: StoredTask[]
   w?: Record<string, string[] | 1>
@@ -58,6 +62,7 @@ export interface RecordInput {
   parentId: string | undefined
   step: number
   base: boolean
+  version: number
   source: Source
   next: TaskRef[]
   /** Channel deltas, already serialized to JSON (so their sizes are known). */
@@ -80,6 +85,7 @@ export function encodeRecord(rec: RecordInput): string {
   }
   if (rec.parentId !== undefined) header.p = rec.parentId
   if (rec.base) header.b = 1
+  if (rec.version > 1) header.v = rec.version
   if (rec.source !== 'loop') header.src = rec.source
   const nodes = Object.keys(rec.writes)
   if (nodes.length > 0) {
@@ -114,6 +120,7 @@ function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean
     throw new Error('missing step, next tasks or channel values')
   }
   if (raw.p !== undefined && !isCheckpointId(raw.p)) throw new Error('bad parent id')
+  if (raw.v !== undefined && !(Number.isInteger(raw.v) && raw.v > 1)) throw new Error('bad state version')
   const deltaBytes: Record<string, number> = {}
   for (const channel of Object.keys(raw.c)) {
     const d = raw.c[channel]
@@ -127,6 +134,7 @@ function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean
     parentId: raw.p,
     step: raw.s,
     base: raw.b === 1 || raw.p === undefined,
+    version: raw.v ?? 1,
     deltas: raw.c,
     deltaBytes,
     usageTotal: raw.ut,

@@ -16,6 +16,8 @@ import { headBytes, headGuard, type ChunkedStorage } from './storage.js'
 export interface WriterPolicy {
   snapshotFactor: number
   packSize: number
+  /** The state version records and pending writes are written with. */
+  version: number
 }
 
 /** Writes the checkpoints of one thread, each on top of the last, as one run (or one `updateState`) makes them. */
@@ -72,7 +74,7 @@ export class CheckpointWriter {
     // Above the parent too: after sync moved the head to another line, a fork's parent may sort above the head.
     const parentId = this.#parent?.id
     const id = nextCheckpointId(parentId !== undefined && (this.#head === undefined || parentId > this.#head) ? parentId : this.#head)
-    const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy.snapshotFactor)
+    const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy)
     const put: [string, Uint8Array][] = [...this.#storage.puts(checkpointKey(id), text), [HEAD_KEY, headBytes(id)]]
     const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }
     const guard = headGuard(this.#head)
@@ -92,10 +94,13 @@ export class CheckpointWriter {
   /** Stores the pending writes of tasks of the step after the last checkpoint (a sibling failed, or a task interrupted). */
   async writePending(tasks: PendingTask[]): Promise<void> {
     const id = (this.#parent as Checkpoint).id
-    const put = tasks.flatMap((t) => this.#storage.puts(pendingKey(id, t.index), encodePending(t)))
+    const put = tasks.flatMap((t) => this.#storage.puts(pendingKey(id, t.index), encodePending(t, this.#policy.version)))
+    const keys = new Set(put.map(([key]) => key))
+    // A task's record rewritten (its effects' results, then how it ended) drops the chunks of the last one it leaves over.
+    const del = this.#fold.filter((key) => !keys.has(key) && keys.has(key.slice(2, key.lastIndexOf('/'))))
     const guard = headGuard(this.#head)
-    await this.#enqueue(() => this.#storage.commit(this.threadId, { put }, guard), false)
-    this.fold(put.map(([key]) => key))
+    await this.#enqueue(() => this.#storage.commit(this.threadId, del.length > 0 ? { put, del } : { put }, guard), false)
+    this.fold([...keys])
   }
 
   /** Waits for every commit; throws the first that failed. */

@@ -1,7 +1,7 @@
 /** @module A compiled graph: run it (invoke/stream), inspect and edit its threads (getState, history, updateState, diff). */
 import { EdgegraphError } from '../errors.js'
 import type { StorageAdapter } from '../checkpoint/adapter.js'
-import { History } from '../checkpoint/history.js'
+import { History, type StateVersion } from '../checkpoint/history.js'
 import { jsonPatch, type JsonPatchOperation } from '../checkpoint/patch.js'
 import type { ListOptions } from '../checkpoint/read.js'
 import type { Checkpoint } from '../checkpoint/model.js'
@@ -16,6 +16,7 @@ import { namespaced } from '../checkpoint/namespaced.js'
 import { CHECKPOINTER_OPTIONS, COMPILE_OPTIONS, HISTORY_OPTIONS, RUN_OPTIONS, STREAM_OPTIONS, THREAD_OPTIONS, checkOptions, streamModes } from './options.js'
 import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
 import { applyWrites } from './writes.js'
+import { stateVersion } from './migrations.js'
 import { snapshotOf, type StateSnapshot, type ThreadConfig } from './snapshot.js'
 import type { GraphSpec, NodeContext, SubgraphCall } from './spec.js'
 import { streamRun, type DebugEvent, type InterruptChunk, type StreamMode } from './stream.js'
@@ -51,6 +52,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
   readonly #options: RunOptions
   readonly #spec: GraphSpec
   readonly #compiled: CompileOptions<N>
+  readonly #version: StateVersion
   /** Run options every run of this graph object starts from (`withConfig`). */
   #defaults: RunConfig = {}
 
@@ -58,11 +60,12 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     this.#spec = spec
     this.#compiled = options
     checkOptions(options, COMPILE_OPTIONS, 'compile options')
+    const version = (this.#version = stateVersion(spec, options.version, options.migrations))
     const cp = options.checkpointer
     // A value that is not an adapter is refused by History, with what to pass instead.
     const tuned = typeof cp === 'object' && cp !== null && 'adapter' in cp
     if (tuned) checkOptions(cp, CHECKPOINTER_OPTIONS, 'compile options: checkpointer')
-    this.#history = cp === undefined ? undefined : tuned ? new History(cp.adapter, cp) : new History(cp as StorageAdapter)
+    this.#history = cp === undefined ? undefined : tuned ? new History(cp.adapter, cp, version) : new History(cp as StorageAdapter, {}, version)
     if (!this.#history && (options.interruptBefore?.length || options.interruptAfter?.length)) {
       throw new EdgegraphError('INVALID_ARGUMENT', 'interruptBefore and interruptAfter need compile({ checkpointer })')
     }
@@ -136,7 +139,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     if (options.subgraphs) {
       for (const [i, t] of snap.tasks.entries()) {
         const sub = this.#spec.nodes.get(t.name)?.subgraph as CompiledGraph<StateDefinition> | undefined
-        const inner = sub && (await new History(namespaced(history.adapter, `${encodeURIComponent(t.name)}:${checkpoint.id}:${i}`)).load(config.threadId))
+        const inner = sub && (await new History(namespaced(history.adapter, `${encodeURIComponent(t.name)}:${checkpoint.id}:${i}`), {}, sub.#version).load(config.threadId))
         if (inner) t.state = await (sub as CompiledGraph<StateDefinition>).#snapshot(inner)
       }
     }
@@ -196,7 +199,7 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     const shared = (k: string) => (parent.schema !== undefined || parent.channels.has(k)) && (this.#spec.schema !== undefined || this.#spec.channels.has(k))
     let start: unknown = Object.fromEntries(Object.keys(input).filter(shared).map((k) => [k, input[k]]))
     const h = call?.history
-    const history = h && new History(namespaced(h.adapter, h.ns))
+    const history = h && new History(namespaced(h.adapter, h.ns), {}, this.#version)
     // An earlier attempt of this step left the subgraph stopped: continue it, with the answer the parent got.
     if (history && (await history.head(h.threadId)) !== undefined) start = call.resume.length > 0 ? new Command({ resume: call.resume.at(-1) }) : null
     const run = new Run(this.#spec, this.#options, history, { ...(h ? { threadId: h.threadId } : {}), signal: ctx.signal, recursionLimit: 10_000 }, call?.emit, ctx)

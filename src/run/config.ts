@@ -3,6 +3,7 @@ import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { HistoryOptions } from '../checkpoint/history.js'
 import type { Store } from '../store/store.js'
 import type { NodeCache } from '../cache.js'
+import type { Migration } from './migrations.js'
 
 /**
  * When checkpoints are written:
@@ -31,6 +32,14 @@ export interface CompileOptions<N extends string> {
   store?: Store
   /** Where nodes with a `cachePolicy` keep their results: `createCache(adapter)` from `edgegraph/cache`. */
   cache?: NodeCache
+  /**
+   * The version of the state's shape, stored with every checkpoint. Default 1. Raise it when the shape changes, with
+   * a migration for each new version: checkpoints of older versions are then migrated as they are read, and one of a
+   * newer version is refused with `VERSION_TOO_NEW`.
+   */
+  version?: number
+  /** `migrations[N]` turns the state of version N-1 into version N, for each N from 2 to `version` (see {@link Migration}). */
+  migrations?: Record<number, Migration>
 }
 
 /** Options of one run (`invoke`, `stream`). Anything else is refused with `INVALID_ARGUMENT`. */

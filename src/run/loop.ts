@@ -76,7 +76,10 @@ export class Run {
     this.#emit = emit
     this.#scope = new Scope(config.threadId, () => this.#cur?.id)
     this.#router = new Router(spec, this.#scope)
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit, adapter: history?.adapter, cache: options.cache }
+    // Effect keys name the checkpoint a step runs after, so effects need every step's checkpoint stored.
+    const eachStored = (config.durability ?? options.durability) !== 'exit' && (config.checkpointEvery ?? options.checkpointEvery ?? 1) <= 1
+    const record = (t?: PendingTask) => (t ? (this.#writer as CheckpointWriter).writePending([t]) : (this.#writer as CheckpointWriter).flush())
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit, adapter: history?.adapter, cache: options.cache, record: history && eachStored ? record : undefined }
   }
 
   async execute(input: unknown): Promise<RunResult> {

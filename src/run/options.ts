@@ -30,7 +30,7 @@ export const STREAM_OPTIONS = { ...RUN_OPTIONS, streamMode: anything, subgraphs:
 const fn = (v: unknown): boolean => typeof v === 'function'
 // LangGraph.js's caches (InMemoryCache, with a serde) take other calls: refused rather than misused.
 const nodeCache: Kind = [(v) => isObject(v) && fn((v as { get?: unknown }).get) && fn((v as { set?: unknown }).set) && !('serde' in (v as object)), "createCache(adapter) from 'edgegraph/cache' (LangGraph's InMemoryCache does not plug in)"]
-export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object, cache: nodeCache }
+export const COMPILE_OPTIONS = { checkpointer: anything, interruptBefore: list, interruptAfter: list, durability: RUN_OPTIONS.durability, checkpointEvery: count, store: object, cache: nodeCache, version: count, migrations: object }
 export const CHECKPOINTER_OPTIONS = { adapter: anything, snapshotFactor: anything, packSize: count }
 const millis: Kind = [(v) => typeof v === 'number' && v >= 0, 'a number ≥ 0']
 export const NODE_OPTIONS = { ends: list, defer: bool, retryPolicy: object, cachePolicy: [(v) => isObject(v) || typeof v === 'boolean', 'an object, true or false'] as Kind }

@@ -24,6 +24,18 @@ export interface NodeContext {
    * Code before the call runs again on resume, so keep side effects after it. Do not catch what it throws.
    */
   interrupt<R = unknown>(value: unknown): R
+  /**
+   * Runs a side effect once per step: `fn`'s result is stored on the thread before the node goes on, and when the
+   * step runs again (after an `interrupt()`, a failure, a crash) this returns the stored result without calling `fn`.
+   * `fn` gets an idempotency key, `<threadId>:<checkpointId>:<task>:<name>`, the same on every attempt of the step:
+   * pass it to the API you call, so an effect cut off before its result was stored (and run again) still lands once.
+   * Names are unique per node call (a second call with one name is `INVALID_ARGUMENT`). Needs a checkpointer and
+   * durability `sync` or `async`; the result must be storable, as state is (else `UNSERIALIZABLE`).
+   *
+   * @example
+   * const charge = await ctx.effect('charge', ({ idempotencyKey }) => stripe.charges.create(order, { idempotencyKey }))
+   */
+  effect<T>(name: string, fn: (effect: { idempotencyKey: string }) => T | Promise<T>): Promise<T>
   /** Records token usage and cost on this step's checkpoint; totals are kept per thread. */
   reportUsage(usage: Partial<Usage>): void
   /** The cross-thread memory given as `compile({ store })` (see `edgegraph/store`), or undefined. */

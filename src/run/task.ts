@@ -1,10 +1,10 @@
 /** @module One task of a step: its node called with the run context, and what came of it (writes, an interrupt, a failure). */
-import { EdgegraphError } from '../errors.js'
+import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import { addUsage, type PendingTask, type TaskRef, type Usage } from '../checkpoint/model.js'
 import { Command } from './command.js'
 import { InterruptSignal } from './interrupts.js'
 import type { Router } from './routing.js'
-import type { Scope } from './scope.js'
+import { needsCheckpointer, type Scope } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import type { Store } from '../store/store.js'
 import type { StorageAdapter } from '../checkpoint/adapter.js'
@@ -12,9 +12,9 @@ import type { NodeCache } from '../cache.js'
 import type { RunEvent } from './loop.js'
 
 export type TaskOutcome =
-  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number; cached?: true }
-  | { status: 'interrupted'; value: unknown; resume: unknown[]; usage: Usage | undefined }
-  | { status: 'failed'; error: unknown; resume: unknown[] }
+  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number; cached?: true; effects?: [string, unknown][] }
+  | { status: 'interrupted'; value: unknown; resume: unknown[]; usage: Usage | undefined; effects: [string, unknown][] }
+  | { status: 'failed'; error: unknown; resume: unknown[]; effects: [string, unknown][] }
 
 /** What every task of a run shares. */
 export interface TaskEnv {
@@ -31,6 +31,11 @@ export interface TaskEnv {
   /** The run's adapter, for subgraph nodes to keep their own checkpoints in (undefined without a checkpointer). */
   adapter: StorageAdapter | undefined
   cache: NodeCache | undefined
+  /**
+   * Stores a task's effect results on the step's checkpoint (without `t`: waits until that checkpoint is stored).
+   * Undefined when the run cannot: no checkpointer, or a durability that skips the checkpoints effect keys name.
+   */
+  record: ((t?: PendingTask) => Promise<void>) | undefined
 }
 
 /** A subgraph node's `Command({ graph: Command.PARENT })`, on its way out of the subgraph to the parent's task. */
@@ -48,6 +53,10 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
   const node = env.spec.nodes.get(task.node)
   let usage: Usage | undefined
   let asked = 0
+  // Effect results of earlier attempts of this step, and the names called in this attempt.
+  const recorded = new Map(previous?.effects)
+  let called = new Set<string>()
+  let saved: Promise<unknown> = Promise.resolve()
   const { parent } = env
   const ctx: NodeContext = {
     threadId: env.scope.threadId,
@@ -72,6 +81,30 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
       ? (u) => parent.reportUsage(u)
       : (u) => {
           usage = addUsage(usage, { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, costUsd: u.costUsd ?? 0 })
+        },
+    effect: parent && !env.canPause
+      ? (name, fn) => parent.effect(name, fn)
+      : async <T>(name: string, fn: (effect: { idempotencyKey: string }) => T | Promise<T>): Promise<T> => {
+          const what = `effect("${name}") in node "${task.node}"`
+          const context = env.scope.context(undefined, task.node)
+          const record = env.record
+          if (!env.canPause) throw needsCheckpointer(what)
+          if (!record) throw new EdgegraphError('INVALID_ARGUMENT', `${what} needs every step's checkpoint stored: use durability 'sync' or 'async', not 'exit' or checkpointEvery`, { context })
+          if (called.has(name)) throw new EdgegraphError('INVALID_ARGUMENT', `${what} called twice: give each effect of a node its own name`, { context })
+          called.add(name)
+          if (recorded.has(name)) return recorded.get(name) as T
+          // The key names the step's checkpoint: with async durability, wait until it is stored.
+          await record()
+          const result = await fn({ idempotencyKey: `${env.scope.threadId}:${id}:${name}` })
+          recorded.set(name, result)
+          // One write at a time, each with every result so far, so the last one stored holds them all.
+          try {
+            await (saved = saved.catch(() => {}).then(() => record({ ...(previous ?? { index, node: task.node }), effects: [...recorded] })))
+          } catch (err) {
+            recorded.delete(name)
+            throw isEdgegraphError(err, 'UNSERIALIZABLE') ? new EdgegraphError('UNSERIALIZABLE', `${what} returned a result that cannot be stored: ${err.message}`, { cause: err, context }) : err
+          }
+          return result
         },
   }
   const id = `${at.checkpointId ?? at.step}:${index}`
@@ -103,15 +136,17 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
       if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
       const { writes, goto } = readResult(env, task.node, await node.run(input, ctx, call))
       if (key !== undefined && (writes.length > 0 || goto.length > 0)) await env.cache?.set(task.node, key, { writes, goto }, policy?.ttl)
-      return end({ status: 'done', writes, goto, usage, reused: false, attempts })
+      return end({ status: 'done', writes, goto, usage, reused: false, attempts, effects: [...recorded] })
     } catch (error) {
-      if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume: kept, usage })
+      const effects = [...recorded]
+      if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume: kept, usage, effects })
       const p = node?.retry
-      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume: kept })
+      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume: kept, effects })
       const wait = Math.min(p.maxInterval ?? 128_000, (p.initialInterval ?? 500) * (p.backoffFactor ?? 2) ** (attempts - 1))
       await sleep(p.jitter === false ? wait : wait + Math.random() * 1000, ctx.signal)
-      if (ctx.signal.aborted) return end({ status: 'failed', error, resume: kept })
+      if (ctx.signal.aborted) return end({ status: 'failed', error, resume: kept, effects })
       asked = 0
+      called = new Set()
     }
   }
 }
@@ -143,10 +178,12 @@ function readResult(env: TaskEnv, node: string, out: unknown): { writes: [string
 
 /** The pending-write record of a task of a step that did not complete (a sibling failed, or a task interrupted). */
 export function pendingOf(index: number, node: string, o: TaskOutcome): PendingTask | undefined {
-  if (o.status === 'done') return o.reused ? undefined : { index, node, writes: o.writes, goto: o.goto, ...(o.usage ? { usage: o.usage } : {}) }
-  if (o.status === 'interrupted') return { index, node, interrupts: [o.value], resume: o.resume, ...(o.usage ? { usage: o.usage } : {}) }
+  // A task keeps its effect results for the next attempt (a finished one too: a migration may run it again).
+  const effects = o.effects?.length ? { effects: o.effects } : {}
+  if (o.status === 'done') return o.reused ? undefined : { index, node, writes: o.writes, goto: o.goto, ...(o.usage ? { usage: o.usage } : {}), ...effects }
+  if (o.status === 'interrupted') return { index, node, interrupts: [o.value], resume: o.resume, ...(o.usage ? { usage: o.usage } : {}), ...effects }
   const e = o.error as Error
-  return { index, node, error: { name: e?.name ?? 'Error', message: String(e?.message ?? e) }, ...(o.resume.length ? { resume: o.resume } : {}) }
+  return { index, node, error: { name: e?.name ?? 'Error', message: String(e?.message ?? e) }, ...(o.resume.length ? { resume: o.resume } : {}), ...effects }
 }
 
 let neverAborted: AbortSignal | undefined
