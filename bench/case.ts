@@ -8,7 +8,7 @@ import { checkFinal, checkHistory, firstProgress, makeMessages, nodeCalls, paylo
 // but ~20 us once warm. 200 steps, the same for both engines, measures the steady state both would reach.
 const WARMUP_STEPS = 200
 
-async function runCase(engine: Engine, workload: Workload, n: number): Promise<CaseResult> {
+async function runCase(engine: Engine, workload: Workload, n: number, encrypted: boolean): Promise<CaseResult> {
   // Load only the engine measured, so the other one's code adds nothing to this process's memory or GC.
   const make: (o: SubjectOptions) => Subject =
     engine === 'edgegraph' ? (await import('./engines/edgegraph.js')).edgegraphSubject : (await import('./engines/langgraph.js')).langgraphSubject
@@ -20,14 +20,14 @@ async function runCase(engine: Engine, workload: Workload, n: number): Promise<C
   // deoptimized by the next, and with a single warm-up instance whether re-optimization finished within a
   // short timed run was a coin toss (counter n=100 measured 20 or 60 us per step, run to run).
   for (const round of [1, 2]) {
-    const warm = make({ workload, n: WARMUP_STEPS, messages, onStep: () => {} })
+    const warm = make({ workload, n: WARMUP_STEPS, messages, onStep: () => {}, encrypted })
     checkFinal(workload, WARMUP_STEPS, messages, await warm.run(`warmup-${round}`), `${engine} warm-up`)
     await warm.getState(`warmup-${round}`)
     await warm.history(`warmup-${round}`)
   }
 
   const stamps: number[] = []
-  const subject = make({ workload, n, messages, onStep: () => stamps.push(performance.now()) })
+  const subject = make({ workload, n, messages, onStep: () => stamps.push(performance.now()), encrypted })
   const thread = 'bench'
   const t0 = performance.now()
   const final = await subject.run(thread)
@@ -61,19 +61,20 @@ async function runCase(engine: Engine, workload: Workload, n: number): Promise<C
     historyMs: round(historyMs, 3),
     checkpoints: seen.length,
     peakRssMb: round(process.resourceUsage().maxRSS / 1024),
+    ...(encrypted ? { encrypted } : {}),
   }
 }
 
-function parseCli(): { engine: Engine; workload: Workload; n: number } {
-  const { values } = parseArgs({ options: { engine: { type: 'string' }, workload: { type: 'string' }, n: { type: 'string' } } })
+function parseCli(): { engine: Engine; workload: Workload; n: number; encrypted: boolean } {
+  const { values } = parseArgs({ options: { engine: { type: 'string' }, workload: { type: 'string' }, n: { type: 'string' }, encrypted: { type: 'boolean' } } })
   const engine = ENGINES.find((e) => e === values.engine)
   const workload = WORKLOADS.find((w) => w === values.workload)
   const n = Number(values.n)
-  if (!engine || !workload || !Number.isInteger(n) || n < 2) {
-    throw new Error(`usage: tsx bench/case.ts --engine edgegraph|langgraph --workload ${WORKLOADS.join('|')} --n N (N ≥ 2)`)
+  if (!engine || !workload || !Number.isInteger(n) || n < 2 || (values.encrypted && engine !== 'edgegraph')) {
+    throw new Error(`usage: tsx bench/case.ts --engine edgegraph|langgraph --workload ${WORKLOADS.join('|')} --n N (N ≥ 2) [--encrypted (edgegraph only)]`)
   }
-  return { engine, workload, n }
+  return { engine, workload, n, encrypted: values.encrypted === true }
 }
 
-const { engine, workload, n } = parseCli()
-process.stdout.write(JSON.stringify(await runCase(engine, workload, n)) + '\n')
+const { engine, workload, n, encrypted } = parseCli()
+process.stdout.write(JSON.stringify(await runCase(engine, workload, n, encrypted)) + '\n')

@@ -25,6 +25,8 @@ export interface CaseResult {
   /** Checkpoints getStateHistory yielded. */
   checkpoints: number
   peakRssMb: number
+  /** Stored through `withEncryption` (AES-256-GCM) over the same store. */
+  encrypted?: boolean
 }
 
 export function median(xs: readonly number[]): number {

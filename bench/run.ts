@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ENGINES, median, type CaseResult, type Engine } from './common.js'
-import { formatTable, formatTargets, checkTargets } from './report.js'
+import { formatEncryption, formatTable, formatTargets, checkTargets } from './report.js'
 import { formatSizes, measureSizes } from './size.js'
 import { WORKLOADS, type Workload } from './workloads.js'
 
@@ -21,12 +21,14 @@ interface Plan {
   engine: Engine
   workload: Workload
   n: number
+  /** edgegraph through withEncryption: the chat sizes again, to read beside the plain ones. */
+  encrypted?: boolean
 }
 
 /** Runs one case in a fresh process; resolves with its JSON line, rejects with its stderr on failure. */
-function spawnCase({ engine, workload, n }: Plan, timeoutMs: number): Promise<CaseResult> {
+function spawnCase({ engine, workload, n, encrypted }: Plan, timeoutMs: number): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_FLAGS, caseFile, '--engine', engine, '--workload', workload, '--n', String(n)], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, caseFile, '--engine', engine, '--workload', workload, '--n', String(n), ...(encrypted ? ['--encrypted'] : [])], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
@@ -57,6 +59,7 @@ function medianOf(runs: CaseResult[]): CaseResult {
 
 const plans: Plan[] = []
 for (const workload of WORKLOADS) for (const n of SIZES[workload]) for (const engine of ENGINES) plans.push({ engine, workload, n })
+for (const n of SIZES.chat) plans.push({ engine: 'edgegraph', workload: 'chat', n, encrypted: true })
 const total = plans.length * REPS
 const started = Date.now()
 const cases: (CaseResult & { reps: number; samples: CaseResult[] })[] = []
@@ -67,7 +70,7 @@ for (const plan of plans) {
   for (let rep = 1; rep <= REPS; rep++) {
     done++
     const t0 = Date.now()
-    const label = `[${done}/${total}] ${plan.engine} ${plan.workload} n=${plan.n} rep ${rep}`
+    const label = `[${done}/${total}] ${plan.engine}${plan.encrypted ? ' (encrypted)' : ''} ${plan.workload} n=${plan.n} rep ${rep}`
     try {
       samples.push(await spawnCase(plan, plan.engine === 'langgraph' && plan.n >= 1000 ? 30 * 60_000 : 10 * 60_000))
       process.stderr.write(`${label} ... ${Date.now() - t0} ms\n`)
@@ -80,10 +83,14 @@ for (const plan of plans) {
 }
 
 const size = await measureSizes()
-const targets = checkTargets(cases, size)
+const plain = cases.filter((c) => !c.encrypted)
+const encrypted = cases.filter((c) => c.encrypted)
+const targets = checkTargets(plain, size, encrypted)
 const elapsedS = Math.round((Date.now() - started) / 1000)
 console.log(`edgegraph vs LangGraph.js (MemorySaver), node ${process.version}, ${os.cpus().length} cpus, median of ${REPS} fresh process(es) per case${quick ? ' (quick run)' : ''}`)
-console.log(formatTable(cases))
+console.log(formatTable(plain))
+console.log('\nencryption at rest: the chat through withEncryption (AES-256-GCM, per-thread data key) over the same memory adapter')
+console.log(formatEncryption(plain, encrypted))
 console.log('\nbundle size')
 console.log(formatSizes(size))
 console.log('\ntargets (benchmark figures, not assertions)')

@@ -1,6 +1,7 @@
 /** edgegraph side of the benchmark: the counter, chat and react graphs over the in-memory adapter. */
 import { END, MessagesValue, START, StateGraph, type StorageAdapter } from '../../src/index.js'
 import { createMemoryAdapter } from '../../adapters/memory.js'
+import { withEncryption } from '../../src/encryption.js'
 import type { Subject, SubjectOptions } from './subject.js'
 import { inputOf, progress, reactCalledTool, reactModel, reactTool, type Workload } from '../workloads.js'
 
@@ -42,13 +43,15 @@ export function benchGraph(workload: Workload, n: number, store: StorageAdapter,
     .compile({ checkpointer: store })
 }
 
-export function edgegraphSubject({ workload, n, messages, onStep }: SubjectOptions): Subject {
-  const store = createMemoryAdapter()
+export function edgegraphSubject({ workload, n, messages, onStep, encrypted }: SubjectOptions): Subject {
+  const memory = createMemoryAdapter()
+  // A fixed master key: the bench measures the cipher's cost, not key handling.
+  const store = encrypted ? withEncryption(memory, { keys: { k1: new Uint8Array(32).fill(7) }, current: 'k1' }) : memory
   const compile = () => benchGraph(workload, n, store, (i) => messages[i] as string, onStep)
   const input = inputOf(workload, messages)
 
   return {
-    store: 'memory',
+    store: encrypted ? 'memory + withEncryption' : 'memory',
     async run(threadId) {
       return compile().invoke(input, { threadId, recursionLimit: n + 10 })
     },
@@ -60,6 +63,6 @@ export function edgegraphSubject({ workload, n, messages, onStep }: SubjectOptio
       for await (const snap of compile().getStateHistory({ threadId })) seen.push(progress(workload, snap.values))
       return seen
     },
-    bytesStored: () => store.bytes(),
+    bytesStored: () => memory.bytes(),
   }
 }

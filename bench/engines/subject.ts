@@ -9,6 +9,8 @@ export interface SubjectOptions {
   messages: readonly string[]
   /** Called at the start of every node invocation; the timing hook. */
   onStep: () => void
+  /** Store through `withEncryption` (edgegraph only). */
+  encrypted?: boolean
 }
 
 /** One engine with one fresh store. */

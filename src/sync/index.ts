@@ -133,6 +133,13 @@ export function createSync(options: SyncOptions): Sync {
   if (!options.remote || (!isPeer(options.remote) && typeof options.remote.commit !== 'function')) {
     throw new EdgegraphError('INVALID_ARGUMENT', 'createSync needs { remote }: workerRemote({ url, token }) or a storage adapter')
   }
+  if ((options.local as { encrypted?: boolean }).encrypted === true && isPeer(options.remote)) {
+    throw new EdgegraphError(
+      'INVALID_ARGUMENT',
+      'createSync: the local store is encrypted (withEncryption), but workerRemote hands the Worker plain checkpoints so it can run the graph. ' +
+        'To keep the remote holding ciphertext only, sync with withEncryption(createRemoteAdapter({ url, token }), <the same keys>) as the remote.',
+    )
+  }
   const policy = options.policy ?? 'remote-wins'
   if (policy !== 'remote-wins' && policy !== 'local-wins' && typeof policy !== 'function') {
     throw new EdgegraphError('INVALID_ARGUMENT', `createSync: policy must be 'remote-wins', 'local-wins' or a function (conflict) => 'local' | 'remote', not ${JSON.stringify(policy)}`)
