@@ -5,9 +5,10 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { Command, END, START, Send, StateGraph, type StateSnapshot, type StorageAdapter } from '../src/index.js'
+import { Command, END, START, Send, StateGraph, isEdgegraphError, type StateSnapshot, type StorageAdapter } from '../src/index.js'
 import { EdgegraphError } from '../src/errors.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
+import { createStore } from '../src/store/index.js'
 import { appendList, collect, storedText } from './helpers.js'
 
 const T = 'fuzz'
@@ -167,6 +168,52 @@ describe('integrity', () => {
     expect(detected).toBe(cases)
     expect(untouchedReads).toBeGreaterThan(cases / 4)
   }, 300_000)
+})
+
+describe('the cross-thread store', () => {
+  it('a flipped or truncated byte in any stored item (record or chunk) is CORRUPT_RECORD for that item; the others read as before (2,000 cases)', async () => {
+    const memory = createMemoryAdapter({ maxValueBytes: 512 })
+    const store = createStore(memory)
+    const items = Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, value: { text: i % 3 === 0 ? `long ${'é€x'.repeat(120 + i)}` : `short ${i}`, n: i } }))
+    for (const { key, value } of items) await store.put(['docs'], key, value)
+    const thread = (await collect(memory.threads()))[0]?.thread as string
+    const stored = await collect(memory.scan(thread))
+    const random = prng(7)
+    let detected = 0
+    for (let c = 0; c < 2000; c++) {
+      const [key, value] = stored[Math.floor(random(stored.length))] as [string, Uint8Array]
+      const bad = new Uint8Array(value)
+      const truncate = value.length === 0 || random(3) < 1
+      if (!truncate) {
+        const at = Math.floor(random(value.length))
+        bad[at] = (bad[at] as number) ^ (1 + Math.floor(random(255)))
+      }
+      await memory.commit(thread, { put: [[key, truncate ? bad.subarray(0, Math.floor(random(value.length))) : bad]] })
+      for (const { key: k, value: v } of items) {
+        const fresh = createStore(memory)
+        const owns = key.endsWith(`!${k}`) || key.includes(`!${k}!`)
+        try {
+          const got = await fresh.get(['docs'], k)
+          expect(owns, `${key} damaged, yet item ${k} read`).toBe(false)
+          expect(got?.value, `${key} damaged, item ${k} read as other state`).toEqual(v)
+        } catch (err) {
+          expect(isEdgegraphError(err, 'CORRUPT_RECORD'), `${key} damaged, item ${k}: ${String(err)}`).toBe(true)
+          if (owns) detected++
+        }
+      }
+      await memory.commit(thread, { put: [[key, value]] })
+    }
+    // Every damage was detected on the item it belongs to.
+    expect(detected).toBe(2000)
+  })
+
+  it('a write that failed without a typed answer says it may have landed', async () => {
+    const memory = createMemoryAdapter()
+    const failing: StorageAdapter = { ...memory, name: memory.name, limits: memory.limits, get: memory.get, scan: memory.scan, threads: memory.threads, deleteThread: memory.deleteThread, commit: async () => Promise.reject(new Error('connection reset')) }
+    const err = await createStore(failing).put(['a'], 'b', { x: 1 }).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'STORAGE_FAILED')).toBe(true)
+    expect((err as Error).message).toContain('may or may not have landed')
+  })
 })
 
 describe('values written before checksums', () => {

@@ -79,11 +79,7 @@ export class ChunkedStorage {
   /** The writes that store `text` at `key`: one value, or a chunk marker and chunks within the adapter's limit. */
   puts(key: string, text: string): [string, Uint8Array][] {
     const max = this.adapter.limits.maxValueBytes
-    const body = utf8.encode(text)
-    const bytes = new Uint8Array(body.length + 5)
-    new DataView(bytes.buffer).setUint32(1, fnv1a(body))
-    bytes[0] = SUM_MARK
-    bytes.set(body, 5)
+    const bytes = sealText(text)
     if (bytes.length <= max) return [[key, bytes]]
     const count = Math.ceil(bytes.length / max)
     const puts: [string, Uint8Array][] = [[key, utf8.encode(`#${count}`)]]
@@ -106,15 +102,10 @@ export class ChunkedStorage {
         at += part.length
       }
     }
-    if (bytes[0] === SUM_MARK) {
-      const body = bytes.subarray(5)
-      if (bytes.length < 5 || new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) !== fnv1a(body)) {
-        throw corruptRecord(threadId, idOfKey(key), `checksum mismatch: its stored bytes changed (${key})`)
-      }
-      bytes = body
-    }
+    const body = openText(bytes)
+    if (!body) throw corruptRecord(threadId, idOfKey(key), `checksum mismatch: its stored bytes changed (${key})`)
     try {
-      return utf8Strict.decode(bytes)
+      return utf8Strict.decode(body)
     } catch (err) {
       throw corruptRecord(threadId, idOfKey(key), 'not valid UTF-8', err)
     }
@@ -143,6 +134,23 @@ function chunkCount(raw: Uint8Array): number {
   if (raw[0] !== CHUNK_MARK) return 0
   const digits = new TextDecoder().decode(raw.subarray(1))
   return /^[1-9]\d{0,8}$/.test(digits) ? Number(digits) : Number.NaN
+}
+
+/** `text` as stored: `!`, the FNV-1a of its UTF-8 bytes (4 bytes, big-endian), then those bytes. */
+export function sealText(text: string): Uint8Array {
+  const body = utf8.encode(text)
+  const bytes = new Uint8Array(body.length + 5)
+  new DataView(bytes.buffer).setUint32(1, fnv1a(body))
+  bytes[0] = SUM_MARK
+  bytes.set(body, 5)
+  return bytes
+}
+
+/** The text bytes of a stored value: checked and unwrapped, or as they are when written before checksums; undefined when damaged. */
+export function openText(bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes[0] !== SUM_MARK) return bytes
+  const body = bytes.subarray(5)
+  return bytes.length >= 5 && new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) === fnv1a(body) ? body : undefined
 }
 
 /** FNV-1a, 32 bits, of `bytes`. */

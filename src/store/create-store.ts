@@ -11,6 +11,7 @@
  */
 import { sameBytes, type Batch, type ScanRange, type StorageAdapter } from '../checkpoint/adapter.js'
 import { decodeValue, encodeValue } from '../checkpoint/serde.js'
+import { fnv1a, openText, sealText } from '../checkpoint/storage.js'
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import { checkFilter, matches } from './filter.js'
 import { afterOwnItems, afterSubtree, chunkKeys, itemKey, parseItemKey, prefixRange } from './keys.js'
@@ -44,6 +45,8 @@ interface StoredRecord {
   v?: unknown
   n?: number
   t?: string
+  /** Checksum (FNV-1a) of the chunks' bytes joined. */
+  h?: number
 }
 
 /** A checked put of a batch: where it goes and its serialized value (`undefined`: a delete). */
@@ -261,6 +264,7 @@ class AdapterStore implements Store {
           bytes.set(part, at)
           at += part.length
         }
+        if (record.h !== undefined && record.h !== fnv1a(bytes)) throw this.#corrupt(stored, 'checksum mismatch: the bytes of its chunks changed')
         let tree: unknown
         try {
           tree = JSON.parse(utf8Strict.decode(bytes))
@@ -280,13 +284,16 @@ class AdapterStore implements Store {
 
   #parse(stored: string, raw: Uint8Array): StoredRecord {
     let record: StoredRecord
+    // Checksummed as history values are (one written before checksums is read as it is).
+    const text = openText(raw)
+    if (!text) throw this.#corrupt(stored, 'checksum mismatch: its stored bytes changed')
     try {
-      record = JSON.parse(utf8Strict.decode(raw)) as StoredRecord
+      record = JSON.parse(utf8Strict.decode(text)) as StoredRecord
     } catch (err) {
       throw this.#corrupt(stored, 'its record is not JSON', err)
     }
     const chunked = record?.n !== undefined
-    if (typeof record?.c !== 'number' || typeof record.u !== 'number' || (chunked && (!Number.isSafeInteger(record.n) || typeof record.t !== 'string'))) {
+    if (typeof record?.c !== 'number' || typeof record.u !== 'number' || (chunked && (!Number.isSafeInteger(record.n) || typeof record.t !== 'string' || (record.h !== undefined && typeof record.h !== 'number')))) {
       throw this.#corrupt(stored, 'its record is not an item record')
     }
     return record
@@ -337,7 +344,7 @@ class AdapterStore implements Store {
         await this.#adapter.commit(this.thread, batch, { key: stored, expect: old })
         return
       } catch (err) {
-        if (!isEdgegraphError(err, 'CONFLICT')) throw this.#wrap(err)
+        if (!isEdgegraphError(err, 'CONFLICT')) throw this.#wrap(err, true)
         if (attempt === MAX_ATTEMPTS) throw this.#busy(stored, call, 'nothing was written by this call')
       }
     }
@@ -346,14 +353,14 @@ class AdapterStore implements Store {
   /** The values that store an item: its record, or a chunk header and the chunks when the record is too large. */
   #records(stored: string, created: number, updated: number, text: string, oldTag: string | undefined): [string, Uint8Array][] {
     const max = this.#adapter.limits.maxValueBytes
-    const whole = utf8.encode(`{"c":${created},"u":${updated},"v":${text}}`)
+    const whole = sealText(`{"c":${created},"u":${updated},"v":${text}}`)
     if (whole.length <= max) return [[stored, whole]]
     const body = utf8.encode(text)
     const n = Math.ceil(body.length / max)
     let t: string
     do t = Array.from(crypto.getRandomValues(new Uint8Array(5)), (b) => b.toString(16).padStart(2, '0')).join('')
     while (t === oldTag)
-    const puts: [string, Uint8Array][] = [[stored, utf8.encode(JSON.stringify({ c: created, u: updated, n, t }))]]
+    const puts: [string, Uint8Array][] = [[stored, sealText(JSON.stringify({ c: created, u: updated, n, t, h: fnv1a(body) }))]]
     chunkKeys(stored, t, n).forEach((key, i) => puts.push([key, body.subarray(i * max, (i + 1) * max)]))
     return puts
   }
@@ -376,10 +383,12 @@ class AdapterStore implements Store {
     }
   }
 
-  #wrap(err: unknown): unknown {
+  #wrap(err: unknown, write = false): unknown {
     if (isEdgegraphError(err)) return err
     const name = this.#adapter.name
-    return new EdgegraphError('STORAGE_FAILED', `The ${name} adapter failed for store "${this.thread}": ${(err as Error)?.message ?? String(err)}. The failed call changed nothing.`, {
+    // A write that failed without a typed answer may have landed before the failure: say so.
+    const outcome = write ? 'The write may or may not have landed: get the item before repeating the call.' : 'Nothing was written.'
+    return new EdgegraphError('STORAGE_FAILED', `The ${name} adapter failed for store "${this.thread}": ${(err as Error)?.message ?? String(err)}. ${outcome}`, {
       cause: err,
       context: { threadId: this.thread, adapter: name },
     })
