@@ -13,7 +13,7 @@ import { pruneHistory } from '../src/checkpoint/retention.js'
 import { createSync } from '../src/sync/index.js'
 import { crashing } from './crash/faults.js'
 import { orphans } from './crash/script.js'
-import { appendList, rejectsWith } from './helpers.js'
+import { appendList, over, rejectsWith } from './helpers.js'
 
 /** The outside world: an API that counts calls per idempotency key (two calls with one key are what a double charge would be). */
 function outside() {
@@ -338,18 +338,13 @@ describe('ctx.effect across crashes', () => {
    * async durability the next step then runs while its checkpoint's commit is still on its way. Deterministic: it
    * waits out a number of microtask turns, not time.
    */
-  const slow = (inner: StorageAdapter): StorageAdapter => ({
-    name: inner.name,
-    limits: inner.limits,
-    get: (t, k) => inner.get(t, k),
-    scan: (t, r) => inner.scan(t, r),
-    threads: (o) => inner.threads(o),
-    deleteThread: (t) => inner.deleteThread(t),
-    commit: async (t, b, g) => {
-      for (let i = 0; i < 100; i++) await undefined
-      return inner.commit(t, b, g)
-    },
-  })
+  const slow = (inner: StorageAdapter): StorageAdapter =>
+    over(inner, {
+      commit: async (t, b, g) => {
+        for (let i = 0; i < 100; i++) await undefined
+        return inner.commit(t, b, g)
+      },
+    })
 
   /** What a process does with the thread, from wherever it stands: start it, answer it, continue it, until it is done. */
   async function drive(g: ReturnType<typeof shop>): Promise<void> {

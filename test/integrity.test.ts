@@ -9,7 +9,7 @@ import { Command, END, START, Send, StateGraph, isEdgegraphError, type StateSnap
 import { EdgegraphError } from '../src/errors.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { createStore } from '../src/store/index.js'
-import { appendList, collect, storedText } from './helpers.js'
+import { appendList, collect, over, storedText } from './helpers.js'
 
 const T = 'fuzz'
 
@@ -51,9 +51,7 @@ async function play(adapter: StorageAdapter, ops: Op[]): Promise<void> {
 /** An adapter that records which keys each read returned. */
 function reading(inner: StorageAdapter) {
   let keys = new Set<string>()
-  const adapter: StorageAdapter = {
-    name: inner.name,
-    limits: inner.limits,
+  const adapter = over(inner, {
     async get(t, ks) {
       const out = await inner.get(t, ks)
       ks.forEach((k, i) => out[i] !== undefined && keys.add(k))
@@ -65,10 +63,7 @@ function reading(inner: StorageAdapter) {
         yield e
       }
     },
-    commit: (t, b, g) => inner.commit(t, b, g),
-    deleteThread: (t) => inner.deleteThread(t),
-    threads: (o) => inner.threads(o),
-  }
+  })
   return { adapter, track: () => (keys = new Set()), read: () => keys }
 }
 
@@ -209,7 +204,7 @@ describe('the cross-thread store', () => {
 
   it('a write that failed without a typed answer says it may have landed', async () => {
     const memory = createMemoryAdapter()
-    const failing: StorageAdapter = { ...memory, name: memory.name, limits: memory.limits, get: memory.get, scan: memory.scan, threads: memory.threads, deleteThread: memory.deleteThread, commit: async () => Promise.reject(new Error('connection reset')) }
+    const failing = over(memory, { commit: async () => Promise.reject(new Error('connection reset')) })
     const err = await createStore(failing).put(['a'], 'b', { x: 1 }).catch((e: unknown) => e)
     expect(isEdgegraphError(err, 'STORAGE_FAILED')).toBe(true)
     expect((err as Error).message).toContain('may or may not have landed')
@@ -244,11 +239,7 @@ describe('packing that keeps failing', () => {
   it('is tried again packSize steps later, not on every step; the run goes on', async () => {
     const memory = createMemoryAdapter()
     let packAttempts = 0
-    const refusing: StorageAdapter = {
-      name: memory.name,
-      limits: memory.limits,
-      get: (t, k) => memory.get(t, k),
-      scan: (t, r) => memory.scan(t, r),
+    const refusing = over(memory, {
       async commit(t, batch, guard) {
         if ((batch.put ?? []).some(([k]) => k.startsWith('p/'))) {
           packAttempts++
@@ -256,9 +247,7 @@ describe('packing that keeps failing', () => {
         }
         return memory.commit(t, batch, guard)
       },
-      deleteThread: (t) => memory.deleteThread(t),
-      threads: (o) => memory.threads(o),
-    }
+    })
     const steps = 60
     // An append list after a big first entry: every record is a small delta on its parent (never a snapshot), so
     // the loose chain grows by one a step.
