@@ -7,7 +7,7 @@ export { chromiumArgs, chromiumPath }
 
 // Chromium is checked when a project that drives it runs, not when this file loads, so `vitest run --project node`
 // works on a machine without it. Without it, every browser test file fails at its start saying what to install
-// (never a silent skip); `npm test` installs it first (test/ensure-chromium.mjs).
+// (never a silent skip); `npm test` installs it first (test/ensure-system.mjs).
 const requireChromium = './test/chromium/required.ts'
 const browserTests = ['test/**/*.browser.test.ts']
 const chromiumProject: TestProjectInlineConfiguration =

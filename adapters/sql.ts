@@ -1,12 +1,14 @@
-/** @module The SQL shared by the SQLite-based Cloudflare adapters (Durable Object storage, D1): schema, statements, limits, errors. */
-// No backend here: each adapter runs these statements its own way (`storage.sql.exec` inside `transactionSync`, or
-// `db.batch`). Platform limits respected (Durable Object SQLite and D1 alike): at most 100 bound parameters per
-// statement (multi-row statements are split), at most 100 KB of statement text (values are always bound
-// parameters, so the text stays a few hundred bytes), at most 2 MB per row (`SQL_MAX_VALUE_BYTES` leaves room below
-// it for the key and row overhead; local workerd does not enforce the 2 MB limit, so the adapters check it).
+/** @module The SQL shared by the SQLite-based adapters (Durable Object storage, D1, and Node's SQLite): schema, statements, limits, errors. */
+// No backend here: each adapter runs these statements its own way (`storage.sql.exec` inside `transactionSync`,
+// `db.batch`, or prepared statements inside BEGIN IMMEDIATE). Platform limits respected (Durable Object SQLite and D1
+// alike): at most 100 bound parameters per statement (multi-row statements are split), at most 100 KB of statement
+// text (values are always bound parameters, so the text stays a few hundred bytes), at most 2 MB per row
+// (`SQL_MAX_VALUE_BYTES` leaves room below it for the key and row overhead; local workerd does not enforce the 2 MB
+// limit, so the adapters check it). These are Cloudflare's limits; plain SQLite allows more, and the Node adapter
+// simply uses the same smaller statements.
 // Internal: not a published entry point (see package.json `exports`).
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
-import { adapterError, quotaExceeded, type Batch, type Guard, type ScanPage } from '../src/checkpoint/adapter.js'
+import { adapterError, quotaExceeded, type AdapterRef, type Batch, type Guard, type ScanPage } from '../src/checkpoint/adapter.js'
 
 /**
  * Largest value per row: 1.9 MiB = 1,992,294 bytes, below the platform's 2 MB row limit (whether read as
@@ -247,7 +249,7 @@ export async function* pagedThreads(
  * Maps a SQLite / D1 failure to a typed error naming the adapter and thread (none for `threads()`). Out-of-space
  * errors become `QUOTA_EXCEEDED`, a row SQLite refuses as too big `VALUE_TOO_LARGE`, anything else `STORAGE_FAILED`.
  */
-export function sqlError(err: unknown, adapter: string, thread: string | undefined, action: string): EdgegraphError {
+export function sqlError(err: unknown, adapter: AdapterRef, thread: string | undefined, action: string): EdgegraphError {
   if (isEdgegraphError(err)) return err
   const message = err instanceof Error ? err.message : String(err)
   const what = `${action} failed: ${message}`

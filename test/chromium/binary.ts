@@ -1,6 +1,6 @@
 /**
  * @module Which Chromium the browser tests use: Debian's (Playwright's own download cannot work on these machines),
- * or CHROME_PATH. Read by vitest.config.ts, the e2e harness and the browser benchmark; test/ensure-chromium.mjs
+ * or CHROME_PATH. Read by vitest.config.ts, the e2e harness and the browser benchmark; test/ensure-system.mjs
  * (`pretest`) installs it.
  */
 import { existsSync } from 'node:fs'

@@ -1,0 +1,175 @@
+/**
+ * One server-store measurement in this process (bench/servers.ts spawns one per case):
+ *   --backend sqlite|postgres|redis --engine edgegraph|langgraph|bridge|floor --workload counter|chat --n N --url URL
+ * edgegraph = an edgegraph graph on the backend's adapter; langgraph = LangGraph.js with the backend's own saver
+ * (@langchain/langgraph-checkpoint-sqlite / -postgres); bridge = LangGraph.js with EdgegraphSaver over the adapter;
+ * floor = N bare single-row transactions on the same server. Prints one JSON line.
+ */
+import { parseArgs } from 'node:util'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+import { createClient } from 'redis'
+import { Annotation, END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph'
+import type { BaseCheckpointSaver } from '@langchain/langgraph-checkpoint'
+import type { StorageAdapter } from '../src/index.js'
+import { createSqliteAdapter } from '../adapters/sqlite.js'
+import { createPostgresAdapter } from '../adapters/postgres.js'
+import { createRedisAdapter } from '../adapters/redis.js'
+import { EdgegraphSaver } from '../src/langgraph.js'
+import { benchGraph } from './engines/edgegraph.js'
+import { langgraphGraphs } from './engines/langgraph-graphs.js'
+import { median, percentile, round } from './common.js'
+import { checkFinal, inputOf, makeMessages, payloadBytes, type Workload } from './workloads.js'
+
+const WARMUP_STEPS = 200
+const { values } = parseArgs({ options: { backend: { type: 'string' }, engine: { type: 'string' }, workload: { type: 'string' }, n: { type: 'string' }, url: { type: 'string' } } })
+const backend = values.backend as 'sqlite' | 'postgres' | 'redis'
+const engine = values.engine as 'edgegraph' | 'langgraph' | 'bridge' | 'floor'
+const workload = values.workload as Workload
+const n = Number(values.n)
+const url = values.url ?? ''
+const tag = `b${process.pid}`
+
+/** The backend's connection and an adapter on it, with a way to count what it stores and to close it. */
+type Redis = { sendCommand(args: string[]): Promise<unknown> }
+
+async function open(): Promise<{ adapter: () => StorageAdapter; sqlite?: Database.Database; pool?: pg.Pool; redis?: Redis; close: () => Promise<void> }> {
+  if (backend === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'edgegraph-bench-sqlite-'))
+    const db = new Database(join(dir, 'bench.db'))
+    return { sqlite: db, adapter: () => createSqliteAdapter(db, { table: tag }), close: async () => (db.close(), rmSync(dir, { recursive: true, force: true })) }
+  }
+  if (backend === 'postgres') {
+    const pool = new pg.Pool({ connectionString: url, max: 4 })
+    pool.on('error', () => {})
+    return { pool, adapter: () => createPostgresAdapter(pool, { schema: tag }), close: () => pool.end() }
+  }
+  const redis = createClient({ url })
+  redis.on('error', () => {})
+  await redis.connect()
+  return { redis: redis as unknown as Redis, adapter: () => createRedisAdapter(redis as never, { prefix: `${tag}:` }), close: async () => void (await redis.quit()) }
+}
+
+/** Keys plus values an adapter holds, over every thread. */
+async function adapterBytes(adapter: StorageAdapter): Promise<number> {
+  let bytes = 0
+  for await (const { thread } of adapter.threads()) for await (const [key, value] of adapter.scan(thread)) bytes += key.length + value.length
+  return bytes
+}
+
+async function langgraphSaver(conn: Awaited<ReturnType<typeof open>>): Promise<{ saver: BaseCheckpointSaver; bytes: () => Promise<number> }> {
+  if (backend === 'sqlite') {
+    const { SqliteSaver } = await import('@langchain/langgraph-checkpoint-sqlite')
+    const db = conn.sqlite as Database.Database
+    const saver = new SqliteSaver(db)
+    const bytes = async () => {
+      const c = db.prepare('SELECT coalesce(sum(length(checkpoint) + length(metadata)), 0) AS n FROM checkpoints').get() as { n: number }
+      const w = db.prepare('SELECT coalesce(sum(length(value)), 0) AS n FROM writes').get() as { n: number }
+      return c.n + w.n
+    }
+    return { saver, bytes }
+  }
+  if (backend === 'postgres') {
+    const { PostgresSaver } = await import('@langchain/langgraph-checkpoint-postgres')
+    const pool = conn.pool as pg.Pool
+    const saver = new PostgresSaver(pool, undefined, { schema: `lg_${tag}` })
+    await saver.setup()
+    const bytes = async () => {
+      const q = async (sql: string) => Number((await pool.query(sql)).rows[0].n)
+      const s = `lg_${tag}`
+      return (
+        (await q(`SELECT coalesce(sum(octet_length(checkpoint::text) + octet_length(metadata::text)), 0) AS n FROM ${s}.checkpoints`)) +
+        (await q(`SELECT coalesce(sum(octet_length(blob)), 0) AS n FROM ${s}.checkpoint_blobs`)) +
+        (await q(`SELECT coalesce(sum(octet_length(blob)), 0) AS n FROM ${s}.checkpoint_writes`))
+      )
+    }
+    return { saver, bytes }
+  }
+  throw new Error('no LangGraph.js saver measured for redis (see bench/servers.ts)')
+}
+
+async function floor(conn: Awaited<ReturnType<typeof open>>): Promise<number[]> {
+  const gaps: number[] = []
+  const value = 'x'.repeat(100)
+  if (backend === 'sqlite') {
+    const db = conn.sqlite as Database.Database
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL')
+    db.exec('CREATE TABLE floor (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID')
+    const put = db.prepare('INSERT OR REPLACE INTO floor (k, v) VALUES (?, ?)')
+    const tx = db.transaction((i: number) => put.run(String(i % 10), value))
+    for (let i = 0; i < WARMUP_STEPS + n; i++) {
+      const t0 = performance.now()
+      tx(i)
+      if (i >= WARMUP_STEPS) gaps.push((performance.now() - t0) * 1000)
+    }
+  } else if (backend === 'postgres') {
+    const pool = conn.pool as pg.Pool
+    await pool.query(`CREATE TABLE floor_${tag} (k text PRIMARY KEY, v text)`)
+    const client = await pool.connect()
+    for (let i = 0; i < WARMUP_STEPS + n; i++) {
+      const t0 = performance.now()
+      await client.query('BEGIN')
+      await client.query(`INSERT INTO floor_${tag} (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, [String(i % 10), value])
+      await client.query('COMMIT')
+      if (i >= WARMUP_STEPS) gaps.push((performance.now() - t0) * 1000)
+    }
+    client.release()
+  } else {
+    const redis = conn.redis as Redis
+    for (let i = 0; i < WARMUP_STEPS + n; i++) {
+      const t0 = performance.now()
+      await redis.sendCommand(['EVAL', "return redis.call('SET', KEYS[1], ARGV[1])", '1', `${tag}:floor:${i % 10}`, value])
+      if (i >= WARMUP_STEPS) gaps.push((performance.now() - t0) * 1000)
+    }
+  }
+  return gaps
+}
+
+const conn = await open()
+const messages = makeMessages(Math.max(n, WARMUP_STEPS))
+const stamps: number[] = []
+let bytesStored = 0
+let gaps: number[]
+const t0 = performance.now()
+if (engine === 'floor') {
+  gaps = await floor(conn)
+} else if (engine === 'edgegraph') {
+  const adapter = conn.adapter()
+  checkFinal(workload, WARMUP_STEPS, messages, await benchGraph(workload, WARMUP_STEPS, adapter, (i) => messages[i] as string).invoke(inputOf(workload, messages), { threadId: 'warmup', recursionLimit: WARMUP_STEPS + 10 }), 'warm-up')
+  await adapter.deleteThread('warmup')
+  const final = await benchGraph(workload, n, adapter, (i) => messages[i] as string, () => stamps.push(performance.now())).invoke(inputOf(workload, messages), { threadId: 'bench', recursionLimit: n + 10 })
+  checkFinal(workload, n, messages, final, 'edgegraph')
+  bytesStored = await adapterBytes(adapter)
+  gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
+} else {
+  const graph = langgraphGraphs({ Annotation, StateGraph, START, END, MessagesAnnotation } as never)
+  const { saver, bytes } = engine === 'bridge' ? { saver: new EdgegraphSaver(conn.adapter()), bytes: undefined } : await langgraphSaver(conn)
+  const warm = graph(workload, WARMUP_STEPS, saver as never, messages, () => {})
+  await warm.invoke(inputOf(workload, messages), { configurable: { thread_id: 'warmup' }, recursionLimit: WARMUP_STEPS + 10 })
+  await saver.deleteThread('warmup')
+  const g = graph(workload, n, saver as never, messages, () => stamps.push(performance.now()))
+  const final = (await g.invoke(inputOf(workload, messages), { configurable: { thread_id: 'bench' }, recursionLimit: n + 10 })) as Record<string, unknown>
+  checkFinal(workload, n, messages, final, engine)
+  bytesStored = bytes ? await bytes() : await adapterBytes(conn.adapter())
+  gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
+}
+const runMs = performance.now() - t0
+await conn.close()
+process.stdout.write(
+  `${JSON.stringify({
+    backend,
+    engine,
+    workload,
+    n,
+    usPerStepMean: round(gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length)),
+    usPerStep: round(median(gaps)),
+    usPerStepP99: round(percentile(gaps, 0.99)),
+    bytesStored,
+    payloadBytes: payloadBytes(workload, n),
+    runMs: round(runMs),
+  })}\n`,
+)

@@ -1,0 +1,140 @@
+/**
+ * Server stores, side by side in one run (`npm run bench:servers`, also the last part of `npm run bench`): throwaway
+ * PostgreSQL and Redis servers on 127.0.0.1 and a SQLite file, each case in a fresh process (bench/server-case.ts):
+ * - the floor: one bare single-row transaction on the same server (SQLite: one INSERT in a transaction, WAL,
+ *   synchronous FULL; PostgreSQL: BEGIN, one upsert, COMMIT; Redis: one EVAL that SETs a key);
+ * - edgegraph on its adapter, LangGraph.js on the backend's own saver, LangGraph.js on EdgegraphSaver (the bridge):
+ *   counter N=1000 and chat N=2000 (500-byte messages): mean, p50 and p99 µs per step, stored bytes;
+ * - the multi-process runner on PostgreSQL: threads completed per second with 1, 2 and 4 processes.
+ * Prints the tables and writes bench/results/servers.json (servers.quick.tmp.json with --quick).
+ */
+import { spawn } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { createPostgresAdapter } from '../adapters/postgres.js'
+import { createRunner } from '../src/runner.js'
+import { startPostgres, startRedis } from '../test/servers/index.js'
+import { workerGraph } from '../test/runner/graph.js'
+
+const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
+const root = fileURLToPath(new URL('..', import.meta.url))
+const caseFile = fileURLToPath(new URL('server-case.ts', import.meta.url))
+const childFile = fileURLToPath(new URL('../test/runner/child.ts', import.meta.url))
+const N = { counter: quick ? 200 : 1000, chat: quick ? 300 : 2000 }
+const RUNNER_THREADS = quick ? 40 : 120
+
+interface Row {
+  backend: string
+  engine: string
+  workload: string
+  n: number
+  usPerStepMean?: number
+  usPerStep?: number
+  usPerStepP99?: number
+  bytesStored?: number
+  payloadBytes?: number
+  runMs?: number
+  error?: string
+}
+
+function runCase(args: Record<string, string>, timeoutMs: number): Promise<Row> {
+  return new Promise((resolve) => {
+    const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, v])
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', '--import', 'tsx', caseFile, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d))
+    child.stderr.on('data', (d: Buffer) => (err = (err + d).slice(-2000)))
+    child.on('close', (code, signal) => {
+      const line = out.trim().split('\n').pop() ?? ''
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as Row)
+      else resolve({ backend: args.backend as string, engine: args.engine as string, workload: args.workload as string, n: Number(args.n), error: `exited ${signal ?? code}${signal ? ` (timeout ${timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').pop() ?? ''}` })
+    })
+  })
+}
+
+async function runnerThroughput(url: string, processes: number): Promise<{ processes: number; threads: number; seconds: number; threadsPerSecond: number }> {
+  const schema = `runner_bench_${processes}`
+  const pool = new pg.Pool({ connectionString: url, max: 2 })
+  pool.on('error', () => {})
+  const store = createPostgresAdapter(pool, { schema })
+  const queue = createRunner({ graph: workerGraph(store), queue: store })
+  for (let i = 0; i < RUNNER_THREADS; i++) await queue.enqueue(`t${i}`, { log: [`in ${i}`] })
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: processes }, (_, i) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', childFile, url, `bench-${processes}-${i}`, '30000', schema, '--until-idle'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+        let err = ''
+        child.stderr.on('data', (d: Buffer) => (err = (err + d).slice(-2000)))
+        child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`runner process exited ${code}: ${err}`))))
+      }),
+    ),
+  )
+  const seconds = (performance.now() - t0) / 1000
+  const jobs = await queue.jobs()
+  await pool.end()
+  const done = jobs.filter((j) => j.status === 'done').length
+  if (done !== RUNNER_THREADS) throw new Error(`runner bench: ${done} of ${RUNNER_THREADS} threads done`)
+  return { processes, threads: done, seconds: Math.round(seconds * 100) / 100, threadsPerSecond: Math.round((done / seconds) * 10) / 10 }
+}
+
+const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(1))
+const bytes = (b: number | undefined) => (b === undefined ? '-' : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KB` : `${(b / 1024 ** 2).toFixed(1)} MB`)
+
+const started = Date.now()
+process.stderr.write('starting PostgreSQL and Redis on 127.0.0.1...\n')
+const postgres = await startPostgres()
+const redis = await startRedis('always')
+const rows: Row[] = []
+let runner: Awaited<ReturnType<typeof runnerThroughput>>[] = []
+try {
+  const plans: Record<string, string>[] = []
+  for (const backend of ['sqlite', 'postgres', 'redis']) {
+    const url = backend === 'postgres' ? postgres.url : backend === 'redis' ? redis.url : ''
+    plans.push({ backend, engine: 'floor', workload: 'counter', n: String(N.counter), url })
+    for (const workload of ['counter', 'chat'] as const) {
+      for (const engine of backend === 'redis' ? ['edgegraph', 'bridge'] : ['edgegraph', 'langgraph', 'bridge']) plans.push({ backend, engine, workload, n: String(N[workload]), url })
+    }
+  }
+  for (const [i, plan] of plans.entries()) {
+    const t0 = Date.now()
+    const row = await runCase(plan, plan.engine === 'langgraph' && plan.workload === 'chat' ? 30 * 60_000 : 10 * 60_000)
+    rows.push(row)
+    process.stderr.write(`[${i + 1}/${plans.length}] ${plan.backend} ${plan.engine} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
+  }
+  for (const p of [1, 2, 4]) {
+    process.stderr.write(`runner: ${RUNNER_THREADS} threads with ${p} process(es)...\n`)
+    runner.push(await runnerThroughput(postgres.url, p))
+  }
+} finally {
+  await postgres.stop()
+  await redis.stop()
+}
+
+const floorOf = (backend: string) => rows.find((r) => r.backend === backend && r.engine === 'floor')
+const header = ['backend', 'engine', 'workload', 'n', 'mean us/step', 'p50', 'p99', 'x floor (mean)', 'stored', 'B/payload']
+const lines = rows.map((r) => {
+  const f = floorOf(r.backend)
+  return [r.backend, r.engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
+})
+const widths = header.map((_, i) => Math.max(header[i]?.length ?? 0, ...lines.map((l) => l[i]?.length ?? 0)))
+const render = (l: string[]) => l.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
+console.log(`server stores, node ${process.version}, ${os.cpus().length} cpus, one fresh process per case${quick ? ' (quick run)' : ''}`)
+console.log(render(header))
+console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+for (const l of lines) console.log(render(l))
+for (const r of rows.filter((r) => r.error)) console.log(`FAILED ${r.backend} ${r.engine} ${r.workload}: ${r.error}`)
+console.log('edgegraph = edgegraph on its adapter; langgraph = LangGraph.js on its own saver (SqliteSaver, PostgresSaver; its Redis saver')
+console.log('needs Redis Stack modules, which Debian\'s redis-server lacks, so it is not run); bridge = LangGraph.js on EdgegraphSaver.')
+console.log(`\nrunner on PostgreSQL: ${RUNNER_THREADS} threads of 8 steps (each step awaits 2 ms, as a model call would), 2 slots per process`)
+for (const r of runner) console.log(`  ${r.processes} process(es): ${r.threadsPerSecond} threads/s (${r.seconds} s)`)
+const elapsedS = Math.round((Date.now() - started) / 1000)
+console.log(`\ntotal ${elapsedS} s`)
+const out = fileURLToPath(new URL(quick ? 'results/servers.quick.tmp.json' : 'results/servers.json', import.meta.url))
+await mkdir(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true })
+await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, mode: quick ? 'quick' : 'full', elapsedS, rows, runner }, null, 2)}\n`)
+console.log(`results: ${out.replace(root, '')}`)
+if (rows.some((r) => r.error)) process.exitCode = 1
