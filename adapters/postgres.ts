@@ -22,7 +22,10 @@
  */
 import { isEdgegraphError } from '../src/errors.js'
 import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
+import { fnv1a } from '../src/checkpoint/storage.js'
 import { bytesOf, pagedThreads, type ThreadsCursor } from './sql.js'
+
+const utf8 = new TextEncoder()
 
 /** A query result as the adapter reads it (pg's `QueryResult` fits). */
 export interface PostgresResultLike {
@@ -33,6 +36,8 @@ export interface PostgresResultLike {
 export interface PostgresClientLike {
   /** One result per statement when `text` holds several (pg's simple protocol, used when there are no `values`). */
   query(text: string, values?: unknown[]): Promise<PostgresResultLike | PostgresResultLike[]>
+  /** A named (prepared) statement: parsed and planned once per connection. */
+  query(config: { name: string; text: string; values: unknown[] }): Promise<PostgresResultLike>
   release(destroy?: boolean | Error): void
   on(event: 'error', listener: (err: Error) => void): unknown
   removeListener(event: 'error', listener: (err: Error) => void): unknown
@@ -204,7 +209,8 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
     let destroy = false
     try {
       const opened = rowsOf(await client.query(['BEGIN ISOLATION LEVEL READ COMMITTED', ...opening].join(';\n')))
-      const result = await body(opened, async (sql, values) => rowsOf(await client.query(sql, values)))
+      // Commit statements repeat (a few shapes per batch size): prepared once per connection, not parsed each time.
+      const result = await body(opened, async (sql, values) => rowsOf(await client.query({ name: `edgegraph_${fnv1a(utf8.encode(sql)).toString(36)}`, text: sql, values: values ?? [] })))
       if (writing) phase = 'commit-sent'
       await client.query('COMMIT')
       return result
