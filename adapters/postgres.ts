@@ -76,6 +76,8 @@ export interface PostgresAdapter extends StorageAdapter {
 }
 
 const MAX_VALUE_BYTES = 64 * 1024 * 1024
+/** Commits up to this many value bytes go in one round trip (arrays are sent as text, hex-encoded). */
+const FAST_COMMIT_BYTES = 4 * 1024 * 1024
 const IDENTIFIER = /^[a-z][a-z0-9_]*$/
 
 interface Names {
@@ -84,6 +86,8 @@ interface Names {
   /** Quoted, schema-qualified table names. */
   kv: string
   threads: string
+  /** The commit function (see {@link schemaStatements}), quoted and qualified. */
+  commit: string
 }
 
 function names(options: PostgresSchemaOptions): Names {
@@ -96,7 +100,7 @@ function names(options: PostgresSchemaOptions): Names {
   if (!IDENTIFIER.test(table) || table.length > 40) {
     throw adapterError('postgres', 'INVALID_ARGUMENT', `table prefix ${JSON.stringify(table)} must be lower-case letters, digits and "_", starting with a letter, at most 40 characters.`)
   }
-  return { schema, table, kv: `"${schema}"."${table}_kv"`, threads: `"${schema}"."${table}_threads"` }
+  return { schema, table, kv: `"${schema}"."${table}_kv"`, threads: `"${schema}"."${table}_threads"`, commit: `"${schema}"."${table}_commit"` }
 }
 
 /**
@@ -117,6 +121,31 @@ function schemaStatements(n: Names): string[] {
     `CREATE TABLE IF NOT EXISTS ${n.kv} (thread text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, value bytea NOT NULL, PRIMARY KEY (thread, key))`,
     `CREATE TABLE IF NOT EXISTS ${n.threads} (thread text COLLATE "C" NOT NULL PRIMARY KEY, updated_at bigint NOT NULL)`,
     `CREATE INDEX IF NOT EXISTS "${n.table}_threads_by_time" ON ${n.threads} (updated_at, thread)`,
+    // A commit in one round trip: the thread's commit lock, then the guard read (a VOLATILE function's statements each
+    // take a new snapshot under READ COMMITTED, so it sees every commit before the lock), then the writes, all in the
+    // calling statement's transaction. Returns false, writing nothing, when the guard does not hold.
+    `CREATE OR REPLACE FUNCTION ${n.commit}(p_thread text, p_lock text, p_has_guard boolean, p_guard_key text, p_expect bytea, p_keys text[], p_values bytea[], p_dels text[], p_now bigint)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE cur bytea;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtextextended(p_lock, 0));
+  IF p_has_guard THEN
+    SELECT value INTO cur FROM ${n.kv} WHERE thread = p_thread AND key = p_guard_key;
+    IF cur IS DISTINCT FROM p_expect THEN RETURN false; END IF;
+  END IF;
+  IF cardinality(p_dels) > 0 THEN DELETE FROM ${n.kv} WHERE thread = p_thread AND key = ANY(p_dels); END IF;
+  IF cardinality(p_keys) > 0 THEN
+    INSERT INTO ${n.kv} (thread, key, value) SELECT p_thread, k, v FROM unnest(p_keys, p_values) AS u(k, v)
+      ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value;
+  END IF;
+  IF cardinality(p_keys) > 0 OR EXISTS (SELECT 1 FROM ${n.kv} WHERE thread = p_thread) THEN
+    INSERT INTO ${n.threads} (thread, updated_at) VALUES (p_thread, p_now) ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at;
+  ELSE
+    DELETE FROM ${n.threads} WHERE thread = p_thread;
+  END IF;
+  RETURN true;
+END
+$fn$`,
   ]
 }
 
@@ -182,7 +211,8 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
     return ready
   }
   async function migrate(): Promise<void> {
-    const { rows } = await pool.query('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS present', [n.kv, n.threads])
+    const fn = `${n.commit}(text,text,boolean,text,bytea,text[],bytea[],text[],bigint)`
+    const { rows } = await pool.query('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regprocedure($3) IS NOT NULL AS present', [n.kv, n.threads, fn])
     if (rows[0]?.present === true) return
     // Two processes starting at once would race CREATE TABLE IF NOT EXISTS (it can fail on the catalog's unique index).
     await transaction(undefined, 'creating the tables', [lockStatement('migrate'), ...schemaStatements(n)], async () => {}, false)
@@ -236,6 +266,34 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
     }
   }
 
+  /**
+   * A commit of a usual size in one round trip: the commit function, as a named statement, in its own implicit
+   * transaction. Once the call is sent its outcome is known only from the answer: a lost connection then "may or may
+   * not have landed"; an error answer means nothing was written.
+   */
+  async function commitOnce(thread: string, puts: [string, Uint8Array][], dels: string[], guard: Guard | undefined): Promise<void> {
+    let out: Awaited<ReturnType<typeof checkout>>
+    try {
+      await ensure()
+      out = await checkout()
+    } catch (err) {
+      throw fail(err, thread, 'commit', 'before-commit')
+    }
+    const { client, lost, done } = out
+    let destroy = false
+    try {
+      const values = [thread, lockKey('commit', thread), guard !== undefined, guard?.key ?? '', guard?.expect ?? null, puts.map(([k]) => k), puts.map(([, v]) => v), dels, Date.now()]
+      const text = `SELECT ${n.commit}($1, $2, $3, $4, $5, $6, $7, $8, $9) AS ok`
+      const [row] = rowsOf(await client.query({ name: `edgegraph_${fnv1a(utf8.encode(text)).toString(36)}`, text, values }))
+      if (row?.ok !== true) throw conflict(adapter, thread, (guard as Guard).key)
+    } catch (err) {
+      if (!isEdgegraphError(err)) destroy = true
+      throw fail(isEdgegraphError(err) ? err : (lost() ?? err), thread, 'commit', 'commit-sent')
+    } finally {
+      done(destroy)
+    }
+  }
+
   /** A write of `thread`: its transaction opens with the thread's commit lock, then `opening`. */
   async function write(thread: string, action: string, opening: string[], body: (rows: Record<string, unknown>[], q: Query) => Promise<void>): Promise<void> {
     try {
@@ -284,6 +342,7 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
       const latest = new Map(batch.put ?? [])
       const puts = [...latest]
       const dels = [...new Set(batch.del ?? [])].filter((k) => !latest.has(k))
+      if (puts.length <= 1000 && puts.reduce((b, [, v]) => b + v.length, 0) <= FAST_COMMIT_BYTES) return commitOnce(thread, puts, dels, guard)
       const guardRead = guard ? [`SELECT value FROM ${n.kv} WHERE thread = ${literal(thread)} AND key = ${literal(guard.key)}`] : []
       await write(thread, 'commit', guardRead, async (rows, q) => {
         if (guard && !sameBytes(rows[0] === undefined ? undefined : bytesOf(rows[0].value), guard.expect)) throw conflict(adapter, thread, guard.key)
@@ -484,7 +543,7 @@ function pgError(err: unknown, adapter: { name: string; store: string }, thread:
   const options = { thread, cause: err }
   if (connectionLost(err)) {
     if (phase === 'commit-sent') {
-      return adapterError(adapter, 'STORAGE_FAILED', `${what}. The connection was lost after COMMIT was sent, so the write may or may not have landed: read the thread (getState) before repeating an input; invoke(null) continues safely.`, options)
+      return adapterError(adapter, 'STORAGE_FAILED', `${what}. The connection was lost after the commit was sent, so the write may or may not have landed: read the thread (getState) before repeating an input; invoke(null) continues safely.`, options)
     }
     const rolledBack = phase === 'before-commit' ? ' Nothing of this write was committed (PostgreSQL rolls back a transaction cut off before COMMIT).' : ''
     return adapterError(adapter, 'STORAGE_UNAVAILABLE', `${what}: PostgreSQL is unreachable or the connection was lost.${rolledBack} Retry once the server is back.`, options)
