@@ -22,10 +22,14 @@
  */
 import { isEdgegraphError } from '../src/errors.js'
 import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from '../src/checkpoint/adapter.js'
-import { fnv1a } from '../src/checkpoint/storage.js'
 import { bytesOf, pagedThreads, type ThreadsCursor } from './sql.js'
 
-const utf8 = new TextEncoder()
+/** A prepared statement's name from its text (FNV-1a of the UTF-16 units): two adapters on one pool never clash. */
+function statementName(text: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  return `edgegraph_${(h >>> 0).toString(36)}_${text.length}`
+}
 
 /** A query result as the adapter reads it (pg's `QueryResult` fits). */
 export interface PostgresResultLike {
@@ -240,7 +244,7 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
     try {
       const opened = rowsOf(await client.query(['BEGIN ISOLATION LEVEL READ COMMITTED', ...opening].join(';\n')))
       // Commit statements repeat (a few shapes per batch size): prepared once per connection, not parsed each time.
-      const result = await body(opened, async (sql, values) => rowsOf(await client.query({ name: `edgegraph_${fnv1a(utf8.encode(sql)).toString(36)}`, text: sql, values: values ?? [] })))
+      const result = await body(opened, async (sql, values) => rowsOf(await client.query({ name: statementName(sql), text: sql, values: values ?? [] })))
       if (writing) phase = 'commit-sent'
       await client.query('COMMIT')
       return result
@@ -284,7 +288,7 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
     try {
       const values = [thread, lockKey('commit', thread), guard !== undefined, guard?.key ?? '', guard?.expect ?? null, puts.map(([k]) => k), puts.map(([, v]) => v), dels, Date.now()]
       const text = `SELECT ${n.commit}($1, $2, $3, $4, $5, $6, $7, $8, $9) AS ok`
-      const [row] = rowsOf(await client.query({ name: `edgegraph_${fnv1a(utf8.encode(text)).toString(36)}`, text, values }))
+      const [row] = rowsOf(await client.query({ name: statementName(text), text, values }))
       if (row?.ok !== true) throw conflict(adapter, thread, (guard as Guard).key)
     } catch (err) {
       if (!isEdgegraphError(err)) destroy = true
