@@ -1,6 +1,6 @@
 /** Shared graph builders for the engine tests. */
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
-import { END, START, StateGraph, type CompileOptions, type StorageAdapter } from '../src/index.js'
+import { END, START, StateGraph, type CompileOptions } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 
 export const appendList = { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] }
@@ -51,16 +51,4 @@ export function storedBytes(text: string): Uint8Array {
   return (new ChunkedStorage(createMemoryAdapter()).puts('c/x', text)[0] as [string, Uint8Array])[1]
 }
 
-/** `inner` with some of its calls replaced (a failing commit, a slow one, a recording scan...), the rest passed through. */
-export function over(inner: StorageAdapter, replace: Partial<Pick<StorageAdapter, 'get' | 'scan' | 'commit' | 'deleteThread' | 'threads'>>): StorageAdapter {
-  return {
-    name: inner.name,
-    limits: inner.limits,
-    get: (t, k) => inner.get(t, k),
-    scan: (t, r) => inner.scan(t, r),
-    commit: (t, b, g) => inner.commit(t, b, g),
-    deleteThread: (t) => inner.deleteThread(t),
-    threads: (o) => inner.threads(o),
-    ...replace,
-  }
-}
+export { over } from './conformance/suite.js'

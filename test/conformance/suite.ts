@@ -73,14 +73,20 @@ export function needing(options: ConformanceOptions, test: Test, option: 'create
  * app version): the head guard alone must stop it.
  */
 export function withoutLock(adapter: StorageAdapter): StorageAdapter {
+  return over(adapter, {})
+}
+
+/** `inner` with some of its calls replaced (a failing commit, a slow one, a recording scan...), the rest passed through; no lock or subscribe. */
+export function over(inner: StorageAdapter, replace: Partial<Pick<StorageAdapter, 'get' | 'scan' | 'commit' | 'deleteThread' | 'threads'>>): StorageAdapter {
   return {
-    name: adapter.name,
-    limits: adapter.limits,
-    get: (thread, keys) => adapter.get(thread, keys),
-    scan: (thread, range) => adapter.scan(thread, range),
-    commit: (thread, batch, guard) => adapter.commit(thread, batch, guard),
-    deleteThread: (thread) => adapter.deleteThread(thread),
-    threads: (options) => adapter.threads(options),
+    name: inner.name,
+    limits: inner.limits,
+    get: (t, k) => inner.get(t, k),
+    scan: (t, r) => inner.scan(t, r),
+    commit: (t, b, g) => inner.commit(t, b, g),
+    deleteThread: (t) => inner.deleteThread(t),
+    threads: (o) => inner.threads(o),
+    ...replace,
   }
 }
 
