@@ -57,8 +57,11 @@ for (const { durability, calls, points } of plans) {
     it('the uninterrupted run on IndexedDB: the reference history, and the same adapter calls as in memory', async () => {
       const open = database()
       const ref = await reference(open(), durability)
-      expect(ref.calls).toBe(calls)
       expected = ref.history
+      // With 'async', checkpoints written while a commit is in flight join one commit (group commit), and how many do
+      // depends on the store's timing: never more calls than in memory. Points past the end then run without a crash.
+      if (durability === 'async') expect(ref.calls).toBeLessThanOrEqual(calls)
+      else expect(ref.calls).toBe(calls)
       expect(expected.length).toBeGreaterThan(0)
     })
 

@@ -1,6 +1,6 @@
 /** Durability modes and checkpoint frequency: what gets committed, when, and that runs still resume. */
 import { describe, expect, it } from 'vitest'
-import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
+import { Command, END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { collect, counter, deferred, rejectsWith } from './helpers.js'
 
@@ -108,6 +108,86 @@ describe('durability', () => {
     expect(counts.sync?.packs).toBe(4)
     expect(counts.async?.packs).toBe(4)
     expect(counts.async?.scans).toBeLessThan(12)
+  })
+
+  describe('async group commit', () => {
+    /** A memory adapter whose commits each take a timer turn (a round trip), logging each batch. */
+    function slow(quotaBytes?: number) {
+      const inner = createMemoryAdapter(quotaBytes === undefined ? {} : { quotaBytes })
+      const batches: { put: string[]; del: string[] }[] = []
+      const adapter: StorageAdapter = {
+        ...inner,
+        async commit(thread, batch, guard) {
+          await new Promise((r) => setTimeout(r, 1))
+          await inner.commit(thread, batch, guard)
+          batches.push({ put: (batch.put ?? []).map(([k]) => k), del: batch.del ?? [] })
+        },
+      }
+      return { adapter, inner, batches }
+    }
+
+    it('checkpoints written while a commit is in flight join one commit; history keeps every one of them', async () => {
+      const { adapter, batches } = slow()
+      const g = counter(adapter as never, 200)
+      expect(await g.invoke({ count: 0 }, { threadId: 'g', durability: 'async', recursionLimit: 300 })).toEqual({ count: 200 })
+      const checkpoints = batches.flatMap((b) => b.put.filter((k) => k.startsWith('c/')))
+      // Far fewer commits than steps (one per timer turn, not one per step), none of them a key put twice.
+      expect(batches.filter((b) => b.put.includes('h')).length).toBeLessThan(50)
+      for (const b of batches) expect(new Set(b.put).size).toBe(b.put.length)
+      const history = await collect(g.getStateHistory({ threadId: 'g' }))
+      expect(history.map((h) => h.values.count)).toEqual(Array.from({ length: 201 }, (_, i) => 200 - i))
+      expect(new Set(checkpoints)).toEqual(new Set(history.map((h) => `c/${h.config.checkpointId}`)))
+      // Any checkpoint of the group can be resumed from (a fork): it was stored as its own record.
+      expect(await g.invoke(null, { threadId: 'g', checkpointId: history[150]?.config.checkpointId as string, recursionLimit: 300 })).toEqual({ count: 200 })
+    })
+
+    it('a group commit that is refused stops the run at the next boundary; what was stored stays readable', async () => {
+      const { adapter, inner } = slow(6_000)
+      const ran: number[] = []
+      const g = new StateGraph({ count: { default: () => 0 } })
+        // Each step waits a turn of the event loop (as a model call would), so commits land while the run goes on.
+        .addNode('increment', async (s) => {
+          ran.push(s.count)
+          await new Promise((r) => setImmediate(r))
+          return { count: s.count + 1 }
+        })
+        .addEdge(START, 'increment')
+        .addConditionalEdges('increment', (s) => (s.count >= 500 ? END : 'increment'))
+        .compile({ checkpointer: adapter })
+      await rejectsWith(g.invoke({ count: 0 }, { threadId: 'q', durability: 'async', recursionLimit: 600 }), 'QUOTA_EXCEEDED')
+      const head = (await g.getState({ threadId: 'q' })).values.count
+      expect(ran.length).toBeLessThan(500)
+      // The stored line is whole: each checkpoint back to the input reads, one step apart.
+      const history = await collect(g.getStateHistory({ threadId: 'q' }))
+      expect(history.map((h) => h.values.count)).toEqual(Array.from({ length: head + 1 }, (_, i) => head - i))
+      expect(inner.bytes()).toBeLessThanOrEqual(6_000)
+    })
+
+    it('pending writes a resumed step completes are deleted by the group that stores it', async () => {
+      const { adapter, inner, batches } = slow()
+      const g = new StateGraph({ log: { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] } })
+        .addNode('ask', (_s, ctx) => ({ log: [`asked ${ctx.interrupt<string>('go?')}`] }))
+        .addNode('side', () => ({ log: ['side'] }))
+        .addNode('more', (s) => ({ log: [`more ${s.log.length}`] }))
+        .addEdge(START, 'ask')
+        .addEdge(START, 'side')
+        .addConditionalEdges('ask', () => 'more')
+        .addConditionalEdges('more', (s) => (s.log.length >= 30 ? END : 'more'))
+        .compile({ checkpointer: adapter })
+      await g.invoke({ log: [] }, { threadId: 'p', durability: 'async' })
+      const keys = async () => (await collect(inner.scan('p'))).map(([k]) => k)
+      // The finished sibling's writes wait as a pending record on the checkpoint before the step.
+      const pendingBefore = (await keys()).filter((k) => k.startsWith('w/'))
+      expect(pendingBefore.length).toBeGreaterThan(0)
+      batches.length = 0
+      const out = await g.invoke(new Command({ resume: 'yes' }), { threadId: 'p', durability: 'async', recursionLimit: 100 })
+      expect(new Set(out.log.slice(0, 2))).toEqual(new Set(['asked yes', 'side']))
+      expect(out.log[2]).toBe('more 2')
+      expect(out.log).toHaveLength(30)
+      for (const key of pendingBefore) expect(await keys()).not.toContain(key)
+      expect(batches.some((b) => b.put.filter((k) => k.startsWith('c/')).length > 1)).toBe(true)
+      expect((await g.getState({ threadId: 'p' })).values.log).toEqual(out.log)
+    })
   })
 
   it('exit: commits once at the end, and the result resumes like any other', async () => {

@@ -2,11 +2,17 @@
  * @module The one checkpoint writer: every commit a run or `updateState` makes goes through here. It encodes each
  * checkpoint against its parent, guards the commit by the thread's head, folds in the pending writes the step
  * completes, keeps commits in order when they overlap the run (async durability), and packs long chains.
+ *
+ * Group commit: with async durability, checkpoints written while a commit is in flight join one commit queued behind
+ * it, so a run whose steps are quicker than the store's round trip is not held to one step per round trip, and its
+ * queue never grows past one commit. The joined commit is guarded by the head before the first of them and lands all
+ * or nothing; every checkpoint keeps its own record, so history is the same as with one commit per step.
  */
 import { isEdgegraphError } from '../errors.js'
 import { encodeCheckpoint } from './encode.js'
 import { nextCheckpointId } from './ids.js'
 import { HEAD_KEY, checkpointKey, pendingKey } from './keys.js'
+import type { Batch, Guard } from './adapter.js'
 import type { Checkpoint, NewCheckpoint, PendingTask } from './model.js'
 import { packOldest } from './pack.js'
 import { encodePending } from './pending.js'
@@ -19,6 +25,21 @@ export interface WriterPolicy {
   /** The state version records and pending writes are written with. */
   version: number
 }
+
+/** A group commit stops taking checkpoints at this many, or at this many bytes, and the next one starts another. */
+const GROUP_MAX_CHECKPOINTS = 256
+const GROUP_MAX_BYTES = 4 * 1024 * 1024
+
+/** A commit waiting in the queue, not yet started: checkpoints written meanwhile join it. */
+interface OpenCommit {
+  put: Map<string, Uint8Array>
+  del: Set<string>
+  guard: Guard
+  checkpoints: number
+  bytes: number
+}
+
+const batchBytes = (batch: Batch) => (batch.put ?? []).reduce((n, [key, value]) => n + key.length + value.length, 0)
 
 /** Writes the checkpoints of one thread, each on top of the last, as one run (or one `updateState`) makes them. */
 export class CheckpointWriter {
@@ -36,6 +57,8 @@ export class CheckpointWriter {
   #packing = false
   /** Pack when the loose chain is longer than this: `packSize`, or further on after a pack failed. */
   #packAt: number
+  /** The queued commit later checkpoints may join (async durability), while it has not started. */
+  #open: OpenCommit | undefined
 
   constructor(storage: ChunkedStorage, threadId: string, policy: WriterPolicy, parent: Checkpoint | undefined, head: string | undefined) {
     this.#storage = storage
@@ -81,7 +104,8 @@ export class CheckpointWriter {
     this.#head = id
     this.#parent = checkpoint
     this.#fold = []
-    await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), overlap)
+    if (overlap) await this.#group(batch, guard)
+    else await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), false)
     // One pack at a time: with async durability later steps are written before this pack lands, and would each
     // queue another attempt (a wasted scan per step) if they did not see this one pending.
     if (checkpoint.looseChain > this.#packAt && !this.#packing) {
@@ -131,8 +155,40 @@ export class CheckpointWriter {
     }
   }
 
+  /**
+   * Queues a checkpoint's commit behind the run (async durability): it joins the queued commit that has not started
+   * yet, if there is one with room, else it is queued as one that later checkpoints may join.
+   */
+  async #group(batch: Batch, guard: Guard): Promise<void> {
+    const bytes = batchBytes(batch)
+    const open = this.#open
+    // A checkpoint that deletes (pending writes it completes) starts a group: it is the first written after them.
+    if (open && !batch.del?.length && open.checkpoints < GROUP_MAX_CHECKPOINTS && open.bytes + bytes <= GROUP_MAX_BYTES) {
+      // A later put wins (the head); a key ends either put or deleted, never both (the contract leaves that undefined).
+      for (const [key, value] of batch.put ?? []) {
+        open.del.delete(key)
+        open.put.set(key, value)
+      }
+      open.checkpoints++
+      open.bytes += bytes
+      return
+    }
+    const next: OpenCommit = { put: new Map(batch.put), del: new Set(batch.del), guard, checkpoints: 1, bytes }
+    // Queued at once (an overlapped #enqueue does not wait), then opened to later checkpoints until it starts.
+    const queued = this.#enqueue(() => {
+      if (this.#open === next) this.#open = undefined
+      const merged: Batch = { put: [...next.put] }
+      if (next.del.size > 0) merged.del = [...next.del]
+      return this.#storage.commit(this.threadId, merged, next.guard)
+    }, true)
+    this.#open = next
+    await queued
+  }
+
   /** Commits in order. With `overlap` the caller does not wait; a failure surfaces at the next wait. */
   async #enqueue(commit: () => Promise<void>, overlap: boolean): Promise<void> {
+    // Whatever is queued after the open group commit must land after it: nothing joins the group past this.
+    this.#open = undefined
     if (!overlap && this.#inFlight === 0) {
       // Nothing queued (always so with sync durability): commit directly, without the queue's extra hops.
       if (this.#failure !== undefined) throw this.#failure

@@ -36,8 +36,11 @@ for (const { durability, calls, points } of plans) {
 
     it('the uninterrupted run in a Durable Object: the reference history, and the same adapter calls as in memory', async () => {
       const ref = await inside(env.STORE.newUniqueId(), (storage) => reference(createDurableObjectAdapter(storage), durability, `reference-${durability}`))
-      expect(ref.calls).toBe(calls)
       expected = ref.history
+      // With 'async', checkpoints written while a commit is in flight join one commit (group commit), and how many do
+      // depends on the store's timing: never more calls than in memory. Points past the end then run without a crash.
+      if (durability === 'async') expect(ref.calls).toBeLessThanOrEqual(calls)
+      else expect(ref.calls).toBe(calls)
       expect(expected.length).toBeGreaterThan(0)
     })
 
