@@ -1,10 +1,13 @@
 /**
  * Server stores, side by side in one run (`npm run bench:servers`, also the last part of `npm run bench`): throwaway
  * PostgreSQL and Redis servers on 127.0.0.1 and a SQLite file, each case in a fresh process (bench/server-case.ts):
- * - the floor: one bare single-row transaction on the same server (SQLite: one INSERT in a transaction, WAL,
- *   synchronous FULL; PostgreSQL: BEGIN, one upsert, COMMIT; Redis: one EVAL that SETs a key);
- * - edgegraph on its adapter, LangGraph.js on the backend's own saver, LangGraph.js on EdgegraphSaver (the bridge):
- *   counter N=1000 and chat N=2000 (500-byte messages): mean, p50 and p99 µs per step, stored bytes;
+ * - the servers keep their durable defaults: PostgreSQL with fsync on (the tests turn it off), Redis with
+ *   appendfsync always, SQLite in WAL with synchronous FULL;
+ * - the floor: one bare single-row transaction on the same server, a new row each time (SQLite: one INSERT in a
+ *   transaction; PostgreSQL: BEGIN, one INSERT, COMMIT; Redis: one EVAL that SETs a new key);
+ * - edgegraph on its adapter (durability sync, its default, and async, LangGraph.js's default), LangGraph.js on the
+ *   backend's own saver, LangGraph.js on EdgegraphSaver (the bridge): counter N=1000 and chat N=2000 (500-byte
+ *   messages): mean µs per step (the whole invoke over N), p50 and p99 of the gaps between steps, stored bytes;
  * - the multi-process runner on PostgreSQL: threads completed per second with 1, 2 and 4 processes.
  * Prints the tables and writes bench/results/servers.json (servers.quick.tmp.json with --quick).
  */
@@ -28,6 +31,9 @@ const RUNNER_THREADS = quick ? 40 : 120
 interface Row {
   backend: string
   engine: string
+  durability?: string
+  commitUsPerStep?: number
+  commits?: number
   workload: string
   n: number
   usPerStepMean?: number
@@ -50,7 +56,7 @@ function runCase(args: Record<string, string>, timeoutMs: number): Promise<Row> 
     child.on('close', (code, signal) => {
       const line = out.trim().split('\n').pop() ?? ''
       if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as Row)
-      else resolve({ backend: args.backend as string, engine: args.engine as string, workload: args.workload as string, n: Number(args.n), error: `exited ${signal ?? code}${signal ? ` (timeout ${timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').pop() ?? ''}` })
+      else resolve({ backend: args.backend as string, engine: args.engine as string, ...(args.durability ? { durability: args.durability } : {}), workload: args.workload as string, n: Number(args.n), error: `exited ${signal ?? code}${signal ? ` (timeout ${timeoutMs / 1000} s)` : ''}: ${err.trim().split('\n').pop() ?? ''}` })
     })
   })
 }
@@ -93,7 +99,7 @@ const bytes = (b: number | undefined) => (b === undefined ? '-' : b < 1024 ** 2 
 
 const started = Date.now()
 process.stderr.write('starting PostgreSQL and Redis on 127.0.0.1...\n')
-const postgres = await startPostgres()
+const postgres = await startPostgres({ durable: true })
 const redis = await startRedis('always')
 const rows: Row[] = []
 let runner: Awaited<ReturnType<typeof runnerThroughput>>[] = []
@@ -103,14 +109,16 @@ try {
     const url = backend === 'postgres' ? postgres.url : backend === 'redis' ? redis.url : ''
     plans.push({ backend, engine: 'floor', workload: 'counter', n: String(N.counter), url })
     for (const workload of ['counter', 'chat'] as const) {
-      for (const engine of backend === 'redis' ? ['edgegraph', 'bridge'] : ['edgegraph', 'langgraph', 'bridge']) plans.push({ backend, engine, workload, n: String(N[workload]), url })
+      plans.push({ backend, engine: 'edgegraph', durability: 'sync', workload, n: String(N[workload]), url })
+      plans.push({ backend, engine: 'edgegraph', durability: 'async', workload, n: String(N[workload]), url })
+      for (const engine of backend === 'redis' ? ['bridge'] : ['langgraph', 'bridge']) plans.push({ backend, engine, workload, n: String(N[workload]), url })
     }
   }
   for (const [i, plan] of plans.entries()) {
     const t0 = Date.now()
     const row = await runCase(plan, plan.engine === 'langgraph' && plan.workload === 'chat' ? 30 * 60_000 : 10 * 60_000)
     rows.push(row)
-    process.stderr.write(`[${i + 1}/${plans.length}] ${plan.backend} ${plan.engine} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
+    process.stderr.write(`[${i + 1}/${plans.length}] ${plan.backend} ${plan.engine}${plan.durability ? ` ${plan.durability}` : ''} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
   }
   for (const p of [1, 2, 4]) {
     process.stderr.write(`runner: ${RUNNER_THREADS} threads with ${p} process(es)...\n`)
@@ -122,10 +130,11 @@ try {
 }
 
 const floorOf = (backend: string) => rows.find((r) => r.backend === backend && r.engine === 'floor')
-const header = ['backend', 'engine', 'workload', 'n', 'mean us/step', 'p50', 'p99', 'x floor (mean)', 'stored', 'B/payload']
+const header = ['backend', 'engine', 'workload', 'n', 'mean us/step', 'p50', 'p99', 'x floor (mean)', 'commit us/step', 'commits', 'stored', 'B/payload']
 const lines = rows.map((r) => {
   const f = floorOf(r.backend)
-  return [r.backend, r.engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
+  const engine = r.durability ? `${r.engine} ${r.durability}` : r.engine
+  return [r.backend, engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, fmt(r.commitUsPerStep), r.commits === undefined ? '-' : String(r.commits), r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
 })
 const widths = header.map((_, i) => Math.max(header[i]?.length ?? 0, ...lines.map((l) => l[i]?.length ?? 0)))
 const render = (l: string[]) => l.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
@@ -134,7 +143,9 @@ console.log(render(header))
 console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const l of lines) console.log(render(l))
 for (const r of rows.filter((r) => r.error)) console.log(`FAILED ${r.backend} ${r.engine} ${r.workload}: ${r.error}`)
-console.log('edgegraph = edgegraph on its adapter; langgraph = LangGraph.js on its own saver (SqliteSaver, PostgresSaver; its Redis saver')
+console.log('mean = the whole invoke over n (async: commits still queued at the end included); p50/p99 = gaps between node calls;')
+console.log('commit us/step = time in the store\'s commits over n (with async they overlap the steps); commits = how many for the n steps.')
+console.log('edgegraph = edgegraph on its adapter; langgraph = LangGraph.js (its default durability, async) on its own saver (SqliteSaver, PostgresSaver; its Redis saver')
 console.log('needs Redis Stack modules, which Debian\'s redis-server lacks, so it is not run); bridge = LangGraph.js on EdgegraphSaver.')
 console.log(`\nrunner on PostgreSQL: ${RUNNER_THREADS} threads of 8 steps (each step awaits 2 ms, as a model call would), 2 slots per process; clock from the first enqueue (processes already started) to the last job done, on ${os.cpus().length} cpus`)
 for (const r of runner) console.log(`  ${r.processes} process(es): ${r.threadsPerSecond} threads/s (${r.seconds} s)`)

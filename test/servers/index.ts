@@ -118,15 +118,19 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   return { uid, gid }
 }
 
-/** A fresh PostgreSQL cluster (database `postgres`, user `edgegraph`, trust auth) on 127.0.0.1. */
-export async function startPostgres(): Promise<TestServer> {
+/**
+ * A fresh PostgreSQL cluster (database `postgres`, user `edgegraph`, trust auth) on 127.0.0.1. Tests run it with
+ * `fsync=off` (a killed server still keeps what the OS cache holds); `durable: true` keeps PostgreSQL's defaults, each
+ * commit flushed to disk, as the benchmark measures it.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestServer> {
   const bin = postgresBin()
   const user = postgresUser()
   const dir = mkdtempSync(join(tmpdir(), 'edgegraph-pg-'))
   if (user) chownSync(dir, user.uid, user.gid)
   execFileSync(join(bin, 'initdb'), ['-D', dir, '-U', 'edgegraph', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'pipe', ...(user ?? {}) })
   const port = await freePort()
-  const args = ['-D', dir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'full_page_writes=off']
+  const args = ['-D', dir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'])]
   const server = managed(port, `postgres://edgegraph@127.0.0.1:${port}/postgres`, dir, () => serverChild(join(bin, 'postgres'), args, user), async (p, child, log) => {
     await accepting(p, child, log)
     // Accepting TCP is not yet accepting queries (startup, crash recovery after kill -9): wait for pg_isready.
