@@ -1,6 +1,6 @@
 /** Shared graph builders for the engine tests. */
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
-import { END, START, StateGraph, type CompileOptions } from '../src/index.js'
+import { END, START, StateGraph, type CompileOptions, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 
 export const appendList = { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] }
@@ -44,6 +44,12 @@ export function deferred<T = void>() {
 export function storedText(bytes: Uint8Array): string {
   const text = new TextDecoder().decode(bytes[0] === 0x21 ? bytes.subarray(5) : bytes)
   return /^[0-9a-f]{8}![0-9a-z]+$/.test(text) ? text.slice(9) : text
+}
+
+/** The text of a value as the history layer reads it: checked, joined from its chunks, inflated when compressed. */
+export async function readStored(store: StorageAdapter, thread: string, key: string, raw?: Uint8Array): Promise<string> {
+  const bytes = raw ?? ((await store.get(thread, [key]))[0] as Uint8Array)
+  return new ChunkedStorage(store).text(thread, key, bytes)
 }
 
 /** The bytes the history layer stores for `text` (with its checksum), to write a hand-made record. */

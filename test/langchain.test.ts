@@ -129,7 +129,8 @@ describe('LangChain messages in state', () => {
     let state = { messages: [] as BaseMessage[] }
     for (let turn = 0; turn < 100; turn++) state = await graph.invoke({ messages: [new HumanMessage(`question ${turn} ${'q'.repeat(100)}`)] }, { threadId: 'long' })
     const messageBytes = JSON.stringify(encodeValue(state.messages, { channel: 'messages', path: [] })).length
-    expect(store.bytes('long')).toBeGreaterThan(messageBytes)
+    // Packs of this repetitive text are stored compressed: less than the messages themselves, never ~100 copies of them.
+    expect(store.bytes('long')).toBeGreaterThan(messageBytes * 0.05)
     expect(store.bytes('long')).toBeLessThan(messageBytes * 1.5)
   })
 })

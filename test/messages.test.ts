@@ -231,8 +231,9 @@ describe('MessagesValue in a graph', () => {
     expect(state.messages.every((m) => UUID_V4.test(m.id as string))).toBe(true)
     const messageBytes = JSON.stringify(state.messages).length
     const stored = checkpointer.bytes('chat')
-    // Storing the whole list at every checkpoint would take ~200 times as much.
-    expect(stored).toBeGreaterThan(messageBytes)
+    // Storing the whole list at every checkpoint would take ~200 times as much. Packs of this repetitive text are
+    // stored compressed, so the history takes less than the messages themselves.
+    expect(stored).toBeGreaterThan(messageBytes * 0.05)
     expect(stored).toBeLessThan(messageBytes * 1.5)
     // And it reads back as it was, ids included.
     const fresh = chat(checkpointer).graph

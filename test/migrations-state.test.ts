@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { Command, END, START, StateGraph, pruneHistory, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { createSync } from '../src/sync/index.js'
-import { appendList, collect, rejectsWith, storedText } from './helpers.js'
+import { appendList, collect, readStored, rejectsWith, storedText } from './helpers.js'
 
 const t = { threadId: 't' }
 const text = { default: () => '' }
@@ -109,7 +109,7 @@ async function records(store: StorageAdapter, threadId = 't'): Promise<Map<strin
   const out: [string, Rec][] = []
   for (const [key, raw] of await collect(store.scan(threadId))) {
     if (key.startsWith('c/')) out.push([key.slice(2), JSON.parse(storedText(raw))])
-    if (key.startsWith('p/')) for (const [id, , rec] of JSON.parse(storedText(raw)) as [string, number, Rec][]) out.push([id, rec])
+    if (key.startsWith('p/')) for (const [id, , rec] of JSON.parse(await readStored(store, threadId, key, raw)) as [string, number, Rec][]) out.push([id, rec])
   }
   return new Map(out.sort((a, b) => (a[0] < b[0] ? -1 : 1)))
 }
@@ -275,7 +275,7 @@ describe('state migrations', () => {
 
     const keys = (await dump(store)).map(([k]) => k)
     const packs = await Promise.all(
-      keys.filter((k) => k.startsWith('p/')).map(async (k) => (JSON.parse(storedText((await store.get('t', [k]))[0] as Uint8Array)) as [string, number, Rec][]).map(([, , r]) => r.v ?? 1)),
+      keys.filter((k) => k.startsWith('p/')).map(async (k) => (JSON.parse(await readStored(store, 't', k)) as [string, number, Rec][]).map(([, , r]) => r.v ?? 1)),
     )
     expect(packs.length).toBeGreaterThan(2)
     expect(new Set(packs.flat())).toEqual(new Set([1, 2]))

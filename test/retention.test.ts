@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Command, END, START, StateGraph, pruneHistory, type StateSnapshot, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
+import { inflateRawSync } from 'node:zlib'
 import { appendList, collect, rejectsWith, storedText } from './helpers.js'
 import { pruneProperty } from './conformance/retention.js'
 
@@ -58,12 +59,14 @@ const keysOf = async (store: StorageAdapter) => (await collect(store.scan(thread
 /** Checks the storage layout: values fit, chunks belong to a marker, packs are named by their oldest record and older than every loose one. */
 async function checkLayout(store: MemoryAdapter): Promise<void> {
   const entries = new Map(await collect(store.scan(threadId)))
+  // A compressed pack (`z`, checksum, deflate-raw bytes) is inflated here; the others are text after their checksum.
+  const unpack = (raw: Uint8Array) => (raw[0] === 0x7a ? inflateRawSync(raw.subarray(5)).toString('utf8') : storedText(raw))
   const text = (key: string) => {
     const raw = entries.get(key) as Uint8Array
     const marker = new TextDecoder().decode(raw)
-    if (!marker.startsWith('#')) return storedText(raw)
+    if (!marker.startsWith('#')) return unpack(raw)
     const parts = Array.from({ length: Number(marker.slice(1)) }, (_, i) => entries.get(`k/${key}/${String(i).padStart(4, '0')}`) as Uint8Array)
-    return storedText(Buffer.concat(parts))
+    return unpack(Buffer.concat(parts))
   }
   for (const [key, value] of entries) {
     expect(value.length, key).toBeLessThanOrEqual(store.limits.maxValueBytes)

@@ -1,6 +1,6 @@
 /**
  * @module Packing: a long chain without snapshots (a chat) is read in a few values instead of one per step, by
- * moving the oldest loose records of a thread, verbatim, into one pack value. Stored bytes stay the same.
+ * moving the oldest loose records of a thread, verbatim, into one pack value, compressed when that pays.
  */
 import { CHECKPOINT_RANGE, idOfKey, packKey } from './keys.js'
 import { readRecord } from './read.js'
@@ -23,6 +23,6 @@ export async function packOldest(storage: ChunkedStorage, threadId: string, expe
   }
   if (entries.length < packSize) return 0
   const oldest = (entries[0] as [string, string])[0]
-  await storage.commit(threadId, { put: storage.puts(packKey(oldest), encodePack(entries)), del }, headGuard(expectHead))
+  await storage.commit(threadId, { put: await storage.compressedPuts(threadId, packKey(oldest), encodePack(entries)), del }, headGuard(expectHead))
   return entries.length
 }

@@ -93,17 +93,29 @@ async function* newestFirst(storage: ChunkedStorage, threadId: string, bound: { 
   for await (const [key, raw] of storage.scan(threadId, { ...CHECKPOINT_RANGE, reverse: true, ...below('c/') })) {
     yield [{ id: idOfKey(key), load: async () => readRecord(threadId, idOfKey(key), await storage.text(threadId, key, raw)) }]
   }
-  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, reverse: true, ...below('p/') })) {
-    const records = await readPack(storage, threadId, key, raw)
-    // A pack's records go out as one batch: thousands of per-record awaits cost more than decoding them.
+  // A pack's records go out as one batch: thousands of per-record awaits cost more than decoding them.
+  const batch = (records: CheckpointRecord[]) => {
     const out: Entry[] = []
     for (let i = records.length - 1; i >= 0; i--) {
       const rec = records[i] as CheckpointRecord
       if (!bound || (bound.inclusive ? rec.id <= bound.id : rec.id < bound.id)) out.push({ id: rec.id, rec })
     }
-    yield out
+    return out
   }
+  // Packs are read a few ahead, so compressed ones inflate side by side (the platform's streams work off the main
+  // thread) while the caller goes through the previous one. Reads the caller never gets to are dropped, errors too.
+  const ahead: Promise<CheckpointRecord[]>[] = []
+  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, reverse: true, ...below('p/') })) {
+    const read = readPack(storage, threadId, key, raw)
+    read.catch(() => {})
+    ahead.push(read)
+    if (ahead.length >= PACKS_AHEAD) yield batch(await (ahead.shift() as Promise<CheckpointRecord[]>))
+  }
+  for (const read of ahead) yield batch(await read)
 }
+
+/** How many packs {@link newestFirst} reads ahead of the one it yields. */
+const PACKS_AHEAD = 8
 
 /** Decodes a checkpoint record, reporting a malformed one as `CORRUPT_RECORD`. */
 export function readRecord(threadId: string, id: string, text: string): CheckpointRecord {

@@ -64,22 +64,25 @@ export class Run {
   readonly #history: History | undefined
   readonly #config: RunConfig
   readonly #emit: (event: RunEvent) => void
+  /** Whether anyone listens to the run's events (stream): if not, per-step events are not even made. */
+  readonly #streaming: boolean
   readonly #scope: Scope
   readonly #router: Router
   readonly #tasks: TaskEnv
 
-  constructor(spec: GraphSpec, options: RunOptions, history: History | undefined, config: RunConfig, emit: (event: RunEvent) => void = () => {}, parent?: NodeContext) {
+  constructor(spec: GraphSpec, options: RunOptions, history: History | undefined, config: RunConfig, emit?: (event: RunEvent) => void, parent?: NodeContext) {
     this.#spec = spec
     this.#options = options
     this.#history = history
     this.#config = config
-    this.#emit = emit
+    this.#emit = emit ?? (() => {})
+    this.#streaming = emit !== undefined
     this.#scope = new Scope(config.threadId, () => this.#cur?.id)
     this.#router = new Router(spec, this.#scope)
     // Effect keys name the checkpoint a step runs after, so effects need every step's checkpoint stored.
     const eachStored = (config.durability ?? options.durability) !== 'exit' && (config.checkpointEvery ?? options.checkpointEvery ?? 1) <= 1
     const record = (t?: PendingTask) => (t ? (this.#writer as CheckpointWriter).writePending([t]) : (this.#writer as CheckpointWriter).flush())
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit, adapter: history?.adapter, cache: options.cache, record: history && eachStored ? record : undefined }
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit: this.#emit, adapter: history?.adapter, cache: options.cache, record: history && eachStored ? record : undefined }
   }
 
   async execute(input: unknown): Promise<RunResult> {
@@ -231,9 +234,11 @@ export class Run {
     }
     const { next, waiting } = schedule(this.#spec, routed, cur.next, cur.waiting)
     // As in LangGraph.js: tasks that finished in an earlier attempt of the step are streamed again first, as cached.
-    const updates = done.map((o, i) => ({ type: 'update' as const, node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes), ...(o.cached || o.reused ? { cached: true as const } : {}) }))
-    for (const e of [...updates.filter((_, i) => done[i]?.reused), ...updates.filter((_, i) => !done[i]?.reused)]) this.#emit(e)
-    this.#emit({ type: 'values', values: applied.values })
+    if (this.#streaming) {
+      const updates = done.map((o, i) => ({ type: 'update' as const, node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes), ...(o.cached || o.reused ? { cached: true as const } : {}) }))
+      for (const e of [...updates.filter((_, i) => done[i]?.reused), ...updates.filter((_, i) => !done[i]?.reused)]) this.#emit(e)
+      this.#emit({ type: 'values', values: applied.values })
+    }
 
     for (const t of cur.next) this.#acc.writes[t.node] ??= []
     for (const [node, channels] of Object.entries(applied.writes)) this.#acc.writes[node] = union(this.#acc.writes[node], channels)

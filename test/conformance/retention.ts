@@ -99,7 +99,11 @@ export function retentionTests(options: ConformanceOptions, test: Test): void {
     test('pruneHistory rewrites chunked records and packs within maxValueBytes and leaves no chunk behind', async () => {
       const adapter = await createSmall()
       const threadId = 'prune-chunks'
-      const big = `big:${'aé€𝄞'.repeat(Math.ceil((1.5 * adapter.limits.maxValueBytes) / 10))}`
+      // Random characters (multi-byte ones among them), so packs do not compress below a chunk and are split too.
+      let seed = 11
+      const pick = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % 99
+      const alphabet = [...Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)), 'é', '€', '𝄞', 'a']
+      const big = `big:${Array.from({ length: Math.ceil((1.5 * adapter.limits.maxValueBytes) / 1.2) }, () => alphabet[pick()]).join('')}`
       const ops: Op[] = [{ kind: 'input', big: true }, { kind: 'fork', pick: 1, ask: true }, ...Array.from({ length: 6 }, (_, i) => ({ kind: 'input' as const, big: i % 2 === 0 }))]
       await play(talk(adapter), threadId, ops, big)
       const keys = await keysOf(adapter, threadId)
