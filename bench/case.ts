@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import type { Subject, SubjectOptions } from './engines/subject.js'
 import { ENGINES, median, percentile, round, type CaseResult, type Engine } from './common.js'
-import { checkFinal, checkHistory, firstProgress, makeMessages, nodeCalls, payloadBytes, usesMessages, WORKLOADS, type Workload } from './workloads.js'
+import { checkFinal, checkHistory, firstProgress, messagesFor, nodeCalls, payloadBytes, WORKLOADS, type Workload } from './workloads.js'
 
 // 20 steps (the first method tried here) left the JIT cold: edgegraph's chat step measured 40-100 us at n=100
 // but ~20 us once warm. 200 steps, the same for both engines, measures the steady state both would reach.
@@ -12,7 +12,7 @@ async function runCase(engine: Engine, workload: Workload, n: number, encrypted:
   // Load only the engine measured, so the other one's code adds nothing to this process's memory or GC.
   const make: (o: SubjectOptions) => Subject =
     engine === 'edgegraph' ? (await import('./engines/edgegraph.js')).edgegraphSubject : (await import('./engines/langgraph.js')).langgraphSubject
-  const messages = usesMessages(workload) ? makeMessages(Math.max(n, WARMUP_STEPS)) : []
+  const messages = messagesFor(workload, Math.max(n, WARMUP_STEPS))
 
   // Warm-up: the same graph for WARMUP_STEPS steps on its own store and thread, read paths included, so the timed
   // run and reads below measure JIT-compiled code rather than first-call costs.
@@ -45,6 +45,15 @@ async function runCase(engine: Engine, workload: Workload, n: number, encrypted:
   const historyMs = performance.now() - t2
   checkHistory(n, seen, `${engine} getStateHistory`, firstProgress(workload))
 
+  // The floor of a read: the newest state's bytes parsed once (its JSON text, as a store holding it whole would).
+  const stateText = JSON.stringify(state)
+  const floors: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const t3 = performance.now()
+    JSON.parse(stateText)
+    floors.push(performance.now() - t3)
+  }
+
   const gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
   return {
     engine,
@@ -52,12 +61,14 @@ async function runCase(engine: Engine, workload: Workload, n: number, encrypted:
     workload,
     n,
     usPerStep: round(median(gaps)),
-    usPerStepMean: round(gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length)),
+    usPerStepMean: round((runMs * 1000) / n),
     usPerStepP99: round(percentile(gaps, 0.99)),
     runMs: round(runMs),
     bytesStored: subject.bytesStored(),
+    ...(subject.bytesWritten ? { bytesWritten: subject.bytesWritten() } : {}),
     payloadBytes: payloadBytes(workload, n),
     getStateMs: round(getStateMs, 3),
+    getStateFloorMs: round(median(floors), 3),
     historyMs: round(historyMs, 3),
     checkpoints: seen.length,
     peakRssMb: round(process.resourceUsage().maxRSS / 1024),

@@ -12,15 +12,19 @@ export interface CaseResult {
   n: number
   /** Median (p50) time between consecutive node invocations: the engine's whole per-step cost, checkpointing included. */
   usPerStep: number
-  /** Mean of the same intervals, over the whole run: what a user waits for per step, slow steps included. */
+  /** The whole invoke over n: what a user waits for per step, slow steps and the final commit included. */
   usPerStepMean: number
   /** 99th percentile of the same intervals. */
   usPerStepP99: number
   /** Wall time of the timed invoke. */
   runMs: number
   bytesStored: number
+  /** Bytes the timed run wrote to the store (keys + values of every put); edgegraph only. */
+  bytesWritten?: number
   payloadBytes: number
   getStateMs: number
+  /** The read floor in the same process: JSON.parse of the newest state's JSON text (its bytes parsed once). */
+  getStateFloorMs: number
   historyMs: number
   /** Checkpoints getStateHistory yielded. */
   checkpoints: number

@@ -4,12 +4,14 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ENGINES, median, type CaseResult, type Engine } from './common.js'
-import { formatEncryption, formatTable, formatTargets, checkTargets } from './report.js'
+import { formatEncryption, formatScale, formatTable, formatTargets, checkTargets } from './report.js'
 import { formatSizes, measureSizes } from './size.js'
 import { WORKLOADS, type Workload } from './workloads.js'
 
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
-const SIZES: Record<Workload, number[]> = quick ? { counter: [100, 1000], chat: [100, 500], react: [100] } : { counter: [100, 1000, 5000], chat: [100, 500, 2000], react: [100, 1000] }
+const SIZES: Record<Workload, number[]> = quick
+  ? { counter: [100, 1000], chat: [100, 500], 'chat-text': [500], react: [100] }
+  : { counter: [100, 1000, 5000], chat: [100, 500, 2000], 'chat-text': [2000], react: [100, 1000] }
 const REPS = quick ? 1 : 3
 // LangGraph keeps a full copy of the message list per checkpoint (~1 GB at chat n=2000), so every child gets a
 // large heap; all children get the same flag so both engines run under the same GC settings.
@@ -57,8 +59,12 @@ function medianOf(runs: CaseResult[]): CaseResult {
   return { ...first, ...numeric }
 }
 
+/** Scale: the chat at these sizes on edgegraph only (LangGraph.js's MemorySaver holds a full copy of the list per step: ~25 GB at 10,000). */
+const SCALE = quick ? [] : [10_000, 50_000]
+
 const plans: Plan[] = []
 for (const workload of WORKLOADS) for (const n of SIZES[workload]) for (const engine of ENGINES) plans.push({ engine, workload, n })
+for (const n of SCALE) plans.push({ engine: 'edgegraph', workload: 'chat', n })
 for (const n of SIZES.chat) plans.push({ engine: 'edgegraph', workload: 'chat', n, encrypted: true })
 const total = plans.length * REPS
 const started = Date.now()
@@ -88,7 +94,11 @@ const encrypted = cases.filter((c) => c.encrypted)
 const targets = checkTargets(plain, size, encrypted)
 const elapsedS = Math.round((Date.now() - started) / 1000)
 console.log(`edgegraph vs LangGraph.js (MemorySaver), node ${process.version}, ${os.cpus().length} cpus, median of ${REPS} fresh process(es) per case${quick ? ' (quick run)' : ''}`)
-console.log(formatTable(plain))
+console.log(formatTable(plain.filter((c) => !SCALE.includes(c.n))))
+if (SCALE.length > 0) {
+  console.log('\nscale: the chat on edgegraph + memory adapter as n grows (LangGraph.js cannot run these sizes: O(n^2) bytes)')
+  console.log(formatScale(plain.filter((c) => c.engine === 'edgegraph' && c.workload === 'chat')))
+}
 console.log('\nencryption at rest: the chat through withEncryption (AES-256-GCM, per-thread data key) over the same memory adapter')
 console.log(formatEncryption(plain, encrypted))
 console.log('\nbundle size')

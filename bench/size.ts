@@ -81,7 +81,7 @@ async function measure(label: string, contents: string, ignoreAnnotations = fals
     const top = Object.entries(inputs)
       .map(([path, i]): [string, number] => [path, i.bytesInOutput])
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 6)
+      .slice(0, Number(process.env.SIZE_TOP ?? 6))
     return { label, ok: true, minBytes: code.byteLength, gzipBytes: gzipSync(code, { level: 9 }).byteLength, top }
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors

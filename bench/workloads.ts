@@ -1,11 +1,15 @@
 /**
- * Benchmark workloads shared by both engines, and their checks: the counter loop, the 500-byte chat loop, and a
+ * Benchmark workloads shared by both engines, and their checks: the counter loop, the 500-byte chat loop (random
+ * text, and natural-language-like text), and a
  * ReAct agent loop (a user message, then model and tool nodes taking turns, every message 500 bytes of text with an
  * id, each model message but the last calling one tool, each tool message answering that call).
  */
 
-export type Workload = 'counter' | 'chat' | 'react'
-export const WORKLOADS: readonly Workload[] = ['counter', 'chat', 'react']
+export type Workload = 'counter' | 'chat' | 'chat-text' | 'react'
+export const WORKLOADS: readonly Workload[] = ['counter', 'chat', 'chat-text', 'react']
+
+/** The chat graph's workloads: 500-byte messages of random text (`chat`) or of natural-language-like text (`chat-text`). */
+export const isChat = (workload: Workload): boolean => workload === 'chat' || workload === 'chat-text'
 
 /** Bytes per chat message. */
 export const MESSAGE_BYTES = 500
@@ -35,6 +39,75 @@ export function makeMessages(count: number, seed = 42): string[] {
     out.push(s)
   }
   return out
+}
+
+// Common English words, most frequent first: picked with Zipf-like weights (word k at about 1/(k+1)), as words
+// are in prose, so the text compresses as a real conversation would, neither as badly as random bytes nor as well
+// as one repeated sentence.
+const WORDS = (
+  'the of and to a in is it you that he was for on are with as I his they be at one have this from or had by not ' +
+  'word but what some we can out other were all there when up use your how said an each she which do their time if ' +
+  'will way about many then them write would like so these her long make thing see him two has look more day could go ' +
+  'come did number sound no most people my over know water than call first who may down side been now find any new work ' +
+  'part take get place made live where after back little only round man year came show every good me give our under name ' +
+  'very through just form sentence great think say help low line differ turn cause much mean before move right boy old too ' +
+  'same tell does set three want air well also play small end put home read hand port large spell add even land here must ' +
+  'big high such follow act why ask men change went light kind off need house picture try us again animal point mother ' +
+  'world near build self earth father head stand own page should country found answer school grow study still learn plant ' +
+  'cover food sun four between state keep eye never last let thought city tree cross farm hard start might story saw far ' +
+  'sea draw left late run while press close night real life few north open seem together next white children begin got ' +
+  'walk example ease paper group always music those both mark often letter until mile river car feet care second book ' +
+  'carry took science eat room friend began idea fish mountain stop once base hear horse cut sure watch color face wood ' +
+  'main enough plain girl usual young ready above ever red list though feel talk bird soon body dog family direct pose ' +
+  'leave song measure door product black short numeral class wind question happen complete ship area half rock order fire ' +
+  'south problem piece told knew pass since top whole king space heard best hour better true during hundred five remember ' +
+  'step early hold west ground interest reach fast verb sing listen six table travel less morning ten simple several vowel ' +
+  'toward war lay against pattern slow center love person money serve appear road map rain rule govern pull cold notice ' +
+  'voice unit power town fine certain fly fall lead cry dark machine note wait plan figure star box noun field rest able ' +
+  'pound done beauty drive stood contain front teach week final gave green oh quick develop ocean warm free minute strong'
+).split(' ')
+
+/**
+ * `count` messages of natural-language-like text, each exactly 500 bytes of ASCII: sentences of common English words
+ * drawn with Zipf-like weights, capitalized and punctuated. Realistic text, to measure what compression does for a
+ * real conversation (random text, {@link makeMessages}, is its worst case).
+ */
+export function makeTextMessages(count: number, seed = 7): string[] {
+  const next = prng(seed)
+  // Cumulative 1/(k+1) weights, for picking word k by binary search.
+  const cumulative: number[] = []
+  let total = 0
+  for (let k = 0; k < WORDS.length; k++) cumulative.push((total += 1 / (k + 1)))
+  const word = () => {
+    const x = next() * total
+    let lo = 0
+    let hi = cumulative.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((cumulative[mid] as number) < x) lo = mid + 1
+      else hi = mid
+    }
+    return WORDS[lo] as string
+  }
+  const out: string[] = []
+  for (let i = 0; i < count; i++) {
+    let s = ''
+    while (s.length < MESSAGE_BYTES) {
+      const length = 5 + Math.floor(next() * 14)
+      const words = Array.from({ length }, word)
+      const first = words[0] as string
+      words[0] = first.charAt(0).toUpperCase() + first.slice(1)
+      s += `${s ? ' ' : ''}${words.join(' ')}${next() < 0.15 ? '?' : '.'}`
+    }
+    out.push(s.slice(0, MESSAGE_BYTES))
+  }
+  return out
+}
+
+/** The messages a workload sends: random text for chat and react, natural-language-like text for chat-text. */
+export function messagesFor(workload: Workload, count: number): string[] {
+  if (workload === 'counter') return []
+  return workload === 'chat-text' ? makeTextMessages(count) : makeMessages(count)
 }
 
 /**
@@ -96,7 +169,7 @@ export function checkFinal(workload: Workload, n: number, messages: readonly str
   if (!Array.isArray(got) || got.length !== n) throw new Error(`${where}: expected ${n} messages, got ${Array.isArray(got) ? got.length : typeof got}`)
   for (let i = 0; i < n; i++) {
     // chat keeps strings; react keeps messages (plain objects in edgegraph, LangChain message instances in LangGraph).
-    const text = workload === 'chat' ? got[i] : (got[i] as { content?: unknown } | undefined)?.content
+    const text = isChat(workload) ? got[i] : (got[i] as { content?: unknown } | undefined)?.content
     if (text !== messages[i]) throw new Error(`${where}: message ${i} differs from what was sent`)
     if (workload === 'react') {
       const m = got[i] as ReactMessage

@@ -45,8 +45,23 @@ export function benchGraph(workload: Workload, n: number, store: StorageAdapter,
 
 export function edgegraphSubject({ workload, n, messages, onStep, encrypted }: SubjectOptions): Subject {
   const memory = createMemoryAdapter()
+  // Counts what each commit writes (keys + values), as a disk or a network would carry it.
+  let written = 0
+  const counted: StorageAdapter = {
+    ...memory,
+    name: memory.name,
+    limits: memory.limits,
+    get: (t, k) => memory.get(t, k),
+    scan: (t, r) => memory.scan(t, r),
+    threads: (o) => memory.threads(o),
+    deleteThread: (t) => memory.deleteThread(t),
+    commit: (t, batch, guard) => {
+      for (const [key, value] of batch.put ?? []) written += key.length + value.length
+      return memory.commit(t, batch, guard)
+    },
+  }
   // A fixed master key: the bench measures the cipher's cost, not key handling.
-  const store = encrypted ? withEncryption(memory, { keys: { k1: new Uint8Array(32).fill(7) }, current: 'k1' }) : memory
+  const store = encrypted ? withEncryption(counted, { keys: { k1: new Uint8Array(32).fill(7) }, current: 'k1' }) : counted
   const compile = () => benchGraph(workload, n, store, (i) => messages[i] as string, onStep)
   const input = inputOf(workload, messages)
 
@@ -64,5 +79,6 @@ export function edgegraphSubject({ workload, n, messages, onStep, encrypted }: S
       return seen
     },
     bytesStored: () => memory.bytes(),
+    bytesWritten: () => written,
   }
 }

@@ -24,4 +24,6 @@ export interface Subject {
   history(threadId: string): Promise<number[]>
   /** Bytes the store holds (keys + values); see each engine for what is counted. */
   bytesStored(): number
+  /** Bytes written to the store (keys + values of every put) since the subject was made, where the engine can say. */
+  bytesWritten?(): number
 }
