@@ -22,7 +22,7 @@ function pairs(cases: CaseResult[]): Map<string, Row> {
   return rows
 }
 
-const fmt = (x: number | undefined, digits = 1) => (x === undefined || Number.isNaN(x) ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(digits))
+const fmt = (x: number | null | undefined, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x >= 100 ? Math.round(x).toString() : x.toFixed(digits))
 const ratio = (lg: number | undefined, eg: number | undefined) => (lg === undefined || eg === undefined || eg === 0 ? '-' : `${fmt(lg / eg)}x`)
 function bytes(b: number | undefined): string {
   if (b === undefined) return '-'
@@ -116,7 +116,7 @@ export function formatScale(chats: CaseResult[]): string {
       fmt(c.bytesStored / c.n, 0),
       fmt(c.getStateMs, 2),
       fmt(c.historyMs),
-      fmt((c.historyMs * 1000) / c.checkpoints),
+      c.checkpoints > 0 ? fmt((c.historyMs * 1000) / c.checkpoints) : '-',
       fmt(c.peakRssMb, 0),
     ])
   }
@@ -156,11 +156,15 @@ export function checkTargets(cases: CaseResult[], size: SizeReport, encrypted: C
   }
   const scale = cases.filter((c) => c.engine === 'edgegraph' && c.workload === 'chat').sort((a, b) => a.n - b.n)
   const big = scale.at(-1)
+  // The full history is read up to 20,000 steps (bench/case.ts): its linearity is judged on the largest one read.
+  const bigRead = scale.filter((c) => typeof c.historyMs === 'number' && c.checkpoints > 0).at(-1)
   if (chat && big && big.n > chat.n) {
     targets.push(
       { name: `chat n=${chat.n} -> ${big.n}: per-step mean flat (within 1.5 x)`, pass: big.usPerStepMean <= 1.5 * chat.usPerStepMean, detail: `${fmt(chat.usPerStepMean)} -> ${fmt(big.usPerStepMean)} us` },
       { name: `chat n=${chat.n} -> ${big.n}: stored bytes linear (per step within 1.1 x)`, pass: big.bytesStored / big.n <= 1.1 * (chat.bytesStored / chat.n), detail: `${fmt(chat.bytesStored / chat.n, 0)} -> ${fmt(big.bytesStored / big.n, 0)} B/step` },
-      { name: `chat n=${chat.n} -> ${big.n}: full history linear (per checkpoint within 1.5 x)`, pass: big.historyMs / big.checkpoints <= 1.5 * (chat.historyMs / chat.checkpoints), detail: `${fmt((chat.historyMs * 1000) / chat.checkpoints)} -> ${fmt((big.historyMs * 1000) / big.checkpoints)} us/checkpoint; peak RSS ${fmt(big.peakRssMb, 0)} MB` },
+      bigRead && bigRead.n > chat.n
+        ? { name: `chat n=${chat.n} -> ${bigRead.n}: full history linear (per checkpoint within 1.5 x)`, pass: bigRead.historyMs / bigRead.checkpoints <= 1.5 * (chat.historyMs / chat.checkpoints), detail: `${fmt((chat.historyMs * 1000) / chat.checkpoints)} -> ${fmt((bigRead.historyMs * 1000) / bigRead.checkpoints)} us/checkpoint; not read at ${big.n} (every state at once: n^2/2 items); peak RSS ${fmt(big.peakRssMb, 0)} MB at ${big.n}` }
+        : { name: `chat: full history linear`, pass: null, detail: 'no scale row read its full history' },
     )
   }
   targets.push(
