@@ -72,8 +72,11 @@ describe('node cache', () => {
       .addConditionalEdges(START, (s) => s.items.map((n) => new Send('square', n)))
       .compile({ cache: createCache(createMemoryAdapter()) })
     expect((await graph.invoke({ items: [1, 2] })).squares).toEqual([1, 4])
+    // The two Sends of the first run look the cache up at once (its keys are hashed by WebCrypto, off the main
+    // thread), so they may be called in either order; the second run calls only the new argument.
+    expect([...calls].sort()).toEqual([1, 2])
     expect((await graph.invoke({ items: [2, 3, 1] })).squares).toEqual([4, 9, 1])
-    expect(calls).toEqual([1, 2, 3])
+    expect(calls.slice(2)).toEqual([3])
   })
 
   it('a node that fails is not cached: the next run calls it again', async () => {
