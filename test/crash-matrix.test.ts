@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest'
 import { START, StateGraph } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import type { StorageAdapter } from '../src/checkpoint/adapter.js'
-import { appendList, rejectsWith } from './helpers.js'
+import { appendList, over, rejectsWith } from './helpers.js'
 import { allPoints, durabilities, expectations, reference, runCrashPoint } from './crash/script.js'
 
 /**
@@ -19,12 +19,12 @@ import { allPoints, durabilities, expectations, reference, runCrashPoint } from 
  * microtasks here) go on meanwhile and join the queued commit, so the matrix also crashes group commits.
  */
 function slowCommits(inner: StorageAdapter): StorageAdapter {
-  return { ...inner, name: inner.name, limits: inner.limits, get: (t, k) => inner.get(t, k), scan: (t, r) => inner.scan(t, r), threads: (o) => inner.threads(o), deleteThread: (t) => inner.deleteThread(t),
+  return over(inner, {
     commit: async (t, b, g) => {
       await new Promise((r) => setTimeout(r, 0))
       return inner.commit(t, b, g)
     },
-  }
+  })
 }
 
 describe('crash matrix', () => {
@@ -53,7 +53,7 @@ describe('errors tell the truth about the outcome', () => {
   it('a commit that failed after it landed is reported as possibly landed, and getState shows it did', async () => {
     const store = createMemoryAdapter()
     let cut = false
-    const flaky: StorageAdapter = { ...store, name: store.name, limits: store.limits, get: (t, k) => store.get(t, k), scan: (t, r) => store.scan(t, r), threads: (o) => store.threads(o), deleteThread: (t) => store.deleteThread(t),
+    const flaky = over(store, {
       commit: async (t, b, g) => {
         await store.commit(t, b, g)
         if (!cut) {
@@ -61,7 +61,7 @@ describe('errors tell the truth about the outcome', () => {
           throw new Error('connection reset')
         }
       },
-    }
+    })
     const g = new StateGraph({ log: appendList }).addNode('a', () => ({ log: ['a'] })).addEdge(START, 'a').compile({ checkpointer: flaky })
     const err = await rejectsWith(g.invoke({ log: ['in'] }, { threadId: 't' }), 'STORAGE_FAILED')
     expect(err.message).toMatch(/may or may not have landed: read the thread \(getState\) before repeating an input/)

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { Command, END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
-import { collect, counter, deferred, rejectsWith } from './helpers.js'
+import { collect, counter, deferred, over, rejectsWith } from './helpers.js'
 
 /** Wraps an adapter to log commits and optionally hold them until released. */
 function recording(inner = createMemoryAdapter()) {
@@ -115,14 +115,13 @@ describe('durability', () => {
     function slow(quotaBytes?: number) {
       const inner = createMemoryAdapter(quotaBytes === undefined ? {} : { quotaBytes })
       const batches: { put: string[]; del: string[] }[] = []
-      const adapter: StorageAdapter = {
-        ...inner,
+      const adapter = over(inner, {
         async commit(thread, batch, guard) {
           await new Promise((r) => setTimeout(r, 1))
           await inner.commit(thread, batch, guard)
           batches.push({ put: (batch.put ?? []).map(([k]) => k), del: batch.del ?? [] })
         },
-      }
+      })
       return { adapter, inner, batches }
     }
 
