@@ -1,5 +1,5 @@
 /** @module Dexie storage adapter: checkpoints in IndexedDB through Dexie, in edgegraph's own database or next to an app's tables. */
-import { Dexie, type IndexableTypeArrayReadonly, type Table } from 'dexie'
+import { Dexie, type IndexableTypeArrayReadonly, type Table, type Transaction } from 'dexie'
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
 import { adapterError, checkPuts, conflict, pagedScan, quotaExceeded, sameBytes, type Batch, type Guard, type ScanRange, type ThreadInfo, listed } from '../src/checkpoint/adapter.js'
 import { createTabCoordinator, type BrowserAdapter } from './web-tabs.js'
@@ -262,6 +262,30 @@ function ownDatabase(name: string): Dexie {
   // (fake-indexeddb in tests, polyfills) is picked up here instead.
   const deps = Dexie.dependencies.indexedDB ? {} : { indexedDB: globalThis.indexedDB, IDBKeyRange: globalThis.IDBKeyRange }
   const db = new Dexie(name, deps)
-  db.version(SCHEMA_VERSION).stores(edgegraphDexieTables)
+  db.version(SCHEMA_VERSION).stores(edgegraphDexieTables).upgrade(fromIndexedDBAdapter)
   return db
+}
+
+/**
+ * Takes over a database the IndexedDB adapter wrote at its schema 2, where a thread's time is a stamp record
+ * (`[thread, 0]`) or rides on its guarded key's record (`{ v, updatedAt }`): times go to `edgegraph_threads`, values
+ * back to plain bytes. A database of its schema 1 has nothing to convert.
+ */
+async function fromIndexedDBAdapter(tx: Transaction): Promise<void> {
+  const newest = new Map<string, number>()
+  await tx
+    .table(KV)
+    .toCollection()
+    .modify((value: unknown, ref: { primKey: unknown; value: unknown }) => {
+      if (value instanceof Uint8Array) return
+      const [thread, key] = ref.primKey as [string, string | number]
+      const { v, updatedAt } = value as { v?: Uint8Array; updatedAt: number }
+      if (!(updatedAt <= (newest.get(thread) ?? Number.NEGATIVE_INFINITY))) newest.set(thread, updatedAt)
+      if (typeof key === 'string' && v instanceof Uint8Array) ref.value = v
+      else delete (ref as { value?: unknown }).value
+    })
+  await tx.table(THREADS).bulkPut(
+    [...newest.values()].map((updatedAt) => ({ updatedAt })),
+    [...newest.keys()],
+  )
 }

@@ -9,7 +9,8 @@ export interface BrowserAdapter extends StorageAdapter {
    */
   lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
   /**
-   * Calls `listener` whenever a thread moves, by a commit in this tab or another; returns the unsubscribe.
+   * Calls `listener` whenever a thread moves, by a commit in this tab or another; returns the unsubscribe. Commits of
+   * this tab are heard at once; another tab's arrive in order, batched: the first at once, the rest within 50 ms.
    *
    * @example
    * const stop = checkpointer.subscribe(({ thread }) => { if (thread === current) refresh() })
@@ -25,10 +26,13 @@ export interface BrowserAdapter extends StorageAdapter {
 export interface TabCoordinator {
   lockThread<T>(thread: string, fn: () => Promise<T>, options: { wait: boolean; signal?: AbortSignal }): Promise<T>
   subscribe(listener: (event: { thread: string }) => void): () => void
-  /** Tells this tab's listeners and every other tab that `thread` moved. */
+  /** Tells this tab's listeners (at once) and every other tab (within 50 ms, one call per commit) that `thread` moved. */
   notify(thread: string): void
   close(): void
 }
+
+/** How often, at most, other tabs are sent the commits of this one (the first at once, the rest batched). */
+const NOTIFY_MS = 50
 
 /**
  * Coordinates tabs sharing the store `scope` (e.g. `indexeddb:<database name>`). Where the platform has no
@@ -56,10 +60,29 @@ export function createTabCoordinator(scope: string, adapter: AdapterRef): TabCoo
     // In Node a BroadcastChannel keeps the process alive; a store must never do that.
     ;(channel as { unref?: () => void }).unref?.()
     channel.onmessage = (e: MessageEvent) => {
-      const thread = (e.data as { thread?: unknown } | null)?.thread
-      if (typeof thread === 'string') emit(thread)
+      const data = e.data as { thread?: unknown; moves?: unknown } | null
+      // `{ thread }` alone: one commit, as tabs of an older version send it.
+      if (!Array.isArray(data?.moves)) return typeof data?.thread === 'string' ? emit(data.thread) : undefined
+      for (const move of data.moves as unknown[]) {
+        const [thread, count] = Array.isArray(move) ? (move as unknown[]) : []
+        if (typeof thread === 'string' && Number.isInteger(count)) for (let i = 0; i < Math.min(count as number, 10_000); i++) emit(thread)
+      }
     }
     return channel
+  }
+
+  // Other tabs hear of commits in batches: the first at once, then what came in the next NOTIFY_MS in one message,
+  // in commit order. A run commits a step every few hundred microseconds; a message per commit costs each step a
+  // round of inter-process messaging that delays its own IndexedDB requests.
+  let moves: [thread: string, count: number][] = []
+  let sending: ReturnType<typeof setTimeout> | undefined
+  const post = () => {
+    if (moves.length === 0) return void (sending = undefined)
+    // `thread` too, for tabs of an older version: they hear one move per batch.
+    channel?.postMessage({ thread: moves[0]?.[0], moves })
+    moves = []
+    sending = setTimeout(post, NOTIFY_MS)
+    ;(sending as { unref?: () => void }).unref?.()
   }
 
   return {
@@ -93,10 +116,18 @@ export function createTabCoordinator(scope: string, adapter: AdapterRef): TabCoo
 
     notify(thread) {
       emit(thread)
-      open()?.postMessage({ thread })
+      if (!open()) return
+      const last = moves[moves.length - 1]
+      if (last?.[0] === thread) last[1]++
+      else moves.push([thread, 1])
+      if (sending === undefined) post()
     },
 
     close() {
+      clearTimeout(sending)
+      sending = undefined
+      if (moves.length > 0) channel?.postMessage({ thread: moves[0]?.[0], moves })
+      moves = []
       channel?.close()
       channel = undefined
       listeners.clear()

@@ -2,6 +2,10 @@
 import type { Page } from 'playwright'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { failed, ok, startHarness, type Harness } from './chromium/harness.js'
+import { INDEXEDDB_SCHEMA_VERSION } from '../adapters/indexeddb.js'
+
+/** A schema version only a newer app would write. */
+const NEWER = INDEXEDDB_SCHEMA_VERSION + 1
 
 let h: Harness
 let a: Page
@@ -58,13 +62,13 @@ describe('IndexedDB failures become STORAGE_UNAVAILABLE with a message that says
   })
 
   it('(c) a database written by a newer schema is refused and left unchanged', async () => {
-    await a.evaluate(() => window.eg.raw.createAt('newer-db', 2))
+    await a.evaluate((v) => window.eg.raw.createAt('newer-db', v), NEWER)
     const before = await a.evaluate(() => window.eg.raw.inspect('newer-db'))
     await b.evaluate(() => window.eg.open('newer-db'))
     const err = failed(await b.evaluate(() => window.eg.getState('newer-db', 't')), 'STORAGE_UNAVAILABLE')
     expect(err.message).toContain('"newer-db"')
     expect(err.message).toMatch(/newer version/i)
-    expect(await a.evaluate(() => window.eg.raw.inspect('newer-db'))).toEqual({ ...before, version: 2, marker: 'marker' })
+    expect(await a.evaluate(() => window.eg.raw.inspect('newer-db'))).toEqual({ ...before, version: NEWER, marker: 'marker' })
   })
 
   // Denied storage: a page served with `Content-Security-Policy: sandbox allow-scripts` has an opaque origin, where

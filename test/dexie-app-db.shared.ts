@@ -5,10 +5,9 @@
  */
 import { Dexie, type DBCoreMutateRequest, type DBCoreMutateResponse } from 'dexie'
 import { describe, expect, it, vi } from 'vitest'
-import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createDexieAdapter, edgegraphDexieTables } from '../adapters/dexie.js'
 import { createIndexedDBAdapter } from '../adapters/indexeddb.js'
-import { collect, deferred, rejectsWith } from './helpers.js'
+import { collect, deferred, logCounter, rejectsWith } from './helpers.js'
 
 interface Todo {
   id?: number
@@ -16,16 +15,6 @@ interface Todo {
   done: 0 | 1
 }
 
-const append = { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] }
-
-/** START → inc → END: a count and a log, so every run adds a checkpoint and grows the log by delta. */
-function counterGraph(checkpointer: StorageAdapter) {
-  return new StateGraph({ count: { default: () => 0 }, log: append })
-    .addNode('inc', (s) => ({ count: s.count + 1, log: [`inc ${s.count}`] }))
-    .addEdge(START, 'inc')
-    .addEdge('inc', END)
-    .compile({ checkpointer })
-}
 
 /** The app's database: its own table beside edgegraph's, as the README shows it. */
 function appDatabase(name: string): Dexie {
@@ -75,7 +64,7 @@ export function dexieAppDatabaseTests(env: string): void {
       ])
       const before = await todos.toArray()
 
-      const graph = counterGraph(createDexieAdapter(db))
+      const graph = logCounter(createDexieAdapter(db))
       expect(await graph.invoke({ count: 10 }, { threadId: 'chat' })).toEqual({ count: 11, log: ['inc 10'] })
       expect(await graph.invoke({ log: ['hi'] }, { threadId: 'chat' })).toEqual({ count: 12, log: ['inc 10', 'hi', 'inc 11'] })
       await todos.add({ title: 'added between runs', done: 0 })
@@ -91,7 +80,7 @@ export function dexieAppDatabaseTests(env: string): void {
       // A reload: a new Dexie instance on the same database, a new adapter and graph, the same history.
       db.close()
       const reloaded = appDatabase(name)
-      const again = counterGraph(createDexieAdapter(reloaded))
+      const again = logCounter(createDexieAdapter(reloaded))
       expect((await again.getState({ threadId: 'chat' })).values).toEqual({ count: 12, log: ['inc 10', 'hi', 'inc 11'] })
       expect(await collect(again.getStateHistory({ threadId: 'chat' }))).toHaveLength(4) // input + inc, twice
       expect(await again.invoke({ log: ['again'] }, { threadId: 'chat' })).toEqual({ count: 13, log: ['inc 10', 'hi', 'inc 11', 'again', 'inc 12'] })
@@ -119,7 +108,7 @@ export function dexieAppDatabaseTests(env: string): void {
       expect(err.context.adapter).toBe('dexie')
       await rejectsWith(adapter.commit('t', { put: [['h', new Uint8Array([1])]] }), 'STORAGE_UNAVAILABLE')
       // Through a graph, the same error reaches the caller.
-      await rejectsWith(counterGraph(adapter).invoke({ count: 0 }, { threadId: 't' }), 'STORAGE_UNAVAILABLE')
+      await rejectsWith(logCounter(adapter).invoke({ count: 0 }, { threadId: 't' }), 'STORAGE_UNAVAILABLE')
       // The app's own table is unaffected.
       await db.table('todos').add({ title: 'still works' })
       expect(await db.table('todos').count()).toBe(1)
@@ -150,7 +139,7 @@ export function dexieAppDatabaseTests(env: string): void {
         }),
       })
       const adapter = createDexieAdapter(db)
-      const graph = counterGraph(adapter)
+      const graph = logCounter(adapter)
       await graph.invoke({ count: 0 }, { threadId: 't' })
       const kvBefore = await db.table('edgegraph_kv').count()
       const threadsBefore = await collect(adapter.threads())
@@ -263,11 +252,11 @@ export function dexieAppDatabaseTests(env: string): void {
     it('reads and continues a history the IndexedDB adapter wrote to the same database', async () => {
       const name = fresh('from-idb')
       const idb = createIndexedDBAdapter({ name })
-      await counterGraph(idb).invoke({ count: 0 }, { threadId: 't' })
-      await counterGraph(idb).invoke({ log: ['more'] }, { threadId: 't' })
+      await logCounter(idb).invoke({ count: 0 }, { threadId: 't' })
+      await logCounter(idb).invoke({ log: ['more'] }, { threadId: 't' })
       await idb.close()
       const dexie = createDexieAdapter({ name })
-      const graph = counterGraph(dexie)
+      const graph = logCounter(dexie)
       expect((await graph.getState({ threadId: 't' })).values).toEqual({ count: 2, log: ['inc 0', 'more', 'inc 1'] })
       expect(await graph.invoke({ log: ['again'] }, { threadId: 't' })).toEqual({ count: 3, log: ['inc 0', 'more', 'inc 1', 'again', 'inc 2'] })
       expect(await dexie.bytes('t')).toBeGreaterThan(0)

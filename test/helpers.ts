@@ -14,6 +14,15 @@ export function counter(store: MemoryAdapter = createMemoryAdapter(), until = 5,
     .compile({ checkpointer: store, ...options })
 }
 
+/** START → inc → END: a count and a log, so every run adds a checkpoint and grows the log by delta. */
+export function logCounter(checkpointer: StorageAdapter) {
+  return new StateGraph({ count: { default: () => 0 }, log: appendList })
+    .addNode('inc', (s) => ({ count: s.count + 1, log: [`inc ${s.count}`] }))
+    .addEdge(START, 'inc')
+    .addEdge('inc', END)
+    .compile({ checkpointer })
+}
+
 /** Collects an async iterable into an array. */
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
