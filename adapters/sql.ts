@@ -1,11 +1,11 @@
 /** @module The SQL shared by the SQLite-based adapters (Durable Object storage, D1, and Node's SQLite): schema, statements, limits, errors. */
-// No backend here: each adapter runs these statements its own way (`storage.sql.exec` inside `transactionSync`,
-// `db.batch`, or prepared statements inside BEGIN IMMEDIATE). Platform limits respected (Durable Object SQLite and D1
-// alike): at most 100 bound parameters per statement (multi-row statements are split), at most 100 KB of statement
-// text (values are always bound parameters, so the text stays a few hundred bytes), at most 2 MB per row
-// (`SQL_MAX_VALUE_BYTES` leaves room below it for the key and row overhead; local workerd does not enforce the 2 MB
-// limit, so the adapters check it). These are Cloudflare's limits; plain SQLite allows more, and the Node adapter
-// simply uses the same smaller statements.
+// No backend here: each adapter runs these statements its own way (`storage.sql.exec`, one statement into the write
+// view or several inside `transactionSync`; `db.batch`; or prepared statements inside BEGIN IMMEDIATE). Platform
+// limits respected (Durable Object SQLite and D1 alike): at most 100 bound parameters per statement (multi-row
+// statements are split), at most 100 KB of statement text (values are always bound parameters, so the text stays a
+// few hundred bytes), at most 2 MB per row (`SQL_MAX_VALUE_BYTES` leaves room below it for the key and row overhead;
+// local workerd does not enforce the 2 MB limit, so the adapters check it). These are Cloudflare's limits; plain
+// SQLite allows more, and the Node adapter simply uses the same smaller statements.
 // Internal: not a published entry point (see package.json `exports`).
 import { isEdgegraphError, type EdgegraphError } from '../src/errors.js'
 import { adapterError, quotaExceeded, type AdapterRef, type Batch, type Guard, type ScanPage } from '../src/checkpoint/adapter.js'
@@ -30,11 +30,13 @@ export interface SqlStatement {
   params: SqlParam[]
 }
 
-/** Table names of one adapter instance: `<prefix>_kv`, `<prefix>_threads`, `<prefix>_guard`. */
+/** Table names of one adapter instance: `<prefix>_kv`, `<prefix>_threads`, `<prefix>_guard`, and the view `<prefix>_write`. */
 export interface SqlTables {
   kv: string
   threads: string
   guard: string
+  /** The write view of the Durable Object and D1 adapters (see {@link writeViewStatements}). */
+  write: string
 }
 
 /** Table names for `prefix` (default `edgegraph`); the prefix must be a plain SQL identifier. */
@@ -42,7 +44,7 @@ export function sqlTables(prefix = 'edgegraph', adapter = 'sql'): SqlTables {
   if (!/^[A-Za-z][A-Za-z0-9_]{0,62}$/.test(prefix) || /^_cf_/i.test(prefix) || /^sqlite_/i.test(prefix)) {
     throw adapterError(adapter, 'INVALID_ARGUMENT', `table prefix ${JSON.stringify(prefix)} must be letters, digits and "_", starting with a letter (and not "sqlite_" or "_cf_").`)
   }
-  return { kv: `${prefix}_kv`, threads: `${prefix}_threads`, guard: `${prefix}_guard` }
+  return { kv: `${prefix}_kv`, threads: `${prefix}_threads`, guard: `${prefix}_guard`, write: `${prefix}_write` }
 }
 
 /**
@@ -67,6 +69,69 @@ export function schemaStatements(t: SqlTables, shared: boolean): string[] {
   return statements
 }
 
+/**
+ * A commit as ONE statement, for the Durable Object and D1 adapters: an insertable view whose INSTEAD OF trigger checks
+ * the guard, upserts the row and (once per statement) the thread's `updated_at`. On Durable Objects every `sql.exec`
+ * is a call into the runtime, and a commit's usual three statements (guard read, rows, update time) cost three; in a
+ * D1 batch every statement costs its share too. A statement is atomic on its own in SQLite (a failing row or
+ * `RAISE(ABORT)` backs out everything the statement and its triggers wrote), so on a Durable Object it needs no
+ * `transactionSync` around it. Additive: tables and rows stay as they were, so data written before reads and writes as
+ * it did; the view holds nothing.
+ *
+ * Each inserted row is `(thread, key, value, updated_at, guard_key, guard_value)`; the first row of a commit carries
+ * the guard (`guard_key` NULL for none; `guard_value` NULL for "the key must be absent") and the update time, the
+ * others NULL there. A failed guard raises `edgegraph_guard_failed`. The trigger's body is fixed by its name: a change
+ * to it needs a new name (and the old one dropped), since `IF NOT EXISTS` keeps an existing trigger as it is.
+ */
+export function writeViewStatements(t: SqlTables): string[] {
+  return [
+    `CREATE VIEW IF NOT EXISTS ${t.write} AS SELECT thread, key, value, NULL AS updated_at, NULL AS guard_key, NULL AS guard_value FROM ${t.kv} WHERE 0`,
+    `CREATE TRIGGER IF NOT EXISTS ${t.write}_row INSTEAD OF INSERT ON ${t.write} BEGIN ` +
+      `SELECT RAISE(ABORT, 'edgegraph_guard_failed') WHERE NEW.guard_key IS NOT NULL AND (SELECT value FROM ${t.kv} WHERE thread = NEW.thread AND key = NEW.guard_key) IS NOT NEW.guard_value; ` +
+      `INSERT INTO ${t.kv} (thread, key, value) VALUES (NEW.thread, NEW.key, NEW.value) ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value; ` +
+      `INSERT INTO ${t.threads} (thread, updated_at) SELECT NEW.thread, NEW.updated_at WHERE NEW.updated_at IS NOT NULL ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at; ` +
+      `END`,
+  ]
+}
+
+/** Rows one {@link writeStatement} carries at most: 4 shared parameters, then 2 per row, within 100. */
+export const WRITE_MAX_ROWS = Math.floor((SQL_MAX_PARAMS - 4) / 2)
+
+/** Whether `puts` fit in one {@link writeStatement}: a commit without deletes, its rows and bytes within one statement. */
+export function fitsOneWrite(batch: Batch): boolean {
+  const put = batch.put ?? []
+  if ((batch.del?.length ?? 0) > 0 || put.length === 0 || put.length > WRITE_MAX_ROWS) return false
+  let bytes = 0
+  for (const [, value] of put) bytes += value.length
+  return put.length === 1 || bytes <= MAX_STATEMENT_VALUE_BYTES
+}
+
+const writeSql = new Map<string, string>()
+
+/**
+ * A commit without deletes as one INSERT into the write view ({@link writeViewStatements}): the guard and `now` on its
+ * first row. The SQL text depends only on the view and the row count, so it is built once per shape (the runtime
+ * caches prepared statements by their text).
+ */
+export function writeStatement(t: SqlTables, thread: string, put: readonly [string, Uint8Array][], guard: Guard | undefined, now: number): SqlStatement {
+  const shape = `${t.write}:${put.length}`
+  let sql = writeSql.get(shape)
+  if (sql === undefined) {
+    const rows = ['(?1, ?5, ?6, ?2, ?3, ?4)']
+    for (let i = 1; i < put.length; i++) rows.push(`(?1, ?${5 + 2 * i}, ?${6 + 2 * i}, NULL, NULL, NULL)`)
+    sql = `INSERT INTO ${t.write} (thread, key, value, updated_at, guard_key, guard_value) VALUES ${rows.join(', ')}`
+    writeSql.set(shape, sql)
+  }
+  const params: SqlParam[] = [thread, now, guard ? guard.key : null, guard?.expect ? blob(guard.expect) : null]
+  for (const [key, value] of put) params.push(key, blob(value))
+  return { sql, params }
+}
+
+/** True when a {@link writeStatement} failed on its guard (the head moved). */
+export function isWriteGuardFailure(err: unknown): boolean {
+  return /edgegraph_guard_failed/.test(err instanceof Error ? err.message : String(err))
+}
+
 /** The adapter's `maxValueBytes` option, checked: at most {@link SQL_MAX_VALUE_BYTES} (the platform's 2 MB row limit). */
 export function sqlMaxValueBytes(option: number | undefined, adapter: string): number {
   const maxValueBytes = option ?? SQL_MAX_VALUE_BYTES
@@ -77,9 +142,9 @@ export function sqlMaxValueBytes(option: number | undefined, adapter: string): n
 }
 
 /** The values of `keys` from the rows of {@link getStatements}, in key order; undefined where absent. */
-export function valuesByKey(keys: readonly string[], rows: Iterable<Record<string, unknown>>): (Uint8Array | undefined)[] {
+export function valuesByKey(keys: readonly string[], rows: Iterable<Record<string, unknown>>, decode: (value: unknown) => Uint8Array = bytesOf): (Uint8Array | undefined)[] {
   const found = new Map<string, Uint8Array>()
-  for (const row of rows) found.set(row.key as string, bytesOf(row.value))
+  for (const row of rows) found.set(row.key as string, decode(row.value))
   // A fresh copy per position: a key asked twice must not return one shared array.
   return keys.map((k) => found.get(k)?.slice())
 }
@@ -87,6 +152,11 @@ export function valuesByKey(keys: readonly string[], rows: Iterable<Record<strin
 /** A row of {@link scanStatement} as a scan entry. */
 export function entryOf(row: Record<string, unknown>): [string, Uint8Array] {
   return [row.key as string, bytesOf(row.value)]
+}
+
+/** A row of {@link scanStatement} read in the `hex` form as a scan entry. */
+export function hexEntryOf(row: Record<string, unknown>): [string, Uint8Array] {
+  return [row.key as string, fromHex(row.value)]
 }
 
 /** A row of {@link threadsStatement} as a `threads()` entry. */
@@ -109,19 +179,48 @@ export function bytesOf(value: unknown): Uint8Array {
   throw new TypeError(`unexpected BLOB value of type ${typeof value}`)
 }
 
+/**
+ * How reads return values: as they are (a BLOB), or `hex` (D1: its binding carries a BLOB as a JSON array of numbers,
+ * three to four characters a byte, parsed into a JS array; hex text is two characters a byte and one string, decoded
+ * with {@link fromHex}).
+ */
+export type ValueForm = 'blob' | 'hex'
+
+const valueColumn = (form: ValueForm) => (form === 'hex' ? 'hex(value) AS value' : 'value')
+
 /** `get`: the rows of up to `SQL_MAX_PARAMS - 1` keys of a thread per statement (order restored by the caller). */
-export function getStatements(t: SqlTables, thread: string, keys: readonly string[]): SqlStatement[] {
+export function getStatements(t: SqlTables, thread: string, keys: readonly string[], form: ValueForm = 'blob'): SqlStatement[] {
   const unique = [...new Set(keys)]
   const out: SqlStatement[] = []
   for (let i = 0; i < unique.length; i += SQL_MAX_PARAMS - 1) {
     const group = unique.slice(i, i + SQL_MAX_PARAMS - 1)
-    out.push({ sql: `SELECT key, value FROM ${t.kv} WHERE thread = ? AND key IN (${group.map(() => '?').join(', ')})`, params: [thread, ...group] })
+    out.push({ sql: `SELECT key, ${valueColumn(form)} FROM ${t.kv} WHERE thread = ? AND key IN (${group.map(() => '?').join(', ')})`, params: [thread, ...group] })
   }
   return out
 }
 
+const HEX_DIGITS = (() => {
+  const table = new Uint8Array(128)
+  for (let i = 0; i < 16; i++) {
+    table['0123456789abcdef'.charCodeAt(i)] = i
+    table['0123456789ABCDEF'.charCodeAt(i)] = i
+  }
+  return table
+})()
+
+/**
+ * Bytes of the hex text SQLite's `hex()` returns (upper case, two digits a byte). Not validated digit by digit: the text
+ * comes from SQLite, and what the history layer reads is checksummed.
+ */
+export function fromHex(value: unknown): Uint8Array {
+  if (typeof value !== 'string' || value.length % 2 !== 0) throw new TypeError('expected the hex text of a BLOB')
+  const out = new Uint8Array(value.length / 2)
+  for (let i = 0, j = 0; i < out.length; i++, j += 2) out[i] = ((HEX_DIGITS[value.charCodeAt(j)] as number) << 4) | (HEX_DIGITS[value.charCodeAt(j + 1)] as number)
+  return out
+}
+
 /** One page of a scan: `from` inclusive, `to` exclusive, in key order or reverse, at most `count` rows. */
-export function scanStatement(t: SqlTables, thread: string, page: ScanPage): SqlStatement {
+export function scanStatement(t: SqlTables, thread: string, page: ScanPage, form: ValueForm = 'blob'): SqlStatement {
   const where = ['thread = ?']
   const params: SqlParam[] = [thread]
   if (page.from !== undefined) {
@@ -133,7 +232,7 @@ export function scanStatement(t: SqlTables, thread: string, page: ScanPage): Sql
     params.push(page.to)
   }
   params.push(page.count)
-  return { sql: `SELECT key, value FROM ${t.kv} WHERE ${where.join(' AND ')} ORDER BY key ${page.reverse ? 'DESC' : 'ASC'} LIMIT ?`, params }
+  return { sql: `SELECT key, ${valueColumn(form)} FROM ${t.kv} WHERE ${where.join(' AND ')} ORDER BY key ${page.reverse ? 'DESC' : 'ASC'} LIMIT ?`, params }
 }
 
 /**
@@ -270,15 +369,19 @@ export function d1GuardStatement(t: SqlTables, thread: string, guard: Guard): Sq
 }
 
 /**
- * D1's write of the guarded key that is also the guard: stores `value` when the guard holds, else NULL, which the
- * table's NOT NULL refuses, rolling back the batch.
+ * D1's write of the guarded key that is also the guard, with other puts in the same statement: the guarded key's row
+ * comes first and stores `value` when the guard holds, else NULL, which the table's NOT NULL refuses, failing the
+ * statement and rolling back the batch. Rows are inserted in order, so the guard reads the key before anything of
+ * this commit is written. The caller keeps `others` within {@link fitsOneWrite}'s limits.
  */
-export function d1GuardedPut(t: SqlTables, thread: string, guard: Guard, value: Uint8Array): SqlStatement {
-  const condition = guardCondition(t, thread, guard.key, guard.expect)
-  return {
-    sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES (?, ?, CASE WHEN ${condition.sql} THEN ? ELSE NULL END) ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`,
-    params: [thread, guard.key, ...condition.params, blob(value)],
+export function d1GuardedPuts(t: SqlTables, thread: string, guard: Guard, value: Uint8Array, others: readonly [string, Uint8Array][] = []): SqlStatement {
+  const rows = [`(?1, ?2, CASE WHEN (SELECT value FROM ${t.kv} WHERE thread = ?1 AND key = ?2) IS ?3 THEN ?4 ELSE NULL END)`]
+  const params: SqlParam[] = [thread, guard.key, guard.expect ? blob(guard.expect) : null, blob(value)]
+  for (const [key, v] of others) {
+    rows.push(`(?1, ?${params.length + 1}, ?${params.length + 2})`)
+    params.push(key, blob(v))
   }
+  return { sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES ${rows.join(', ')} ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`, params }
 }
 
 /** True when a D1 batch failed on either guard form, i.e. the head moved. */

@@ -40,6 +40,12 @@ export interface WranglerDevOptions {
   log?: (line: string) => void
   /** Show wrangler's own output live (default: collected, and shown only if it fails to start). */
   inherit?: boolean
+  /**
+   * wrangler's local trace collector (the local explorer's observability; default on). It turns every span of the
+   * Worker, each Durable Object `sql.exec` and D1 statement included, into a write to a local store: ~90 µs per SQL
+   * call on this machine kind. The benchmarks turn it off, since deployed Workers pay nothing like it.
+   */
+  localObservability?: boolean
 }
 
 /** A running `wrangler dev`. */
@@ -102,7 +108,7 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     cwd: root,
     detached: true, // its own process group, so stop() reaches workerd too
     stdio: options.inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? 'true' },
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? 'true', ...(options.localObservability === false ? { X_LOCAL_OBSERVABILITY: 'false' } : {}) },
   })
   if (envFile !== undefined) {
     const dir = path.dirname(envFile)

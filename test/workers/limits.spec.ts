@@ -6,9 +6,9 @@ import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { END, START, StateGraph, isEdgegraphError, type StorageAdapter } from '../../src/index.js'
 import { sameBytes } from '../../src/checkpoint/adapter.js'
-import { createD1Adapter } from '../../adapters/d1.js'
+import { createD1Adapter, type D1DatabaseLike } from '../../adapters/d1.js'
 import { createDurableObjectAdapter, type DurableObjectSqlStorageLike } from '../../adapters/durable-object.js'
-import { commitStatements, d1GuardStatement, sqlTables, SQL_MAX_PARAMS, SQL_MAX_VALUE_BYTES } from '../../adapters/sql.js'
+import { commitStatements, d1GuardStatement, schemaStatements, sqlTables, SQL_MAX_PARAMS, SQL_MAX_VALUE_BYTES } from '../../adapters/sql.js'
 import { d1Adapter, durableObjectAdapter } from './helpers.js'
 
 /** The platform's row limit, read strictly: 2,000,000 bytes. */
@@ -189,6 +189,51 @@ describe('D1 head guard: enforced by SQLite inside the batch', () => {
     expect(await guardRows(adapter.table)).toBe(0)
   })
 
+  it("a step's commit (record and head, guarded) is a batch of one statement: the write view's", async () => {
+    const first = d1Adapter()
+    const batches: string[][] = []
+    let prepared: string[] = []
+    const counting: D1DatabaseLike = {
+      prepare: (q) => (prepared.push(q), env.DB.prepare(q)),
+      batch: (statements) => {
+        batches.push(prepared.slice(-statements.length))
+        prepared = []
+        return env.DB.batch(statements as D1PreparedStatement[])
+      },
+    }
+    const adapter = createD1Adapter(counting, { table: first.table })
+    await adapter.commit('t', { put: [['c/1', utf8('one')], ['h', utf8('1')]] }, { key: 'h', expect: undefined })
+    batches.length = 0
+    await adapter.commit('t', { put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+    expect(batches).toHaveLength(1)
+    expect(batches[0]).toHaveLength(1)
+    expect(batches[0]?.[0]).toMatch(new RegExp(`^INSERT INTO ${first.table}_write `))
+    for (const stale of [undefined, utf8('1'), new Uint8Array(0)]) {
+      const err = await adapter.commit('t', { put: [['c/3', utf8('three')], ['h', utf8('3')]] }, { key: 'h', expect: stale }).catch((e: unknown) => e)
+      expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+    }
+    expect((await adapter.get('t', ['h', 'c/2', 'c/3'])).map(text)).toEqual(['2', 'two', undefined])
+    expect((await collectThreads(adapter)).map((x) => x.thread)).toEqual(['t'])
+  })
+
+  it('a database that refuses the write view still works: the guarded rows, then the update time (two statements)', async () => {
+    const first = d1Adapter()
+    const batches: number[] = []
+    const refusing: D1DatabaseLike = {
+      prepare: (q) => env.DB.prepare(/^CREATE (VIEW|TRIGGER)/.test(q) ? 'SELECT no_such_column' : q),
+      batch: (statements) => (batches.push(statements.length), env.DB.batch(statements as D1PreparedStatement[])),
+    }
+    const adapter = createD1Adapter(refusing, { table: first.table })
+    await adapter.commit('t', { put: [['c/1', utf8('one')], ['h', utf8('1')]] }, { key: 'h', expect: undefined })
+    batches.length = 0
+    await adapter.commit('t', { put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+    expect(batches).toEqual([2])
+    const err = await adapter.commit('t', { put: [['c/3', utf8('three')], ['h', utf8('3')]] }, { key: 'h', expect: utf8('1') }).catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+    expect((await adapter.get('t', ['h', 'c/2', 'c/3'])).map(text)).toEqual(['2', 'two', undefined])
+    expect((await collectThreads(adapter)).map((x) => x.thread)).toEqual(['t'])
+  })
+
   it('a commit guarded on the head without writing it (packing, pruning) uses the guard table', async () => {
     const adapter = d1Adapter()
     await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
@@ -223,8 +268,108 @@ describe('D1 head guard: enforced by SQLite inside the batch', () => {
   })
 })
 
-describe('Durable Object commit: one transactionSync', () => {
-  it('a failure after some writes of a commit rolls all of them back (STORAGE_FAILED, nothing written)', async () => {
+/** `storage` with its SQL calls and transactions counted (and each statement's text kept), for a look at what a commit runs. */
+function counted(storage: DurableObjectStorage, change: (query: string, bindings: unknown[]) => unknown[] = (_q, b) => b) {
+  const seen = { statements: [] as string[], transactions: 0 }
+  const wrapped: DurableObjectSqlStorageLike = {
+    sql: {
+      exec: (query: string, ...bindings: unknown[]) => {
+        seen.statements.push(query)
+        return storage.sql.exec(query, ...change(query, bindings))
+      },
+    },
+    transactionSync: (fn) => {
+      seen.transactions++
+      return storage.transactionSync(fn)
+    },
+  }
+  return { seen, wrapped }
+}
+
+async function collectThreads(adapter: StorageAdapter): Promise<{ thread: string; updatedAt: number }[]> {
+  const out: { thread: string; updatedAt: number }[] = []
+  for await (const info of adapter.threads()) out.push(info)
+  return out
+}
+
+async function threadTimes(adapter: StorageAdapter): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for await (const { thread, updatedAt } of adapter.threads()) out[thread] = updatedAt
+  return out
+}
+
+describe('Durable Object commit: a step in one statement, other commits in one transactionSync', () => {
+  it("a step's commit (its record and the head, guarded) is one SQL statement with no transactionSync; stale guards are refused and write nothing", async () => {
+    const adapter = durableObjectAdapter()
+    await adapter.commit('t', { put: [['c/1', utf8('one')], ['h', utf8('1')]] }, { key: 'h', expect: undefined })
+    const before = await threadTimes(adapter)
+    const result = await adapter.run(async (storage) => {
+      const { seen, wrapped } = counted(storage)
+      const a = createDurableObjectAdapter(wrapped)
+      await a.get('t', ['h']) // creates the schema (idempotent) before counting the commit
+      seen.statements.length = 0
+      seen.transactions = 0
+      await a.commit('t', { put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+      const step = { statements: [...seen.statements], transactions: seen.transactions }
+      const refused: unknown[] = []
+      for (const stale of [undefined, utf8('1'), utf8('2 '), new Uint8Array(0)]) {
+        refused.push(await a.commit('t', { put: [['c/3', utf8('three')], ['h', utf8('3')]] }, { key: 'h', expect: stale }).catch((e: unknown) => e))
+      }
+      return { step, refused }
+    })
+    expect(result.step.transactions).toBe(0)
+    expect(result.step.statements).toHaveLength(1)
+    expect(result.step.statements[0]).toMatch(/^INSERT INTO edgegraph_write /)
+    for (const err of result.refused) expect(isEdgegraphError(err, 'CONFLICT'), String(err)).toBe(true)
+    expect((await adapter.get('t', ['h', 'c/2', 'c/3'])).map(text)).toEqual(['2', 'two', undefined])
+    const after = await threadTimes(adapter)
+    expect(after.t).toBeGreaterThanOrEqual(before.t as number)
+    // An empty stored value is not an absent key, for the one-statement guard too.
+    await adapter.commit('e', { put: [['h', new Uint8Array(0)]] }, { key: 'h', expect: undefined })
+    const absent = await adapter.commit('e', { put: [['h', utf8('x')]] }, { key: 'h', expect: undefined }).catch((e: unknown) => e)
+    expect(isEdgegraphError(absent, 'CONFLICT'), String(absent)).toBe(true)
+    await adapter.commit('e', { put: [['h', utf8('x')]] }, { key: 'h', expect: new Uint8Array(0) })
+    expect((await adapter.get('e', ['h'])).map(text)).toEqual(['x'])
+  })
+
+  it('a row failing inside the one-statement commit backs out the rows and the update time written before it (STORAGE_FAILED)', async () => {
+    const adapter = durableObjectAdapter()
+    await adapter.commit('t', { put: [['c/1', utf8('one')], ['h', utf8('1')]] })
+    const before = await threadTimes(adapter)
+    await new Promise((resolve) => setTimeout(resolve, 5)) // a later commit would write a later update time
+    const err = await adapter
+      .run(async (storage) => {
+        // The same storage, except that the second row of the write statement binds NULL, which NOT NULL refuses
+        // after the guard passed and the first row and the update time were written.
+        const { wrapped } = counted(storage, (query, bindings) => (query.startsWith('INSERT INTO edgegraph_write') ? bindings.map((b, i) => (i === 7 ? null : b)) : bindings))
+        await createDurableObjectAdapter(wrapped).commit('t', { put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+      })
+      .catch((e: unknown) => e)
+    expect(isEdgegraphError(err, 'STORAGE_FAILED'), String(err)).toBe(true)
+    expect((err as Error).message).toMatch(/NOT NULL/)
+    expect((await adapter.get('t', ['h', 'c/1', 'c/2'])).map(text)).toEqual(['1', 'one', undefined])
+    expect(await threadTimes(adapter)).toEqual(before)
+  })
+
+  it('storage written by the earlier layout (tables only, no write view) reads back and takes new commits', async () => {
+    const adapter = durableObjectAdapter()
+    const t = sqlTables()
+    await adapter.run((storage) => {
+      storage.transactionSync(() => {
+        for (const sql of schemaStatements(t, false)) storage.sql.exec(sql)
+        for (const s of commitStatements(t, 'old', { put: [['c/1', utf8('one')], ['h', utf8('1')]] }, 1_000)) storage.sql.exec(s.sql, ...s.params)
+      })
+    })
+    expect((await adapter.get('old', ['h', 'c/1'])).map(text)).toEqual(['1', 'one'])
+    expect(await threadTimes(adapter)).toEqual({ old: 1_000 })
+    await adapter.commit('old', { put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+    const keys: string[] = []
+    for await (const [k] of adapter.scan('old')) keys.push(k)
+    expect(keys).toEqual(['c/1', 'c/2', 'h'])
+    expect((await threadTimes(adapter)).old).toBeGreaterThan(1_000)
+  })
+
+  it('a failure after some writes of a commit with deletes (one transactionSync) rolls all of them back (STORAGE_FAILED, nothing written)', async () => {
     const adapter = durableObjectAdapter()
     await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
     const err = await adapter
