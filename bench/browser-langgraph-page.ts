@@ -1,9 +1,17 @@
 /** Browser side of the LangGraph.js baseline: `window.lg` runs the counter and chat graphs over MemorySaver in Chromium. */
 import { Annotation, END, MemorySaver, START, StateGraph } from '@langchain/langgraph/web'
-import { checkFinal, checkHistory, makeMessages, progress, stepSample, type BrowserRunSample, type Workload } from './workloads.js'
+import { checkFinal, checkHistory, makeMessages, progress, type Workload } from './workloads.js'
 import { langgraphGraphs, memorySaverBytes } from './engines/langgraph-graphs.js'
+import { stepFigures, type StepFigures } from './browser-report.js'
 
-export type LangGraphSample = BrowserRunSample
+/** What one fresh page measures of LangGraph.js over MemorySaver (the same figures as edgegraph's, without storage ones). */
+export interface LangGraphSample extends StepFigures {
+  runMs: number
+  bytesStored: number
+  getStateMs: number
+  historyMs: number
+  checkpoints: number
+}
 
 const config = (threadId: string) => ({ configurable: { thread_id: threadId } })
 /** The same two graphs as in Node and workerd. */
@@ -30,7 +38,7 @@ async function runOnce(workload: Workload, n: number, messages: readonly string[
   const historyMs = performance.now() - t2
   checkHistory(n, seen, 'LangGraph getStateHistory')
 
-  return { ...stepSample(stamps), runMs, bytesStored: memorySaverBytes(saver), getStateMs, historyMs, checkpoints: seen.length }
+  return { ...stepFigures(stamps, runMs, n), runMs, bytesStored: memorySaverBytes(saver), getStateMs, historyMs, checkpoints: seen.length }
 }
 
 const lg = {

@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright'
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page, type Route } from 'playwright'
 import type { Harness } from '../test/chromium/harness.js'
 import { chromiumArgs, chromiumPath } from '../vitest.config.js'
 
@@ -86,30 +86,80 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /**
- * Runs `fn` in a fresh page (closed afterwards, so its renderer process goes with it), logging progress to stderr.
- * Resolves undefined on failure, after adding it to `failures`.
+ * Peak of V8's used heap in MB while `run` goes, sampled every `everyMs` through DevTools (`Runtime.getHeapUsage`);
+ * null when the page gives no DevTools session.
+ */
+async function sampleHeap<T>(page: Page, start: (peakSoFar: () => number | null) => Promise<T>, everyMs = 100): Promise<{ value: T; peakHeapMb: number | null }> {
+  let peak = 0
+  const peakSoFar = () => (peak > 0 ? peak / 2 ** 20 : null)
+  let cdp: CDPSession | undefined
+  try {
+    cdp = await page.context().newCDPSession(page)
+  } catch {
+    return { value: await start(peakSoFar), peakHeapMb: null }
+  }
+  const session = cdp
+  const run = start(peakSoFar)
+  let stop = false
+  const sample = async () => {
+    try {
+      // Bounded: a tab thrashing at its heap limit does not answer, and must not hold the run up.
+      const { usedSize } = (await within(session.send('Runtime.getHeapUsage'), 1000, 'heap sample')) as { usedSize: number }
+      peak = Math.max(peak, usedSize)
+    } catch {
+      // the page went away or did not answer: the samples so far stand
+    }
+  }
+  const loop = (async () => {
+    while (!stop) {
+      await sample()
+      await new Promise((resolve) => setTimeout(resolve, everyMs))
+    }
+  })()
+  try {
+    const value = await run
+    await sample()
+    return { value, peakHeapMb: peakSoFar() }
+  } finally {
+    stop = true
+    await loop
+    await within(session.detach(), 1000, 'detach').catch(() => {})
+  }
+}
+
+/**
+ * Runs `fn` in a fresh page (closed afterwards, so its renderer process goes with it), logging progress to stderr
+ * (and the page's own `progress ...` console lines, for long cases). Resolves undefined on failure, after adding it to
+ * `failures`.
  */
 export async function inFreshPage<T>(
   source: PageSource,
   label: string,
-  fn: (page: Page) => Promise<T>,
+  fn: (page: Page, peakHeapSoFar: () => number | null) => Promise<T>,
   failures: string[],
-  options: { path?: string; timeoutMs?: number } = {},
-): Promise<{ value: T; peakRssMb: number | null } | undefined> {
+  options: { path?: string; timeoutMs?: number; heap?: boolean } = {},
+): Promise<{ value: T; peakRssMb: number | null; peakHeapMb: number | null } | undefined> {
   const t0 = Date.now()
   let page: Page | undefined
   try {
     page = await source.newPage(options.path ?? '/')
-    const value = await within(fn(page), options.timeoutMs ?? 180_000, label)
+    page.on('console', (m) => {
+      if (m.text().startsWith('progress ')) process.stderr.write(`${label}: ${m.text().slice(9)} (${Math.round((Date.now() - t0) / 1000)} s)\n`)
+    })
+    const p = page
+    // Restore pages time themselves from their first line: no DevTools session attached on the way.
+    const run = options.heap === false ? fn(p, () => null).then((value) => ({ value, peakHeapMb: null })) : sampleHeap(p, (peak) => fn(p, peak))
+    const { value, peakHeapMb } = await within(run, options.timeoutMs ?? 180_000, label)
     const peakRssMb = await rendererPeakMb(source.browser)
     process.stderr.write(`${label} ... ${Date.now() - t0} ms\n`)
-    return { value, peakRssMb }
+    return { value, peakRssMb, peakHeapMb }
   } catch (err) {
     const message = (err as Error).message.split('\n')[0] ?? String(err)
     process.stderr.write(`${label} ... FAILED after ${Date.now() - t0} ms: ${message}\n`)
     failures.push(`${label.replace(/^\[\d+\/\d+\] /, '')}: ${message}`)
     return undefined
   } finally {
-    await page?.close().catch(() => {})
+    // Closing kills the tab's renderer, also one that stopped answering (a heap at its limit).
+    if (page) await within(page.close(), 10_000, 'closing the page').catch(() => {})
   }
 }

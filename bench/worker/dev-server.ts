@@ -4,7 +4,8 @@
  *
  * The Worker is bundled once with esbuild into a temp directory and served with `--no-bundle`: wrangler's own
  * bundling watches every imported source file and reloads the Worker when one changes, which throws away the
- * Durable Object a case is running on (seen here while src/ was being edited).
+ * Durable Object a case is running on (seen here while src/ was being edited). wrangler's local trace collector is
+ * off (see `localObservability` in worker/wrangler-dev.ts): it added ~90 µs to every SQL call.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { builtinModules } from 'node:module'
@@ -42,7 +43,7 @@ export async function startDevServer(log: (line: string) => void): Promise<DevSe
   })
   let server
   try {
-    server = await startWranglerDev({ config: path.join(here, 'wrangler.jsonc'), script, noBundle: true, persistTo: path.join(tmp, 'state'), ready: '/ping?object=ready', log })
+    server = await startWranglerDev({ config: path.join(here, 'wrangler.jsonc'), script, noBundle: true, persistTo: path.join(tmp, 'state'), ready: '/ping?object=ready', log, localObservability: false })
   } catch (err) {
     await rm(tmp, { recursive: true, force: true })
     throw err

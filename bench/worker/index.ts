@@ -1,7 +1,8 @@
 /**
  * @module The bench Worker. One Durable Object per case and repetition runs a bench workload: edgegraph on the
- * object's own SQLite storage or on D1, or LangGraph.js + MemorySaver, warm-up first, then the timed invoke,
- * getState and the full history, each as its own request so the driver (bench/worker.ts) can time it from outside.
+ * object's own SQLite storage or on D1, or LangGraph.js + MemorySaver, warm-up first, then the timed invoke, the
+ * platform floor, getState and the full history, each as its own request so the driver (bench/worker.ts) can time it
+ * from outside.
  *
  * A classic fetch-based Durable Object with the bindings typed by the parts used here, so this file type-checks
  * under the root tsconfig (DOM lib) without Cloudflare's Workers types, which clash with it.
@@ -13,10 +14,10 @@ import { createMemoryAdapter } from '../../adapters/memory.js'
 import { benchGraph } from '../engines/edgegraph.js'
 import { langgraphSubject } from '../engines/langgraph.js'
 import type { Subject, SubjectOptions } from '../engines/subject.js'
-import { median } from '../common.js'
-import { checkFinal, checkHistory, makeMessages, progress } from '../workloads.js'
+import { median, percentile } from '../common.js'
+import { checkFinal, checkHistory, messagesFor, progress } from '../workloads.js'
 import { countingAdapter, countingD1, countingDurableObjectStorage, countMemorySaver, emptyTally, type D1Binding, type DurableObjectStorageBinding, type Tally } from './instrument.js'
-import { READS, type Action, type CaseSpec, type ReadReply, type RunReply, type StoredReply } from './protocol.js'
+import { READS, type Action, type CaseSpec, type Durability, type FloorSpec, type ReadReply, type RunReply, type SetupReply, type StoredReply } from './protocol.js'
 
 const THREAD = 'bench'
 
@@ -26,7 +27,7 @@ interface Env {
   DB: D1Binding
 }
 
-const ACTIONS: readonly Action[] = ['ping', 'setup', 'run', 'getState', 'history', 'stored', 'release']
+const ACTIONS: readonly Action[] = ['ping', 'setup', 'run', 'floor', 'getState', 'history', 'stored', 'release']
 
 /** The case a bench object holds between requests. */
 interface Active {
@@ -41,12 +42,12 @@ interface Active {
 }
 
 /** edgegraph's bench graphs (bench/engines/edgegraph.ts) over any adapter. */
-function edgegraphOn(store: StorageAdapter, name: string, { workload, n, messages, onStep }: SubjectOptions): Subject {
+function edgegraphOn(store: StorageAdapter, name: string, durability: Durability, { workload, n, messages, onStep }: SubjectOptions): Subject {
   const compile = () => benchGraph(workload, n, store, (i) => messages[i] as string, onStep)
   const input = workload === 'counter' ? { count: 0 } : { messages: [] }
   return {
     store: name,
-    run: (threadId) => compile().invoke(input, { threadId, recursionLimit: n + 10 }),
+    run: (threadId) => compile().invoke(input, { threadId, recursionLimit: n + 10, durability }),
     getState: async (threadId) => (await compile().getState({ threadId })).values,
     async history(threadId) {
       const seen: number[] = []
@@ -80,6 +81,7 @@ export class BenchObject {
         action === 'ping' ? this.ping()
         : action === 'setup' ? await this.setup((await request.json()) as CaseSpec)
         : action === 'run' ? await this.run()
+        : action === 'floor' ? await this.floor((await request.json()) as FloorSpec)
         : action === 'getState' ? await this.getState()
         : action === 'history' ? await this.history()
         : action === 'stored' ? await this.stored()
@@ -95,10 +97,13 @@ export class BenchObject {
     return 'pong'
   }
 
-  /** Builds the case's subject and runs the two warm-up runs (like bench/case.ts), then drops their threads. */
-  async setup(spec: CaseSpec): Promise<void> {
+  /**
+   * Builds the case's subject and runs the two warm-up runs (like bench/case.ts), then drops their threads. Replies
+   * with the bytes the warm-up wrote per step, which size the floor measured before the run.
+   */
+  async setup(spec: CaseSpec): Promise<SetupReply> {
     this.release()
-    const messages = spec.workload === 'chat' ? makeMessages(Math.max(spec.n, spec.warmupSteps)) : []
+    const messages = messagesFor(spec.workload, Math.max(spec.n, spec.warmupSteps))
     const tally = emptyTally()
     let make: (o: SubjectOptions) => Subject
     let adapter: StorageAdapter | undefined
@@ -113,7 +118,7 @@ export class BenchObject {
         : createMemoryAdapter()
       const counted = countingAdapter(raw, tally)
       adapter = counted
-      make = (o) => edgegraphOn(counted, spec.store, o)
+      make = (o) => edgegraphOn(counted, spec.store, spec.durability, o)
     }
     const onStep = () => {}
     for (const round of [1, 2]) {
@@ -124,6 +129,7 @@ export class BenchObject {
       await warm.history(thread)
       await adapter?.deleteThread(thread)
     }
+    const bytesPerStep = tally.bytesWritten / (2 * spec.warmupSteps)
     this.#active = {
       spec,
       messages,
@@ -132,6 +138,7 @@ export class BenchObject {
       storedBytes: async () => (adapter ? scanBytes(adapter, THREAD) : this.#activeOrThrow().subject.bytesStored()),
       release,
     }
+    return { bytesPerStep }
   }
 
   #stamps: number[] = []
@@ -153,7 +160,39 @@ export class BenchObject {
     const stamps = this.#stamps
     if (stamps.length !== spec.n) throw new Error(`${spec.store}: node ran ${stamps.length} times, expected ${spec.n}`)
     const gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
-    return { clockUsPerStep: median(gaps), clockUsPerStepMean: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length), clockRunMs, ...tally }
+    const gapsMs = gaps.map((us) => us / 1000)
+    return {
+      clockUsPerStep: median(gaps),
+      clockUsPerStepMean: gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length),
+      clockGapP99Ms: percentile(gapsMs, 99),
+      clockGapMaxMs: Math.max(0, ...gapsMs),
+      slowSteps: gapsMs.filter((ms) => ms >= 2).length,
+      clockRunMs,
+      ...tally,
+    }
+  }
+
+  /**
+   * The platform floor (see FloorSpec): `n` bare inserts of `bytes` each into a fresh table, nothing else. Keys are
+   * new each time, as a checkpoint's are; key and value together are the warm-up's bytes per step.
+   */
+  async floor({ kind, n, bytes, table }: FloorSpec): Promise<{ rows: number }> {
+    const name = `floor_${table}_${kind}`
+    const create = `CREATE TABLE IF NOT EXISTS ${name} (thread TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (thread, key)) WITHOUT ROWID`
+    const insert = `INSERT INTO ${name} (thread, key, value) VALUES (?, ?, ?)`
+    const key = (i: number) => `f/${String(1e6 + i)}`
+    const value = new Uint8Array(Math.max(1, bytes - key(0).length)).fill(0x61)
+    if (kind === 'd1') {
+      const db = this.#env.DB
+      await db.batch([db.prepare(create)])
+      for (let i = 0; i < n; i++) await db.batch([db.prepare(insert).bind('floor', key(i), value.slice().buffer)])
+      return { rows: n }
+    }
+    const sql = this.#storage.sql
+    sql.exec(create)
+    if (kind === 'tx') for (let i = 0; i < n; i++) this.#storage.transactionSync(() => sql.exec(insert, 'floor', key(i), value.slice().buffer))
+    else for (let i = 0; i < n; i++) sql.exec(insert, 'floor', key(i), value.slice().buffer)
+    return { rows: n }
   }
 
   /** READS.getState reads of the newest state, each on a freshly compiled graph; checks the last. */
@@ -193,7 +232,7 @@ export default {
   /** `POST /<action>?object=<name>` goes to the Durable Object of that name. */
   async fetch(request: Request, env: Env): Promise<Response> {
     const object = new URL(request.url).searchParams.get('object')
-    if (!object) return new Response('POST /<ping|setup|run|getState|history|stored|release>?object=<name>', { status: 404 })
+    if (!object) return new Response(`POST /<${ACTIONS.join('|')}>?object=<name>`, { status: 404 })
     return env.BENCH.get(env.BENCH.idFromName(object)).fetch(request)
   },
 }
