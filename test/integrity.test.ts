@@ -250,10 +250,14 @@ describe('packing that keeps failing', () => {
     })
     const steps = 60
     // An append list after a big first entry: every record is a small delta on its parent (never a snapshot), so
-    // the loose chain grows by one a step.
+    // the loose chain grows by one a step. Packs run beside the steps: each step waits a timer turn, as a model call
+    // would, so a pack attempt ends before the next is due.
     const chat = (adapter: StorageAdapter, until: number) =>
       new StateGraph({ log: appendList })
-        .addNode('say', (s) => ({ log: [`said ${s.log.length}`] }))
+        .addNode('say', async (s) => {
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          return { log: [`said ${s.log.length}`] }
+        })
         .addEdge(START, 'say')
         .addConditionalEdges('say', (s) => (s.log.length >= until ? END : 'say'))
         .compile({ checkpointer: { adapter, packSize: 5 } })

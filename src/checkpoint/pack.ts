@@ -5,24 +5,32 @@
 import { CHECKPOINT_RANGE, idOfKey, packKey } from './keys.js'
 import { readRecord } from './read.js'
 import { encodePack } from './record.js'
-import { headGuard, storedKeys, type ChunkedStorage } from './storage.js'
+import type { Guard } from './adapter.js'
+import { storedKeys, type ChunkedStorage } from './storage.js'
 
 /**
- * Moves the oldest `packSize` loose checkpoint records of a thread into one pack value, in one commit guarded by
- * the head (a writer that moved the thread meanwhile makes it fail with CONFLICT, harmlessly).
+ * Moves the oldest `packSize` loose checkpoint records of a thread into one pack value, in one commit guarded by the
+ * oldest record as it was read: another packer, or a prune, that took it meanwhile makes this fail with CONFLICT,
+ * harmlessly. Steps committed meanwhile do not: a pack changes no checkpoint, so it need not wait for the head.
+ * Records this storage wrote are taken from its memory ({@link ChunkedStorage.recall}), others read and checked.
  * Returns how many records were packed (0 when there were too few).
  */
-export async function packOldest(storage: ChunkedStorage, threadId: string, expectHead: string, packSize: number): Promise<number> {
+export async function packOldest(storage: ChunkedStorage, threadId: string, packSize: number): Promise<number> {
   const entries: [string, string][] = []
   const del: string[] = []
+  let guard: Guard | undefined
   for await (const [key, raw] of storage.scan(threadId, { ...CHECKPOINT_RANGE, limit: packSize })) {
-    const text = await storage.text(threadId, key, raw)
-    readRecord(threadId, idOfKey(key), text) // never pack a record that cannot be read back
+    guard ??= { key, expect: raw }
+    let text = storage.recall(threadId, key, raw)
+    if (text === undefined) {
+      text = await storage.text(threadId, key, raw)
+      readRecord(threadId, idOfKey(key), text) // never pack a record that cannot be read back
+    }
     entries.push([idOfKey(key), text])
     del.push(...storedKeys(key, raw))
   }
-  if (entries.length < packSize) return 0
+  if (entries.length < packSize || !guard) return 0
   const oldest = (entries[0] as [string, string])[0]
-  await storage.commit(threadId, { put: await storage.compressedPuts(threadId, packKey(oldest), encodePack(entries)), del }, headGuard(expectHead))
+  await storage.commit(threadId, { put: await storage.compressedPuts(threadId, packKey(oldest), encodePack(entries)), del }, guard)
   return entries.length
 }

@@ -24,6 +24,8 @@ const SUM_MARK = 0x21 // '!': a checksummed value
 const ZIP_MARK = 0x7a // 'z': a checksummed value of compressed text
 /** Packs below this many bytes are stored as they are: compressing them saves too little to pay for the call. */
 const ZIP_MIN_BYTES = 1024
+/** Bytes of record texts {@link ChunkedStorage.recordPuts} keeps for packing, for all threads together. */
+const RECENT_MAX_BYTES = 4 * 1024 * 1024
 
 /** The adapter of a graph's history, as the history layer uses it. */
 export class ChunkedStorage {
@@ -31,6 +33,9 @@ export class ChunkedStorage {
   readonly #bareHeads = new Map<string, string>()
   /** Per thread: packs to store uncompressed before trying again (see {@link compressedPuts}). */
   readonly #zipSkips = new Map<string, number>()
+  /** Records this storage wrote lately, per thread, as stored and as text: a pack of them needs no read back. */
+  readonly #recent = new Map<string, Map<string, { bytes: Uint8Array; text: string }>>()
+  #recentBytes = 0
 
   constructor(adapter: StorageAdapter) {
     if (!adapter || typeof adapter.commit !== 'function' || typeof adapter.scan !== 'function') {
@@ -84,9 +89,30 @@ export class ChunkedStorage {
     return { id, bytes }
   }
 
-  /** The writes that store `text` at `key`: one value, or a chunk marker and chunks within the adapter's limit. */
-  puts(key: string, text: string): [string, Uint8Array][] {
-    return this.#split(key, sealText(text))
+  /**
+   * The writes that store `text` at `key`: one value, or a chunk marker and chunks within the adapter's limit. With
+   * `threadId` (a checkpoint record) a text stored as one value is kept (up to {@link RECENT_MAX_BYTES} for all threads,
+   * then all are dropped), so packing it later ({@link recall}) skips reading it back, checking and parsing it. A
+   * chunked one is not: its marker alone would not show that a rewrite (retention's snapshots) changed it.
+   */
+  puts(key: string, text: string, threadId?: string): [string, Uint8Array][] {
+    const puts = this.#split(key, sealText(text))
+    const bytes = (puts[0] as [string, Uint8Array])[1]
+    if (threadId === undefined || puts.length > 1) return puts
+    if ((this.#recentBytes += bytes.length) > RECENT_MAX_BYTES) {
+      this.#recent.clear()
+      this.#recentBytes = bytes.length
+    }
+    let recent = this.#recent.get(threadId)
+    if (!recent) this.#recent.set(threadId, (recent = new Map()))
+    recent.set(key, { bytes, text })
+    return puts
+  }
+
+  /** The text of the record at `key` if this storage wrote it and `raw` is still what it wrote, else undefined. */
+  recall(threadId: string, key: string, raw: Uint8Array): string | undefined {
+    const hit = this.#recent.get(threadId)?.get(key)
+    return hit && sameBytes(hit.bytes, raw) ? hit.text : undefined
   }
 
   /**

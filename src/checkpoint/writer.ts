@@ -54,7 +54,8 @@ export class CheckpointWriter {
   #queue: Promise<void> = Promise.resolve()
   #failure: unknown
   #inFlight = 0
-  #packing = false
+  /** The pack in progress, if any. */
+  #packing: Promise<void> | undefined
   /** Pack when the loose chain is longer than this: `packSize`, or further on after a pack failed. */
   #packAt: number
   /** The queued commit later checkpoints may join (async durability), while it has not started. */
@@ -98,7 +99,7 @@ export class CheckpointWriter {
     const parentId = this.#parent?.id
     const id = nextCheckpointId(parentId !== undefined && (this.#head === undefined || parentId > this.#head) ? parentId : this.#head)
     const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy)
-    const put: [string, Uint8Array][] = [...this.#storage.puts(checkpointKey(id), text), [HEAD_KEY, headBytes(id)]]
+    const put: [string, Uint8Array][] = [...this.#storage.puts(checkpointKey(id), text, this.threadId), [HEAD_KEY, headBytes(id)]]
     const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }
     const guard = headGuard(this.#head)
     this.#head = id
@@ -106,11 +107,13 @@ export class CheckpointWriter {
     this.#fold = []
     if (overlap) await this.#group(batch, guard)
     else await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), false)
-    // One pack at a time: with async durability later steps are written before this pack lands, and would each
-    // queue another attempt (a wasted scan per step) if they did not see this one pending.
-    if (checkpoint.looseChain > this.#packAt && !this.#packing) {
-      this.#packing = true
-      await this.#enqueue(() => this.#pack(id), overlap)
+    // Packing runs beside the next steps (it commits nothing they depend on), one pack at a time: later steps would
+    // each start another attempt, a wasted scan per step, if they did not see this one running. It starts once the
+    // commits queued so far have landed, so it sees every record they write.
+    if (checkpoint.looseChain > this.#packAt && this.#packing === undefined) {
+      this.#packing = this.#queue.then(() => this.#pack()).catch((err) => {
+        this.#failure ??= err
+      })
     }
     return checkpoint
   }
@@ -127,20 +130,26 @@ export class CheckpointWriter {
     this.fold([...keys])
   }
 
-  /** Waits for every commit; throws the first that failed. */
+  /** Waits for every commit and the pack in progress; throws the first that failed. */
   async flush(): Promise<void> {
-    await this.#queue
+    await this.idle()
     if (this.#failure !== undefined) throw this.#failure
   }
 
-  async #pack(head: string): Promise<void> {
+  /** Waits for every commit and the pack in progress, whatever they end in (neither rejects). */
+  async idle(): Promise<void> {
+    await this.#queue
+    await this.#packing
+  }
+
+  async #pack(): Promise<void> {
     try {
-      // Catch up when behind (async durability writes steps faster than they commit). Checkpoints written since
-      // share the packed ancestors; the newest one carries the count on. Later commits wait behind this task in
-      // the queue, so the committed head is still `head`.
-      for (let last = this.#parent; last && last.looseChain > this.#policy.packSize; last = this.#parent) {
-        const packed = await packOldest(this.#storage, this.threadId, head, this.#policy.packSize)
+      // Catch up when behind (async durability writes steps faster than they commit). Steps go on meanwhile and share
+      // the packed ancestors: the count comes off the newest checkpoint, which the next one carries on from.
+      while ((this.#parent?.looseChain ?? 0) > this.#policy.packSize) {
+        const packed = await packOldest(this.#storage, this.threadId, this.#policy.packSize)
         if (packed === 0) break
+        const last = this.#parent as Checkpoint
         last.looseChain = Math.max(0, last.looseChain - packed)
       }
       this.#packAt = this.#policy.packSize
@@ -151,7 +160,7 @@ export class CheckpointWriter {
       this.#packAt = (this.#parent?.looseChain ?? 0) + this.#policy.packSize
       if (!isEdgegraphError(err)) throw err
     } finally {
-      this.#packing = false
+      this.#packing = undefined
     }
   }
 

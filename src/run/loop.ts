@@ -85,7 +85,21 @@ export class Run {
     this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit: this.#emit, adapter: history?.adapter, cache: options.cache, record: history && eachStored ? record : undefined }
   }
 
-  async execute(input: unknown): Promise<RunResult> {
+  /** Runs the graph from `input`. Returns once every commit and pack of the run has ended, whatever it ended in. */
+  execute(input: unknown): Promise<RunResult> {
+    return this.#whole(() => this.#execute(input))
+  }
+
+  /** Runs `fn`, then waits for the writer to go idle (a pack runs beside the steps): nothing of a call outlives it. */
+  async #whole<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } finally {
+      await this.#writer?.idle()
+    }
+  }
+
+  async #execute(input: unknown): Promise<RunResult> {
     const stop = await this.#start(input)
     if (stop) return this.#finish(stop)
     const limit = this.#config.recursionLimit ?? 25
@@ -110,7 +124,11 @@ export class Run {
    * `asNode`, as LangGraph.js does: as the one node that made the checkpoint, or as the input when none did; ambiguous
    * (INVALID_UPDATE) when several did. From an older checkpoint this forks a new branch.
    */
-  async update(values: unknown, asNode: string | undefined): Promise<Checkpoint> {
+  update(values: unknown, asNode: string | undefined): Promise<Checkpoint> {
+    return this.#whole(() => this.#update(values, asNode))
+  }
+
+  async #update(values: unknown, asNode: string | undefined): Promise<Checkpoint> {
     if (!this.#history || typeof this.#config.threadId !== 'string') throw needsCheckpointer('updateState')
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       throw new EdgegraphError('INVALID_ARGUMENT', 'updateState(config, values) takes an object of channel values')
