@@ -180,3 +180,43 @@ export function formatTargets(targets: Target[]): string {
   const width = Math.max(...targets.map((t) => t.name.length))
   return targets.map((t) => `${t.pass === null ? 'N/A ' : t.pass ? 'PASS' : 'MISS'}  ${t.name.padEnd(width)}  ${t.detail}`).join('\n')
 }
+
+/** The results file `bench/run.ts` writes (bench/results/latest.json). */
+export interface BenchRecord {
+  date: string
+  node: string
+  cases: (CaseResult & { encrypted?: boolean })[]
+}
+
+/**
+ * The README's tables from a run's JSON (`tsx bench/run.ts --readme`): side by side with LangGraph.js, then the scale
+ * rows, in Markdown. Ratios are LangGraph.js over edgegraph (how many times more it takes or stores).
+ */
+export function formatReadme(record: BenchRecord): string {
+  const plain = record.cases.filter((c) => !c.encrypted)
+  const scale = new Set(plain.filter((c) => c.engine === 'edgegraph' && !plain.some((o) => o.engine !== 'edgegraph' && o.workload === c.workload && o.n === c.n)).map((c) => `${c.workload} ${c.n}`))
+  const times = (c: CaseResult | undefined) => (c ? `${fmt(c.usPerStepMean)} (${fmt(c.usPerStep)} / ${fmt(c.usPerStepP99)})` : '–')
+  const times2 = (r: number) => (r >= 10 ? `${Math.round(r)}×` : `${r.toFixed(2)}×`)
+  const per = (c: CaseResult | undefined, value: number | undefined) => (c && c.workload !== 'counter' && value !== undefined ? times2(value / c.payloadBytes) : '–')
+  const x = (lg: number | undefined, eg: number | undefined) => (lg === undefined || eg === undefined || eg === 0 ? '–' : `${Math.round(lg / eg)}×`)
+  const out = [
+    `<!-- bench ${record.date}, node ${record.node}; printed by \`npx tsx bench/run.ts --readme\` -->`,
+    '| workload | N | µs/step edgegraph: mean (p50 / p99) | µs/step LangGraph.js: mean (p50 / p99) | faster (mean) | stored edgegraph | stored LangGraph.js | smaller | stored / message bytes (eg / lg) | written / message bytes (eg) | getState ms (eg / lg / read floor) | full history ms (eg / lg) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
+  for (const [key, [eg, lg]] of pairs(plain)) {
+    if (scale.has(key)) continue
+    const [workload, n] = key.split(' ')
+    out.push(
+      `| ${workload} | ${n} | ${times(eg)} | ${times(lg)} | ${x(lg?.usPerStepMean, eg?.usPerStepMean)} | ${bytes(eg?.bytesStored)} | ${bytes(lg?.bytesStored)} | ${x(lg?.bytesStored, eg?.bytesStored)} | ${per(eg, eg?.bytesStored)} / ${per(lg, lg?.bytesStored)} | ${per(eg, eg?.bytesWritten)} | ${fmt(eg?.getStateMs)} / ${fmt(lg?.getStateMs)} / ${fmt(eg?.getStateFloorMs)} | ${fmt(eg?.historyMs, 0)} / ${fmt(lg?.historyMs, 0)} |`,
+    )
+  }
+  const chats = plain.filter((c) => c.engine === 'edgegraph' && c.workload === 'chat').sort((a, b) => a.n - b.n)
+  if (chats.some((c) => scale.has(`chat ${c.n}`))) {
+    out.push('', '| chat, edgegraph only | µs/step: mean (p50 / p99) | stored | stored B/step | written / message bytes | getState ms | full history ms | µs per checkpoint listed | peak RSS MB |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const c of chats) {
+      out.push(`| ${c.n} | ${times(c)} | ${bytes(c.bytesStored)} | ${fmt(c.bytesStored / c.n, 0)} | ${per(c, c.bytesWritten)} | ${fmt(c.getStateMs)} | ${c.checkpoints > 0 ? fmt(c.historyMs, 0) : 'not read'} | ${c.checkpoints > 0 ? fmt((c.historyMs * 1000) / c.checkpoints) : '–'} | ${fmt(c.peakRssMb, 0)} |`)
+    }
+  }
+  return out.join('\n')
+}

@@ -1,12 +1,18 @@
 /** Benchmark driver: every case in a fresh node process, median of the repetitions, table + targets + results JSON. */
 import { spawn } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ENGINES, median, type CaseResult, type Engine } from './common.js'
-import { formatEncryption, formatScale, formatTable, formatTargets, checkTargets } from './report.js'
+import { formatEncryption, formatReadme, formatScale, formatTable, formatTargets, checkTargets, type BenchRecord } from './report.js'
 import { formatSizes, measureSizes } from './size.js'
 import { WORKLOADS, type Workload } from './workloads.js'
+
+// `--readme`: print the README's tables from the last full run's JSON, without running anything.
+if (process.argv.includes('--readme')) {
+  console.log(formatReadme(JSON.parse(await readFile(new URL('results/latest.json', import.meta.url), 'utf8')) as BenchRecord))
+  process.exit(0)
+}
 
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
 const SIZES: Record<Workload, number[]> = quick
