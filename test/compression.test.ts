@@ -46,7 +46,7 @@ describe('compressed packs', () => {
     globalThis.CompressionStream = undefined as never
     const plain = createMemoryAdapter()
     await chat(plain, 200).invoke({ messages: [] }, { threadId: T, recursionLimit: 300 })
-    for (const [key, value] of (await entries(plain)).filter(([k]) => k.startsWith('p/'))) expect(String.fromCharCode(value[0] as number), key).toBe('!')
+    for (const [key, value] of (await entries(plain)).filter(([k]) => k.startsWith('p/'))) expect(String.fromCharCode(value[0] as number), key).toBe('$')
     expect(plain.bytes()).toBeGreaterThan(200 * 500)
     globalThis.CompressionStream = saved
 
@@ -64,7 +64,7 @@ describe('compressed packs', () => {
     await chat(store, 100, true).invoke({ messages: [] }, { threadId: T, recursionLimit: 200 })
     const packs = (await entries(store)).filter(([k]) => k.startsWith('p/'))
     expect(packs.length).toBeGreaterThanOrEqual(5)
-    for (const [key, value] of packs) expect(String.fromCharCode(value[0] as number), key).toBe('!')
+    for (const [key, value] of packs) expect(String.fromCharCode(value[0] as number), key).toBe('$')
   })
 
   it('a compressed pack split into chunks reads back whole', async () => {

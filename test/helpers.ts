@@ -51,7 +51,7 @@ export function deferred<T = void>() {
 
 /** The text of a value as the history layer stores it: its checksum (`!` and 4 bytes) stripped; a head's `<hex>!` too. */
 export function storedText(bytes: Uint8Array): string {
-  const text = new TextDecoder().decode(bytes[0] === 0x21 ? bytes.subarray(5) : bytes)
+  const text = new TextDecoder().decode(bytes[0] === 0x24 || bytes[0] === 0x21 ? bytes.subarray(5) : bytes)
   return /^[0-9a-f]{8}![0-9a-z]+$/.test(text) ? text.slice(9) : text
 }
 

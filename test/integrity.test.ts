@@ -9,6 +9,7 @@ import { Command, END, START, Send, StateGraph, isEdgegraphError, type StateSnap
 import { EdgegraphError } from '../src/errors.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { createStore } from '../src/store/index.js'
+import { fnv1a, sum32 } from '../src/checkpoint/storage.js'
 import { appendList, collect, over, storedText } from './helpers.js'
 
 const T = 'fuzz'
@@ -226,6 +227,53 @@ describe('values written before checksums', () => {
     const result = await graph(memory).invoke({ log: ['later'] }, { threadId: T })
     expect(result.log).toContain('later')
     expect(await collect(graph(memory).getStateHistory({ threadId: T }))).toHaveLength(before.length + 4)
+  })
+})
+
+describe('values checksummed with FNV-1a (written before sum32)', () => {
+  it('still read, and the thread goes on', async () => {
+    const memory = createMemoryAdapter()
+    await play(memory, [{ kind: 'turn', big: false, ask: false }, { kind: 'turn', big: true, ask: false }, { kind: 'turn', big: false, ask: false }])
+    const before = await collect(graph(memory).getStateHistory({ threadId: T }))
+    // Rewrite every plain value ('$') as the older format stored it: '!', the FNV-1a of the same bytes.
+    let rewritten = 0
+    for (const [key, value] of await collect(memory.scan(T))) {
+      if (value[0] !== 0x24) continue
+      const old = value.slice()
+      old[0] = 0x21
+      new DataView(old.buffer).setUint32(1, fnv1a(old.subarray(5)))
+      await memory.commit(T, { put: [[key, old]] })
+      rewritten++
+    }
+    expect(rewritten).toBeGreaterThan(5)
+    expect(await collect(graph(memory).getStateHistory({ threadId: T }))).toStrictEqual(before)
+    expect((await graph(memory).invoke({ log: ['later'] }, { threadId: T })).log).toContain('later')
+  })
+})
+
+describe('sum32', () => {
+  it('changes with every single-bit flip and every cut, at any length and alignment', () => {
+    let cases = 0
+    for (let length = 0; length <= 41; length++) {
+      for (const offset of [0, 1, 2, 3, 5]) {
+        const buffer = new Uint8Array(offset + length)
+        for (let i = 0; i < buffer.length; i++) buffer[i] = (i * 131 + length) & 0xff
+        const bytes = buffer.subarray(offset)
+        const sum = sum32(bytes)
+        // The same bytes at an aligned start sum the same.
+        expect(sum32(bytes.slice())).toBe(sum)
+        for (let i = 0; i < length; i++) {
+          for (let bit = 0; bit < 8; bit++) {
+            bytes[i] = (bytes[i] as number) ^ (1 << bit)
+            expect(sum32(bytes)).not.toBe(sum)
+            bytes[i] = (bytes[i] as number) ^ (1 << bit)
+            cases++
+          }
+        }
+        for (let cut = 0; cut < length; cut++) expect(sum32(bytes.subarray(0, cut))).not.toBe(sum)
+      }
+    }
+    expect(cases).toBeGreaterThan(30_000)
   })
 })
 

@@ -3,10 +3,11 @@
  * `STORAGE_FAILED` naming the adapter, and values stored as checksummed UTF-8 text, split into chunks above the
  * adapter's limit.
  *
- * A value is `!` (0x21), the FNV-1a hash of the text's bytes (4 bytes, big-endian), then the text; the head is the
- * same hash of the checkpoint id in hex, `!`, then the id. Any single changed byte changes the hash (each FNV round is a bijection
- * of the state), so a flipped byte reads as `CORRUPT_RECORD`, never as other state. Values written before checksums
- * (no `!`) are still read; a damaged marker makes them fail to parse, or reads the intact text.
+ * A value is `$` (0x24), the {@link sum32} of the text's bytes (4 bytes, big-endian), then the text; the head is the
+ * FNV-1a hash of the checkpoint id in hex, `!`, then the id. Any single changed byte or word changes the sum (each
+ * round is a bijection of its lane), so a flipped byte reads as `CORRUPT_RECORD`, never as other state. Values written
+ * with the older byte-wise FNV-1a (`!`, 0x21), or before checksums (no mark), are still read; a damaged marker makes
+ * the latter fail to parse, or reads the intact text.
  *
  * Packs are compressed when that pays: `z` (0x7a), the FNV-1a hash of the compressed bytes, then the text's UTF-8
  * bytes through the platform's `CompressionStream('deflate-raw')` (browsers, workerd, Node 18+).
@@ -20,7 +21,8 @@ import { isCheckpointId } from './ids.js'
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 const CHUNK_MARK = 0x23 // '#': a chunked value holds `#<count>`, its bytes are in `k/<key>/<n>`
-const SUM_MARK = 0x21 // '!': a checksummed value
+const SUM_MARK = 0x24 // '$': a value checksummed by sum32
+const FNV_MARK = 0x21 // '!': a value checksummed by FNV-1a (written before sum32)
 const ZIP_MARK = 0x7a // 'z': a checksummed value of compressed text
 /** Packs below this many bytes are stored as they are: compressing them saves too little to pay for the call. */
 const ZIP_MIN_BYTES = 1024
@@ -197,15 +199,15 @@ function chunkCount(raw: Uint8Array): number {
   return /^[1-9]\d{0,8}$/.test(digits) ? Number(digits) : Number.NaN
 }
 
-/** `text` as stored: `!`, the FNV-1a of its UTF-8 bytes (4 bytes, big-endian), then those bytes. */
+/** `text` as stored: `$`, the {@link sum32} of its UTF-8 bytes (4 bytes, big-endian), then those bytes. */
 export function sealText(text: string): Uint8Array {
   return seal(SUM_MARK, utf8.encode(text))
 }
 
-/** `mark`, the FNV-1a of `body` (4 bytes, big-endian), then `body`. */
+/** `mark`, the checksum of `body` it names (4 bytes, big-endian: sum32 for `$`, FNV-1a for `z`), then `body`. */
 function seal(mark: number, body: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(body.length + 5)
-  new DataView(bytes.buffer).setUint32(1, fnv1a(body))
+  new DataView(bytes.buffer).setUint32(1, (mark === SUM_MARK ? sum32 : fnv1a)(body))
   bytes[0] = mark
   bytes.set(body, 5)
   return bytes
@@ -221,9 +223,32 @@ async function through(bytes: Uint8Array, stream: CompressionStream | Decompress
  * when damaged. A compressed value (`z`) comes back checked but still compressed.
  */
 export function openText(bytes: Uint8Array): Uint8Array | undefined {
-  if (bytes[0] !== SUM_MARK && bytes[0] !== ZIP_MARK) return bytes
+  const mark = bytes[0]
+  if (mark !== SUM_MARK && mark !== FNV_MARK && mark !== ZIP_MARK) return bytes
   const body = bytes.subarray(5)
-  return bytes.length >= 5 && new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) === fnv1a(body) ? body : undefined
+  return bytes.length >= 5 && new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) === (mark === SUM_MARK ? sum32 : fnv1a)(body) ? body : undefined
+}
+
+/**
+ * A 32-bit checksum of `bytes` a word at a time, in two lanes (alternate little-endian words, as every platform edgegraph
+ * runs on stores them), seeded with the length, the 0-3 bytes left over folded in one by one: about ten times faster
+ * than byte-wise FNV-1a on long values. A changed word changes its lane (each round, `h = imul(h ^ w, odd)`, is a
+ * bijection of h for a fixed w and of w for a fixed h), and the lanes combine through another bijection.
+ */
+export function sum32(bytes: Uint8Array): number {
+  const n = bytes.length >>> 2
+  // Int32Array needs an aligned start: a value's body begins after its 5-byte header, so it is usually copied.
+  const words = new Int32Array(bytes.byteOffset % 4 ? bytes.slice(0, n * 4).buffer : bytes.buffer, bytes.byteOffset % 4 ? 0 : bytes.byteOffset, n)
+  let a = 0x811c9dc5 ^ bytes.length
+  let b = 0x01000193
+  let i = 1
+  for (; i < n; i += 2) {
+    a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
+    b = Math.imul(b ^ (words[i] as number), 0x5bd1e995)
+  }
+  if (i === n) a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
+  for (let j = n * 4; j < bytes.length; j++) b = Math.imul(b ^ (bytes[j] as number), 0x5bd1e995)
+  return (a ^ Math.imul(b, 0x27d4eb2d)) >>> 0
 }
 
 /** FNV-1a, 32 bits, of `bytes`. */
