@@ -196,8 +196,8 @@ export function formatReadme(record: BenchRecord): string {
   const plain = record.cases.filter((c) => !c.encrypted)
   const scale = new Set(plain.filter((c) => c.engine === 'edgegraph' && !plain.some((o) => o.engine !== 'edgegraph' && o.workload === c.workload && o.n === c.n)).map((c) => `${c.workload} ${c.n}`))
   const times = (c: CaseResult | undefined) => (c ? `${fmt(c.usPerStepMean)} (${fmt(c.usPerStep)} / ${fmt(c.usPerStepP99)})` : '–')
-  const times2 = (r: number) => (r >= 10 ? `${Math.round(r)}×` : `${r.toFixed(2)}×`)
-  const per = (c: CaseResult | undefined, value: number | undefined) => (c && c.workload !== 'counter' && value !== undefined ? times2(value / c.payloadBytes) : '–')
+  const multiple = (r: number) => (r >= 10 ? `${Math.round(r)}×` : `${r.toFixed(2)}×`)
+  const per = (c: CaseResult | undefined, value: number | undefined) => (c && c.workload !== 'counter' && value !== undefined ? multiple(value / c.payloadBytes) : '–')
   const x = (lg: number | undefined, eg: number | undefined) => (lg === undefined || eg === undefined || eg === 0 ? '–' : `${Math.round(lg / eg)}×`)
   const out = [
     `<!-- bench ${record.date}, node ${record.node}; printed by \`npx tsx bench/run.ts --readme\` -->`,

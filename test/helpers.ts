@@ -49,7 +49,7 @@ export function deferred<T = void>() {
   return { promise, resolve }
 }
 
-/** The text of a value as the history layer stores it: its checksum (`!` and 4 bytes) stripped; a head's `<hex>!` too. */
+/** The text of a value as the history layer stores it: its checksum (`$` or `!` and 4 bytes) stripped; a head's `<hex>!` too. */
 export function storedText(bytes: Uint8Array): string {
   const text = new TextDecoder().decode(bytes[0] === 0x24 || bytes[0] === 0x21 ? bytes.subarray(5) : bytes)
   return /^[0-9a-f]{8}![0-9a-z]+$/.test(text) ? text.slice(9) : text

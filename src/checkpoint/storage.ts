@@ -26,7 +26,7 @@ const FNV_MARK = 0x21 // '!': a value checksummed by FNV-1a (written before sum3
 const ZIP_MARK = 0x7a // 'z': a checksummed value of compressed text
 /** Packs below this many bytes are stored as they are: compressing them saves too little to pay for the call. */
 const ZIP_MIN_BYTES = 1024
-/** Bytes of record texts {@link ChunkedStorage.recordPuts} keeps for packing, for all threads together. */
+/** Bytes of record texts {@link ChunkedStorage.puts} keeps for packing, for all threads together. */
 const RECENT_MAX_BYTES = 4 * 1024 * 1024
 
 /** The adapter of a graph's history, as the history layer uses it. */
@@ -207,7 +207,7 @@ export function sealText(text: string): Uint8Array {
 /** `mark`, the checksum of `body` it names (4 bytes, big-endian: sum32 for `$`, FNV-1a for `z`), then `body`. */
 function seal(mark: number, body: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(body.length + 5)
-  new DataView(bytes.buffer).setUint32(1, (mark === SUM_MARK ? sum32 : fnv1a)(body))
+  new DataView(bytes.buffer).setUint32(1, checksumOf(mark)(body))
   bytes[0] = mark
   bytes.set(body, 5)
   return bytes
@@ -226,8 +226,11 @@ export function openText(bytes: Uint8Array): Uint8Array | undefined {
   const mark = bytes[0]
   if (mark !== SUM_MARK && mark !== FNV_MARK && mark !== ZIP_MARK) return bytes
   const body = bytes.subarray(5)
-  return bytes.length >= 5 && new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) === (mark === SUM_MARK ? sum32 : fnv1a)(body) ? body : undefined
+  return bytes.length >= 5 && new DataView(bytes.buffer, bytes.byteOffset).getUint32(1) === checksumOf(mark)(body) ? body : undefined
 }
+
+/** The checksum a value's mark names: sum32 for `$`, FNV-1a for `!` and `z`. */
+const checksumOf = (mark: number | undefined): ((bytes: Uint8Array) => number) => (mark === SUM_MARK ? sum32 : fnv1a)
 
 /**
  * A 32-bit checksum of `bytes` a word at a time, in two lanes (alternate little-endian words, as every platform edgegraph
