@@ -5,6 +5,7 @@ import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { inflateRawSync } from 'node:zlib'
 import { appendList, collect, rejectsWith, storedText } from './helpers.js'
 import { pruneProperty } from './conformance/retention.js'
+import { packTexts } from '../src/checkpoint/record.js'
 
 const threadId = 'chat'
 
@@ -79,7 +80,7 @@ async function checkLayout(store: MemoryAdapter): Promise<void> {
   const loose = [...entries.keys()].filter((k) => k.startsWith('c/')).map((k) => k.slice(2))
   let previous = ''
   for (const key of [...entries.keys()].filter((k) => k.startsWith('p/'))) {
-    const ids = (JSON.parse(text(key)) as [string][]).map(([id]) => id)
+    const ids = [...packTexts(text(key)).keys()]
     expect(ids.length).toBeGreaterThan(0)
     expect(key).toBe(`p/${ids[0]}`)
     expect(ids).toEqual([...ids].sort())

@@ -5,7 +5,7 @@
 import type { Delta } from './delta.js'
 import { isCheckpointId } from './ids.js'
 import type { CheckpointFields, Source, StaticInterrupt, TaskRef, Usage, Waiting } from './model.js'
-import { decodeValue, encodeValue, type Encoded } from './serde.js'
+import { decodeValue, encodeValue, setOwn, type Encoded } from './serde.js'
 
 /** The fields of a record that rebuilding values does not need, decoded only when asked for. */
 export type RecordDetails = Omit<CheckpointFields, 'id' | 'parentId' | 'step' | 'usageTotal'>
@@ -26,6 +26,8 @@ export interface CheckpointRecord extends Pick<CheckpointFields, 'id' | 'parentI
    * for, so these are decoded on first use. Throws a plain Error when they are malformed.
    */
   details(): RecordDetails
+  /** The record as a loose record's JSON value (to move it into another pack). */
+  stored(): RawRecord
 }
 
 // ---- checkpoint records ---------------------------------------------------------------------------
@@ -42,17 +44,17 @@ export function decodeTask(t: StoredTask): TaskRef {
 }
 
 interface RecordHeader {
-  p?: string
+  p?: string | undefined
   s: number
-  b?: 1
+  b?: 1 | undefined
   /** State version, absent when 1. */
-  v?: number
+  v?: number | undefined
   src?: Source
   n: StoredTask[]
   w?: Record<string, string[] | 1>
   d?: number
   u?: Usage
-  ut?: Usage
+  ut?: Usage | undefined
   i?: [string, 'b' | 'a'][]
   m?: Encoded
   q?: { j?: Record<string, string[]> | undefined; d?: StoredTask[] | undefined }
@@ -115,15 +117,20 @@ export function decodeRecord(id: string, text: string): CheckpointRecord {
 
 /** Checks and converts a parsed record. Throws a plain Error describing what is malformed. */
 function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean): CheckpointRecord {
-  const raw = parsed as RecordHeader & { c?: Record<string, Delta> }
+  const raw = parsed as RawRecord
   if (raw === null || typeof raw !== 'object' || typeof raw.s !== 'number' || !Array.isArray(raw.n) || typeof raw.c !== 'object' || raw.c === null) {
     throw new Error('missing step, next tasks or channel values')
   }
   if (raw.p !== undefined && !isCheckpointId(raw.p)) throw new Error('bad parent id')
-  if (raw.v !== undefined && !(Number.isInteger(raw.v) && raw.v > 1)) throw new Error('bad state version')
+  return makeRecord(id, raw.p, raw.s, raw.b, raw.v, raw.c, raw.ut, bytes, packed, () => raw)
+}
+
+/** A record from its fields; `stored` gives it as a loose record's JSON value, for its details. */
+function makeRecord(id: string, parentId: string | undefined, step: number, b: unknown, v: number | undefined, deltas: Record<string, Delta>, usageTotal: Usage | undefined, bytes: number, packed: boolean, stored: () => RawRecord): CheckpointRecord {
+  if (v !== undefined && !(Number.isInteger(v) && v > 1)) throw new Error('bad state version')
   const deltaBytes: Record<string, number> = {}
-  for (const channel of Object.keys(raw.c)) {
-    const d = raw.c[channel]
+  for (const channel of Object.keys(deltas)) {
+    const d = deltas[channel]
     if (d === null || typeof d !== 'object') throw new Error(`bad value for channel "${channel}"`)
     // Approximate size of the delta's JSON: good enough for the snapshot policy.
     deltaBytes[channel] = approxJsonBytes(d)
@@ -131,20 +138,22 @@ function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean
   let details: RecordDetails | undefined
   return {
     id,
-    parentId: raw.p,
-    step: raw.s,
-    base: raw.b === 1 || raw.p === undefined,
-    version: raw.v ?? 1,
-    deltas: raw.c,
+    parentId,
+    step,
+    base: b === 1 || parentId === undefined,
+    version: v ?? 1,
+    deltas,
     deltaBytes,
-    usageTotal: raw.ut,
+    usageTotal,
     bytes,
     packed,
-    details: () => (details ??= recordDetails(raw as RecordHeader & { c: Record<string, Delta> })),
+    stored,
+    details: () => (details ??= recordDetails(stored())),
   }
 }
 
-function recordDetails(raw: RecordHeader & { c: Record<string, Delta> }): RecordDetails {
+function recordDetails(raw: RawRecord): RecordDetails {
+  if (raw === null || typeof raw !== 'object' || !Array.isArray(raw.n)) throw new Error('missing next tasks')
   const changed = Object.keys(raw.c)
   const writes: Record<string, string[]> = {}
   for (const [node, chans] of Object.entries(raw.w ?? {})) writes[node] = chans === 1 ? changed : chans
@@ -162,24 +171,83 @@ function recordDetails(raw: RecordHeader & { c: Record<string, Delta> }): Record
 
 // ---- packs ----------------------------------------------------------------------------------------
 
-/** Packs record texts as `[[id, bytes, record], ...]`, embedding each record's JSON as it is (no re-escaping). */
+/**
+ * A pack (format 2) holds its records as columns, so reading one parses a few objects per record rather than a tree
+ * each: `i` ids, oldest first; `p` parent ids (`0`: the entry before, `null`: none); `s` steps; `n` each record's
+ * text length; `x` by entry index, the rarer fields rebuilding needs (`b` snapshot, `v` version, `ut` usage total);
+ * `h` the rest of each record's header as JSON text, parsed only when its details are asked for; `c` per channel,
+ * each entry's delta (an array: "append these"; `0`: none). Format 1, `[[id, bytes, record], ...]`, is still read.
+ */
+interface PackColumns {
+  f: 2
+  i: string[]
+  p: (string | 0 | null)[]
+  s: number[]
+  n: number[]
+  x?: Record<string, { b?: 1 | undefined; v?: number | undefined; ut?: Usage | undefined }>
+  h: string[]
+  c: Record<string, (Delta | Encoded[] | 0)[]>
+}
+
+export type RawRecord = RecordHeader & { c: Record<string, Delta> }
+
+/** Packs record texts (oldest first) as columns. */
 export function encodePack(entries: [id: string, text: string][]): string {
-  return `[${entries.map(([id, text]) => `["${id}",${text.length},${text}]`).join(',')}]`
+  const records = entries.map(([, text]) => JSON.parse(text) as RawRecord)
+  const pack: PackColumns = { f: 2, i: [], p: [], s: [], n: [], h: [], c: {} }
+  records.forEach((rec, k) => {
+    for (const [channel, d] of Object.entries(rec.c)) {
+      if (!Object.hasOwn(pack.c, channel)) setOwn(pack.c, channel, new Array(records.length).fill(0))
+      ;(pack.c[channel] as unknown[])[k] = 'a' in d && d.t === undefined ? d.a : d
+    }
+  })
+  const order = Object.keys(pack.c)
+  records.forEach(({ p, s, b, v, ut, c, ...rest }, k) => {
+    const [id, text] = entries[k] as [string, string]
+    pack.i.push(id)
+    pack.p.push(p === undefined ? null : p === entries[k - 1]?.[0] ? 0 : p)
+    pack.s.push(s)
+    pack.n.push(text.length)
+    if (b ?? v ?? ut) (pack.x ??= {})[k] = { b, v, ut }
+    // `w: 1` names the record's channels in its own order; read back, they come in column order.
+    if (rest.w && Object.keys(c).join() !== order.filter((ch) => Object.hasOwn(c, ch)).join()) {
+      for (const node in rest.w) if (rest.w[node] === 1) rest.w[node] = Object.keys(c)
+    }
+    pack.h.push(JSON.stringify(rest))
+  })
+  return JSON.stringify(pack)
 }
 
 /** The records of a pack, oldest first. Throws a plain Error when it is malformed. */
 export function decodePack(text: string): CheckpointRecord[] {
   const raw = JSON.parse(text) as unknown
-  if (!Array.isArray(raw)) throw new Error('a pack is not a list')
-  return raw.map((entry: unknown) => {
-    if (!Array.isArray(entry) || !isCheckpointId(entry[0]) || typeof entry[1] !== 'number') throw new Error('a pack entry has no id')
-    return parseRecord(entry[0], entry[2], entry[1], true)
+  if (Array.isArray(raw)) {
+    return raw.map((entry: unknown) => {
+      if (!Array.isArray(entry) || !isCheckpointId(entry[0]) || typeof entry[1] !== 'number') throw new Error('a pack entry has no id')
+      return parseRecord(entry[0], entry[2], entry[1], true)
+    })
+  }
+  const { f, i, p, s, n, x, h, c } = (raw ?? {}) as PackColumns
+  const columns = Object.entries(c ?? 0)
+  if (f !== 2 || ![p, s, n, h, ...columns.map((e) => e[1])].every((col) => Array.isArray(col) && col.length === i.length)) throw new Error('a pack is neither a list nor format 2 with full columns')
+  return i.map((id, k) => {
+    const parentId = p[k] === 0 ? i[k - 1] : (p[k] ?? undefined)
+    const step = s[k] as number
+    if (!isCheckpointId(id) || (parentId !== undefined && !isCheckpointId(parentId)) || typeof step !== 'number' || typeof n[k] !== 'number' || typeof h[k] !== 'string') throw new Error('a pack entry is malformed')
+    const deltas: Record<string, Delta> = {}
+    for (const [channel, column] of columns) {
+      const e = column[k]
+      if (e !== 0) setOwn(deltas, channel, Array.isArray(e) ? { a: e } : e)
+    }
+    const { b, v, ut } = x?.[k] ?? {}
+    let stored: RawRecord | undefined
+    return makeRecord(id, parentId, step, b, v, deltas, ut, n[k] as number, true, () => (stored ??= { ...(JSON.parse(h[k] as string) as RecordHeader), p: parentId, s: step, b, v, ut, c: deltas }))
   })
 }
 
-/** The JSON text of each record of a pack, by checkpoint id, to move records between packs unchanged. */
+/** The JSON text of each record of a pack, by checkpoint id, to move records between packs. */
 export function packTexts(text: string): Map<string, string> {
-  return new Map((JSON.parse(text) as [string, number, unknown][]).map(([id, , rec]) => [id, JSON.stringify(rec)]))
+  return new Map(decodePack(text).map((r) => [r.id, JSON.stringify(r.stored())]))
 }
 
 function approxJsonBytes(value: unknown): number {

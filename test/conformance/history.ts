@@ -360,6 +360,29 @@ export function historyTests(options: ConformanceOptions, test: Test): void {
       })
     }
 
+    test('packs of natural text are stored compressed (on platforms with CompressionStream) and read back right', async () => {
+      const adapter = await create()
+      const threadId = 'zip'
+      const sentence = 'The agent read the plan again and asked whether the second step should run before the first. '
+      const graph = (checkpointer: StorageAdapter | { adapter: StorageAdapter; packSize: number }) =>
+        new StateGraph({ log: append<string>() })
+          .addNode('step', (s) => ({ log: [`${s.log.length}: ${sentence.repeat(8)}`] }))
+          .addEdge(START, 'step')
+          .addConditionalEdges('step', (s) => (s.log.length >= 40 ? END : 'step'))
+          .compile({ checkpointer })
+      const writer = graph({ adapter, packSize: 8 })
+      await writer.invoke({ log: [] }, { threadId, recursionLimit: 100 })
+      const written = await collect(writer.getStateHistory({ threadId }))
+      expect(written).toHaveLength(41)
+      const packs = (await dump(adapter, threadId)).filter(([k]) => k.startsWith('p/'))
+      expect(packs.length).toBeGreaterThanOrEqual(3)
+      // 'z': compressed, where the platform has CompressionStream (browsers, workerd, Node 18+).
+      if (typeof CompressionStream === 'function') for (const [key, value] of packs) expect(value.slice(0, 2), key).toBe('7a')
+      const reader = graph(adapter)
+      expect(await collect(reader.getStateHistory({ threadId }))).toStrictEqual(written)
+      expect((await reader.getState({ threadId })).values.log).toHaveLength(40)
+    })
+
     test('long histories are packed: every checkpoint, fork and corrupt pack still reads back right', async () => {
       const adapter = await create()
       const threadId = 'packs'
