@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { decodePack, decodeRecord, encodePack, packTexts } from '../src/checkpoint/record.js'
+import { ChunkedStorage } from '../src/checkpoint/storage.js'
 import { appendList, collect, readStored, rejectsWith, storedBytes } from './helpers.js'
 
 const T = 'packs'
@@ -108,5 +109,21 @@ describe('pack format 2', () => {
     const pack = { ...good, h: ['{not json', ...(good.h as unknown[]).slice(1)] }
     await copy.commit(T, { put: all.map(([k, v]) => [k, k === packKey ? storedBytes(JSON.stringify(pack)) : v]) })
     await rejectsWith(collect(graph(copy).getStateHistory({ threadId: T })), 'CORRUPT_RECORD')
+  })
+})
+
+describe('record texts kept for packing', () => {
+  it('are handed back once, only for the bytes written, and at most 1024 per thread are kept', () => {
+    const storage = new ChunkedStorage(createMemoryAdapter())
+    const [[key, bytes]] = storage.puts('c/a', '{"s":0}', 't') as [[string, Uint8Array]]
+    expect(storage.recall('t', key, storedBytes('{"s":1}'))).toBeUndefined()
+    // A miss on other bytes forgets it too: the record was rewritten, its text is stale.
+    expect(storage.recall('t', key, bytes)).toBeUndefined()
+    storage.puts('c/a', '{"s":0}', 't')
+    expect(storage.recall('t', key, bytes)).toBe('{"s":0}')
+    expect(storage.recall('t', key, bytes)).toBeUndefined()
+    const written = Array.from({ length: 1100 }, (_, i) => storage.puts(`c/${String(i).padStart(4, '0')}`, `{"s":${i}}`, 't')[0] as [string, Uint8Array])
+    expect(written.map(([k, v]) => storage.recall('t', k, v) !== undefined)).toEqual(written.map((_, i) => i >= 1100 - 1024))
+    expect(storage.recall('u', 'c/0000', written[0]?.[1] as Uint8Array)).toBeUndefined()
   })
 })

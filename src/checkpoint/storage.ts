@@ -28,6 +28,8 @@ const ZIP_MARK = 0x7a // 'z': a checksummed value of compressed text
 const ZIP_MIN_BYTES = 1024
 /** Bytes of record texts {@link ChunkedStorage.puts} keeps for packing, for all threads together. */
 const RECENT_MAX_BYTES = 4 * 1024 * 1024
+/** ...and at most this many per thread, the newest (a pack takes 64 by default, and steps go on while it runs). */
+const RECENT_MAX_RECORDS = 1024
 
 /** The adapter of a graph's history, as the history layer uses it. */
 export class ChunkedStorage {
@@ -108,13 +110,26 @@ export class ChunkedStorage {
     let recent = this.#recent.get(threadId)
     if (!recent) this.#recent.set(threadId, (recent = new Map()))
     recent.set(key, { bytes, text })
+    // A thread whose records are never packed (snapshots keep its chains short) keeps only its newest ones.
+    if (recent.size > RECENT_MAX_RECORDS) this.#forget(recent, recent.keys().next().value as string)
     return puts
   }
 
-  /** The text of the record at `key` if this storage wrote it and `raw` is still what it wrote, else undefined. */
+  /**
+   * The text of the record at `key` if this storage wrote it and `raw` is still what it wrote, else undefined. Asked
+   * for when the record is packed, which happens once: it is forgotten, so packed records' texts are not held.
+   */
   recall(threadId: string, key: string, raw: Uint8Array): string | undefined {
-    const hit = this.#recent.get(threadId)?.get(key)
-    return hit && sameBytes(hit.bytes, raw) ? hit.text : undefined
+    const recent = this.#recent.get(threadId)
+    const hit = recent?.get(key)
+    if (!recent || !hit) return undefined
+    this.#forget(recent, key)
+    return sameBytes(hit.bytes, raw) ? hit.text : undefined
+  }
+
+  #forget(recent: Map<string, { bytes: Uint8Array }>, key: string): void {
+    this.#recentBytes -= recent.get(key)?.bytes.length ?? 0
+    recent.delete(key)
   }
 
   /**
