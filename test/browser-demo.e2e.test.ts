@@ -63,17 +63,26 @@ async function ask(text: string): Promise<void> {
   await page.click('#ask button[type=submit]')
 }
 
-/** The Worker's head of the thread, once sync has pushed it (background sync runs on commits). */
+/** What the page's sync did (its status and last results), for failure messages. */
+const syncReport = () => page.evaluate(() => ({ status: { ...window.demo.sync.status, error: window.demo.sync.status.error?.message }, log: window.demo.syncLog }))
+
+/**
+ * The Worker's head of the thread, once sync has pushed it (background sync runs on commits). One device forks and
+ * runs here, so a sync conflict is always a bug: it fails at once, saying which heads the sync saw.
+ */
 async function workerHeadBecomes(threadId: string, id: string): Promise<void> {
   let last: unknown
   for (let i = 0; i < 300; i++) {
     const state = await call(server, 'GET', threadPath(threadId, '/state'), { token })
     if (state.status === 200 && state.json.checkpointId === id) return
     last = state.json?.checkpointId ?? state.json
+    const sync = await syncReport()
+    if (sync.log.some((r) => (r as { conflict?: unknown }).conflict !== undefined)) {
+      throw new Error(`sync reported a conflict on a thread only this page writes (the Worker's head is ${JSON.stringify(last)}, the page's ${id}): ${JSON.stringify(sync)}`)
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
-  const sync = await page.evaluate(() => ({ status: { ...window.demo.sync.status, error: window.demo.sync.status.error?.message }, log: window.demo.syncLog }))
-  throw new Error(`the Worker's head of ${threadId} never became ${id} (it is ${JSON.stringify(last)}); the page's sync: ${JSON.stringify(sync)}`)
+  throw new Error(`the Worker's head of ${threadId} never became ${id} (it is ${JSON.stringify(last)}); the page's sync: ${JSON.stringify(await syncReport())}`)
 }
 
 /** Checkpoints of the page's thread. */
@@ -85,6 +94,19 @@ const checkpointCount = () =>
   })
 
 const localHead = async () => page.evaluate(async () => (await window.demo.agent.getState({ threadId: window.demo.thread() })).config.checkpointId)
+
+/** The ids of the head's line in the page's store, newest first (the head, its parent, ...). */
+const headLine = () =>
+  page.evaluate(async () => {
+    const parents = new Map<string, string | undefined>()
+    for await (const s of window.demo.agent.getStateHistory({ threadId: window.demo.thread() })) parents.set(s.config.checkpointId, s.parentConfig?.checkpointId)
+    const line: string[] = []
+    for (let id: string | undefined = (await window.demo.agent.getState({ threadId: window.demo.thread() })).config.checkpointId; id !== undefined; id = parents.get(id)) line.push(id)
+    return line
+  })
+
+/** The checkpoint the devtools fork wrote (the next test reloads onto it). */
+let forkId: string | undefined
 
 it('runs the agent: tool calls fanned out, a draft, the approval; then the Worker has the thread', async () => {
   await page.goto(`${server.url}/#token=${token}`)
@@ -151,7 +173,9 @@ it('forks from the devtools timeline: the new checkpoint is a branch of its own'
   const before = await checkpointCount()
   await expect.poll(() => rows.count()).toBe(before) // the panel has caught up with the last run
   // The checkpoint after the first answer: step 4 of the first turn.
-  await rows.filter({ hasText: 'step 4' }).first().click()
+  const base = rows.filter({ hasText: 'step 4' }).first()
+  const baseId = await base.getAttribute('data-id')
+  await base.click()
   await devtools.getByText('Fork here…').click()
   await devtools.locator('textarea').fill('{"messages":[{"role":"user","content":"a forked question"}]}')
   await devtools.getByRole('button', { name: 'Write fork' }).click()
@@ -160,25 +184,36 @@ it('forks from the devtools timeline: the new checkpoint is a branch of its own'
   expect(state).toHaveLength(6)
   expect(state.at(-1)).toBe('a forked question')
   await expect.poll(() => page.locator('#messages li').count()).toBe(6)
+  // The fork is the thread's head, on a branch of its own from the checkpoint picked.
+  const line = await headLine()
+  expect(line[1], 'the fork continues the checkpoint picked in the timeline').toBe(baseId)
+  forkId = line[0]
   await shot('4-forked')
 })
 
 it('offline: the page reloads from the service worker, runs into IndexedDB, and syncs once back online', async () => {
   offline = true
   await context.setOffline(true)
+  // Right after the fork, often while the page's sync is still pushing it (the reload cuts that sync off).
   await page.reload()
   await page.waitForFunction(() => window.demo !== undefined)
+  expect(forkId, 'the fork test ran first').toBeDefined()
+  expect(await localHead(), 'the reloaded page is on the fork').toBe(forkId)
   await expect.poll(() => page.textContent('#net-badge')).toBe('offline')
   await ask('weather in Oslo')
   await page.waitForSelector('#approval:not([hidden])')
   await page.click('#approve')
   await page.waitForFunction(() => document.querySelector('#approval')?.hasAttribute('hidden'))
   await expect.poll(() => page.textContent('#sync-badge')).toMatch(/^sync: offline, \d+ checkpoints? to push$/)
+  const offlineHead = await localHead()
+  expect(await headLine(), 'the offline run continued the fork').toContain(forkId)
   await shot('5-offline')
   await context.setOffline(false)
   offline = false
-  await workerHeadBecomes(await thread(), await localHead())
+  // The sync takes the offline run to the Worker, as the thread's head: no conflict with the line the fork left.
+  await workerHeadBecomes(await thread(), offlineHead)
   await expect.poll(() => page.textContent('#sync-badge'), { timeout: 10_000 }).toBe('sync: idle')
+  expect(await localHead(), 'the page stays on its own line').toBe(offlineHead)
   // Every checkpoint of the thread is on the Worker, the fork's branch included.
   const local = await page.evaluate(async () => {
     const ids: string[] = []

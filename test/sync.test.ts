@@ -233,6 +233,66 @@ describe('sync cut off and retried', () => {
       expect(await headOf(chat(remote), 't')).toBe(await headOf(ga, 't'))
     }
   })
+  /** The remote as a tab saw it when it was closed: the head move lands (or not), and no answer comes back. */
+  function closedAfterMove(inner: SyncPeer, landed: boolean): SyncPeer {
+    return {
+      name: 'closed',
+      pull: (t, s) => inner.pull(t, s),
+      has: (t, ids) => inner.has(t, ids),
+      push: (t, c) => inner.push(t, c),
+      moveHead: async (t, id, e) => {
+        if (landed) await inner.moveHead(t, id, e)
+        throw Object.assign(new Error('tab closed'), { name: 'TypeError' })
+      },
+    }
+  }
+  /** Checkpoint ids of a thread, oldest first. */
+  const ids = async (g: Chat, t: string) => (await historyOf(g, t)).map((c) => (c as { id: string }).id)
+
+  for (const landed of [true, false]) {
+    it(`a tab closed while its sync moved the remote's head (${landed ? 'the move landed' : 'it did not'}), then a fork on this device: no conflict, the fork stays the head`, async () => {
+      const [a, remote] = [createMemoryAdapter(), createMemoryAdapter()]
+      const ga = chat(a)
+      await say(ga, 't', 'one')
+      await say(ga, 't', 'two')
+      const sync = createSync({ local: a, remote })
+      expect((await sync.syncThread('t')).error).toBeUndefined()
+      await say(ga, 't', 'three')
+      const before = await headOf(ga, 't')
+      expect((await createSync({ local: a, remote: closedAfterMove(historyPeer(remote), landed) }).syncThread('t')).error).toBeDefined()
+      if (landed) expect(await headOf(chat(remote), 't')).toBe(before)
+      // The user forks from the first turn and runs on from the fork.
+      const fork = await ga.updateState({ threadId: 't', checkpointId: (await ids(ga, 't'))[2] as string }, { messages: ['forked'] })
+      await say(ga, 't', 'after the fork')
+      const head = await headOf(ga, 't')
+      const r = await sync.syncThread('t')
+      expect(r.error).toBeUndefined()
+      expect(r.conflict).toBeUndefined()
+      expect(r.head).toBe(head)
+      expect(await headOf(ga, 't')).toBe(head)
+      expect(await headOf(chat(remote), 't')).toBe(head)
+      expect(await ids(chat(remote), 't')).toEqual(await ids(ga, 't'))
+      expect(await ids(ga, 't')).toContain(fork.checkpointId)
+    })
+  }
+
+  it('a real divergence after such a cut is still a conflict: another device moved the remote on meanwhile', async () => {
+    const [a, b, remote] = [createMemoryAdapter(), createMemoryAdapter(), createMemoryAdapter()]
+    const [ga, gb] = [chat(a), chat(b)]
+    await say(ga, 't', 'one')
+    const [syncA, syncB] = [createSync({ local: a, remote }), createSync({ local: b, remote })]
+    await syncA.syncThread('t')
+    await syncB.syncThread('t')
+    await say(ga, 't', 'a1')
+    await createSync({ local: a, remote: closedAfterMove(historyPeer(remote), true) }).syncThread('t')
+    await syncB.syncThread('t')
+    await say(gb, 't', 'b1')
+    await syncB.syncThread('t')
+    await say(ga, 't', 'a2')
+    const r = await syncA.syncThread('t')
+    expect(r.conflict).toBeDefined()
+    expect(r.head).toBe(await headOf(chat(remote), 't'))
+  })
 })
 
 describe('bad input changes nothing', () => {

@@ -96,6 +96,12 @@ const HAS_PAGE = 500
 interface SavedState {
   local: Marks
   remote: Marks
+  /**
+   * Written (beside the marks of the sync before) just before a sync moves the remote's head: where it moves it to.
+   * Still there at the next sync, it means that sync was cut off (a closed or reloaded tab) before it could record
+   * the move: a remote at this head was moved there by this device, not by anyone else.
+   */
+  moving?: string | undefined
 }
 
 const isPeer = (x: SyncPeer | StorageAdapter): x is SyncPeer => typeof (x as SyncPeer).pull === 'function'
@@ -234,6 +240,7 @@ export function createSync(options: SyncOptions): Sync {
 
   async function once(threadId: string): Promise<SyncResult> {
     const saved = await readState(threadId)
+    const movingRemote = (head: string) => saveState(threadId, { local: saved?.local ?? {}, remote: saved?.remote ?? {}, moving: head })
     const mine = await local.pull(threadId, saved?.local)
     const theirs = await remote.pull(threadId, saved?.remote)
     const result: SyncResult = { threadId, pushed: 0, pulled: 0, head: mine.marks.head }
@@ -255,6 +262,7 @@ export function createSync(options: SyncOptions): Sync {
     if (localHead !== remoteHead) {
       if (localHead === undefined || remoteHead === undefined) {
         // One side has never seen the thread: it takes the other's head.
+        if (remoteHead === undefined) await movingRemote(localHead as string)
         if (localHead === undefined) localRevs.saw(await local.moveHead(threadId, (localHead = remoteHead) as string, undefined)) // no run can be going on
         else remoteRevs.saw(await remote.moveHead(threadId, (remoteHead = localHead), undefined))
       } else {
@@ -264,6 +272,9 @@ export function createSync(options: SyncOptions): Sync {
         let ancestor: string | undefined
         if (saved?.local.head === localHead) head = remoteHead
         else if (saved?.remote.head === remoteHead) head = localHead
+        // A sync cut off after moving the remote here: the remote did not move since either, whatever this device did
+        // meanwhile (a fork from an older checkpoint is not a conflict with the line it left).
+        else if (saved?.moving === remoteHead) head = localHead
         else if ((ancestor = await local.commonAncestor(threadId, localHead, remoteHead)) === localHead) head = remoteHead
         else if (ancestor === remoteHead) head = localHead
         else {
@@ -272,6 +283,8 @@ export function createSync(options: SyncOptions): Sync {
           result.conflict = { local: localHead, remote: remoteHead, ancestor, head }
         }
         if (head !== remoteHead) {
+          // Recorded first: a tab closed while the move is on its way must not turn this device's next fork into a conflict.
+          await movingRemote(head)
           remoteRevs.saw(await remote.moveHead(threadId, head, remoteHead))
           remoteHead = head
         }
