@@ -10,7 +10,7 @@ import { CHECKPOINT_RANGE, PACK_RANGE, idOfKey, taskOfKey } from './keys.js'
 import { makeCheckpoint, type Checkpoint, type PendingTask, type Usage } from './model.js'
 import { decodePending } from './pending.js'
 import { checkpointNotFound, corruptPack, corruptRecord } from './read-errors.js'
-import { decodePack, decodeRecord, type CheckpointRecord, type RecordDetails } from './record.js'
+import { approxJsonBytes, decodePack, decodeRecord, type CheckpointRecord, type RecordDetails } from './record.js'
 import { setOwn } from './serde.js'
 import { storedKeys, type ChunkedStorage } from './storage.js'
 
@@ -49,8 +49,10 @@ type Entry = { id: string; rec: CheckpointRecord } | { id: string; load: () => P
  */
 export async function collectRecords(storage: ChunkedStorage, threadId: string, what: { targets?: string[]; list?: ListOptions }): Promise<Found> {
   const found: Found = new Map()
-  const needed = new Set<string>(what.targets)
-  const neededBy = new Map<string, string>()
+  // Records still to find, each with the one that needs it (undefined for targets). Entries are never deleted (a
+  // Map that shrinks and grows by one per record reallocates its table): `open` counts those not found yet.
+  const needed = new Map<string, string | undefined>(what.targets?.map((id) => [id, undefined]))
+  let open = needed.size
   const list = what.list
   let listed = 0
   const top = what.targets ? what.targets.reduce((a, b) => (a > b ? a : b)) : list?.before
@@ -59,9 +61,9 @@ export async function collectRecords(storage: ChunkedStorage, threadId: string, 
   scan: for await (const batch of newestFirst(storage, threadId, top === undefined ? undefined : { id: top, inclusive: what.targets !== undefined })) {
     for (const entry of batch) {
       const id = entry.id
-      const isNeeded = needed.has(id)
+      const isNeeded = needed.has(id) && !found.has(id)
       if (!isNeeded && !wantMore()) {
-        if (needed.size === 0) break scan
+        if (open === 0) break scan
         continue
       }
       const rec = 'rec' in entry ? entry.rec : await entry.load()
@@ -69,17 +71,19 @@ export async function collectRecords(storage: ChunkedStorage, threadId: string, 
       if (isTarget) listed++
       if (!isTarget && !isNeeded) continue
       found.set(id, { rec, target: isTarget })
-      needed.delete(id)
-      if (!rec.base && rec.parentId !== undefined && !found.has(rec.parentId)) {
-        needed.add(rec.parentId)
-        neededBy.set(rec.parentId, id)
+      if (isNeeded) open--
+      const parent = rec.parentId
+      if (!rec.base && parent !== undefined && !found.has(parent) && !needed.has(parent)) {
+        needed.set(parent, id)
+        open++
       }
-      if (needed.size === 0 && !wantMore()) break scan
+      if (open === 0 && !wantMore()) break scan
     }
   }
-  for (const id of needed) {
-    if (what.targets?.includes(id)) throw checkpointNotFound(threadId, id)
-    throw corruptRecord(threadId, neededBy.get(id) ?? id, `its parent checkpoint "${id}" is missing`)
+  for (const [id, by] of needed) {
+    if (found.has(id)) continue
+    if (by === undefined) throw checkpointNotFound(threadId, id)
+    throw corruptRecord(threadId, by, `its parent checkpoint "${id}" is missing`)
   }
   return found
 }
@@ -151,15 +155,15 @@ export function rebuild(threadId: string, records: Found, targets: string[]): Ch
     // A parent nobody else will see (not asked for, this is its only child, its values shared with no other
     // state) is advanced in place: rebuilding one checkpoint is then linear in the bytes read, not quadratic.
     // A copied state shares sub-trees with its parent, so it is never mutated.
+    // (The parent stays in `built`, advanced: it is no one's parent any more, and deleting it would cost more.)
     const inPlace = parent !== undefined && parent.owned && !wanted.has(parent.id) && children.get(parent.id) === 1
-    if (inPlace) built.delete(parent.id)
     const values: Record<string, unknown> = parent ? (inPlace ? parent.values : { ...parent.values }) : {}
     const sizes: Record<string, number> = parent ? (inPlace ? parent.sizes : { ...parent.sizes }) : {}
     for (const channel of Object.keys(rec.deltas)) {
       const d = rec.deltas[channel] as Delta
       const prev = values[channel]
       // Estimate before applying: an in-place apply changes `prev`.
-      sizes[channel] = estimateSize(sizes[channel], prev, d, rec.deltaBytes[channel] ?? 0)
+      sizes[channel] = estimateSize(sizes[channel], prev, d, approxJsonBytes(d))
       try {
         setOwn(values, channel, applyDelta(prev, d, inPlace))
       } catch (err) {

@@ -18,8 +18,6 @@ export interface CheckpointRecord extends Pick<CheckpointFields, 'id' | 'parentI
   /** Read from a pack rather than from its own key. */
   packed: boolean
   deltas: Record<string, Delta>
-  /** Encoded length of each delta, for the snapshot policy. */
-  deltaBytes: Record<string, number>
   bytes: number
   /**
    * Next tasks, writes, metadata...: most records read are only stepping stones towards the checkpoint asked
@@ -122,33 +120,46 @@ function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean
     throw new Error('missing step, next tasks or channel values')
   }
   if (raw.p !== undefined && !isCheckpointId(raw.p)) throw new Error('bad parent id')
-  return makeRecord(id, raw.p, raw.s, raw.b, raw.v, raw.c, raw.ut, bytes, packed, () => raw)
+  return makeRecord(id, raw.p, raw.s, raw.b, raw.v, raw.c, raw.ut, bytes, packed, raw)
 }
 
-/** A record from its fields; `stored` gives it as a loose record's JSON value, for its details. */
-function makeRecord(id: string, parentId: string | undefined, step: number, b: unknown, v: number | undefined, deltas: Record<string, Delta>, usageTotal: Usage | undefined, bytes: number, packed: boolean, stored: () => RawRecord): CheckpointRecord {
+/** A record from its fields and, as a loose record's JSON value, itself (or, packed, the rest of its header's text). */
+function makeRecord(id: string, parentId: string | undefined, step: number, b: unknown, v: number | undefined, deltas: Record<string, Delta>, usageTotal: Usage | undefined, bytes: number, packed: boolean, raw: RawRecord | string): CheckpointRecord {
   if (v !== undefined && !(Number.isInteger(v) && v > 1)) throw new Error('bad state version')
-  const deltaBytes: Record<string, number> = {}
-  for (const channel of Object.keys(deltas)) {
+  for (const channel in deltas) {
     const d = deltas[channel]
     if (d === null || typeof d !== 'object') throw new Error(`bad value for channel "${channel}"`)
-    // Approximate size of the delta's JSON: good enough for the snapshot policy.
-    deltaBytes[channel] = approxJsonBytes(d)
   }
-  let details: RecordDetails | undefined
-  return {
-    id,
-    parentId,
-    step,
-    base: b === 1 || parentId === undefined,
-    version: v ?? 1,
-    deltas,
-    deltaBytes,
-    usageTotal,
-    bytes,
-    packed,
-    stored,
-    details: () => (details ??= recordDetails(stored())),
+  return new StoredRecord(id, parentId, step, b === 1 || parentId === undefined, v ?? 1, deltas, usageTotal, bytes, packed, raw)
+}
+
+/** A class rather than an object with closures: thousands are made per read of a long thread. */
+class StoredRecord implements CheckpointRecord {
+  #raw: RawRecord | string
+  #details: RecordDetails | undefined
+  constructor(
+    readonly id: string,
+    readonly parentId: string | undefined,
+    readonly step: number,
+    readonly base: boolean,
+    readonly version: number,
+    readonly deltas: Record<string, Delta>,
+    readonly usageTotal: Usage | undefined,
+    readonly bytes: number,
+    readonly packed: boolean,
+    raw: RawRecord | string,
+  ) {
+    this.#raw = raw
+  }
+
+  details(): RecordDetails {
+    return (this.#details ??= recordDetails(this.stored()))
+  }
+
+  stored(): RawRecord {
+    if (typeof this.#raw !== 'string') return this.#raw
+    const { parentId: p, step: s, base, version: v, usageTotal: ut, deltas: c } = this
+    return (this.#raw = { ...(JSON.parse(this.#raw) as RecordHeader), p, s, b: base ? 1 : undefined, v: v > 1 ? v : undefined, ut, c })
   }
 }
 
@@ -239,9 +250,8 @@ export function decodePack(text: string): CheckpointRecord[] {
       const e = column[k]
       if (e !== 0) setOwn(deltas, channel, Array.isArray(e) ? { a: e } : e)
     }
-    const { b, v, ut } = x?.[k] ?? {}
-    let stored: RawRecord | undefined
-    return makeRecord(id, parentId, step, b, v, deltas, ut, n[k] as number, true, () => (stored ??= { ...(JSON.parse(h[k] as string) as RecordHeader), p: parentId, s: step, b, v, ut, c: deltas }))
+    const rare = x?.[k]
+    return makeRecord(id, parentId, step, rare?.b, rare?.v, deltas, rare?.ut, n[k] as number, true, h[k] as string)
   })
 }
 
@@ -250,7 +260,8 @@ export function packTexts(text: string): Map<string, string> {
   return new Map(decodePack(text).map((r) => [r.id, JSON.stringify(r.stored())]))
 }
 
-function approxJsonBytes(value: unknown): number {
+/** Approximate length of a delta's JSON: good enough for the snapshot policy. */
+export function approxJsonBytes(value: unknown): number {
   if (typeof value === 'string') return value.length + 2
   if (value === null || typeof value !== 'object') return 8
   let n = 2

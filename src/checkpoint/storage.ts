@@ -275,19 +275,30 @@ const checksumOf = (mark: number | undefined): ((bytes: Uint8Array) => number) =
  */
 export function sum32(bytes: Uint8Array): number {
   const n = bytes.length >>> 2
-  // Int32Array needs an aligned start: a value's body begins after its 5-byte header, so it is usually copied.
-  const words = new Int32Array(bytes.byteOffset % 4 ? bytes.slice(0, n * 4).buffer : bytes.buffer, bytes.byteOffset % 4 ? 0 : bytes.byteOffset, n)
+  // Int32Array needs an aligned start: a value's body begins after its 5-byte header, so it is usually copied, a
+  // chunk at a time into one scratch buffer (an even number of words, so each chunk starts on lane a).
+  const aligned = bytes.byteOffset % 4 === 0
   let a = 0x811c9dc5 ^ bytes.length
   let b = 0x01000193
-  let i = 1
-  for (; i < n; i += 2) {
-    a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
-    b = Math.imul(b ^ (words[i] as number), 0x5bd1e995)
+  for (let start = 0; start < n; start += SCRATCH_WORDS) {
+    const count = Math.min(SCRATCH_WORDS, n - start)
+    let words: Int32Array = scratch
+    if (aligned) words = new Int32Array(bytes.buffer, bytes.byteOffset + start * 4, count)
+    else scratchBytes.set(bytes.subarray(start * 4, (start + count) * 4))
+    let i = 1
+    for (; i < count; i += 2) {
+      a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
+      b = Math.imul(b ^ (words[i] as number), 0x5bd1e995)
+    }
+    if (i === count) a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
   }
-  if (i === n) a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
   for (let j = n * 4; j < bytes.length; j++) b = Math.imul(b ^ (bytes[j] as number), 0x5bd1e995)
   return (a ^ Math.imul(b, 0x27d4eb2d)) >>> 0
 }
+
+const SCRATCH_WORDS = 16384
+const scratch = new Int32Array(SCRATCH_WORDS)
+const scratchBytes = new Uint8Array(scratch.buffer)
 
 /** FNV-1a, 32 bits, of `bytes`. */
 export function fnv1a(bytes: Uint8Array): number {
