@@ -28,8 +28,6 @@ const ZIP_MARK = 0x7a // 'z': a checksummed value of compressed text
 const ZIP_MIN_BYTES = 1024
 /** Bytes of record texts {@link ChunkedStorage.puts} keeps for packing, for all threads together. */
 const RECENT_MAX_BYTES = 4 * 1024 * 1024
-/** ...and at most this many per thread, the newest (a pack takes 64 by default, and steps go on while it runs). */
-const RECENT_MAX_RECORDS = 1024
 
 /** The adapter of a graph's history, as the history layer uses it. */
 export class ChunkedStorage {
@@ -110,8 +108,6 @@ export class ChunkedStorage {
     let recent = this.#recent.get(threadId)
     if (!recent) this.#recent.set(threadId, (recent = new Map()))
     recent.set(key, { bytes, text })
-    // A thread whose records are never packed (snapshots keep its chains short) keeps only its newest ones.
-    if (recent.size > RECENT_MAX_RECORDS) this.#forget(recent, recent.keys().next().value as string)
     return puts
   }
 
