@@ -158,8 +158,15 @@ class StoredRecord implements CheckpointRecord {
 
   stored(): RawRecord {
     if (typeof this.#raw !== 'string') return this.#raw
-    const { parentId: p, step: s, base, version: v, usageTotal: ut, deltas: c } = this
-    return (this.#raw = { ...(JSON.parse(this.#raw) as RecordHeader), p, s, b: base ? 1 : undefined, v: v > 1 ? v : undefined, ut, c })
+    // Fields set on the parsed object, not spread into a new one: that made objects ten times slower to build and read.
+    const raw = JSON.parse(this.#raw) as RawRecord
+    if (this.parentId !== undefined) raw.p = this.parentId
+    raw.s = this.step
+    if (this.base) raw.b = 1
+    if (this.version > 1) raw.v = this.version
+    if (this.usageTotal) raw.ut = this.usageTotal
+    raw.c = this.deltas
+    return (this.#raw = raw)
   }
 }
 
