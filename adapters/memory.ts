@@ -73,25 +73,25 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
       for (const key of batch.del ?? []) seen.set(key, undefined)
       checkPuts(batch, maxValueBytes, 'memory', thread)
       for (const [key, value] of batch.put ?? []) seen.set(key, value)
-      for (const [key, value] of seen) {
+      seen.forEach((value, key) => {
         const old = data?.values.get(key)
         delta += (value ? key.length + value.length : 0) - (old ? key.length + old.length : 0)
-      }
+      })
       if (total + delta > quota) throw quotaExceeded('memory', thread, `the commit needs ${delta} more bytes than its ${quota}-byte quota leaves`)
 
       const target = data ?? { keys: [], values: new Map(), updatedAt: 0, bytes: 0 }
-      for (const [key, value] of seen) {
+      seen.forEach((value, key) => {
         const had = target.values.has(key)
         if (value === undefined) {
           if (had) {
             target.values.delete(key)
             target.keys.splice(lowerBound(target.keys, key), 1)
           }
-          continue
+          return
         }
         target.values.set(key, value.slice())
         if (!had) insertSorted(target.keys, key)
-      }
+      })
       target.bytes += delta
       total += delta
       target.updatedAt = Date.now()

@@ -48,6 +48,9 @@ export class CheckpointWriter {
   readonly #policy: WriterPolicy
   /** The newest checkpoint of the thread as far as this writer knows: what the next commit is guarded by. */
   #head: string | undefined
+  /** The head value this writer last put, and the id it names: the next commit's guard, encoded once. */
+  #headPutId: string | undefined
+  #headPutBytes: Uint8Array | undefined
   #parent: Checkpoint | undefined
   /** Keys of pending writes the next checkpoint completes, deleted in its commit. */
   #fold: string[] = []
@@ -99,12 +102,16 @@ export class CheckpointWriter {
     const parentId = this.#parent?.id
     const id = nextCheckpointId(parentId !== undefined && (this.#head === undefined || parentId > this.#head) ? parentId : this.#head)
     const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy)
-    const put: [string, Uint8Array][] = [...this.#storage.puts(checkpointKey(id), text, this.threadId), [HEAD_KEY, headBytes(id)]]
+    const head = headBytes(id)
+    const records = this.#storage.puts(checkpointKey(id), text, this.threadId)
+    const put: [string, Uint8Array][] = records.length === 1 ? [records[0] as [string, Uint8Array], [HEAD_KEY, head]] : [...records, [HEAD_KEY, head]]
     const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }
-    const guard = headGuard(this.#head)
+    const guard = this.#guard()
     this.#head = id
+    this.#headPutId = id
+    this.#headPutBytes = head
     this.#parent = checkpoint
-    this.#fold = []
+    if (this.#fold.length > 0) this.#fold = []
     if (overlap) await this.#group(batch, guard)
     else await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), false)
     // Packing runs beside the next steps (it commits nothing they depend on), one pack at a time: later steps would
@@ -125,7 +132,7 @@ export class CheckpointWriter {
     const keys = new Set(put.map(([key]) => key))
     // A task's record rewritten (its effects' results, then how it ended) drops the chunks of the last one it leaves over.
     const del = this.#fold.filter((key) => !keys.has(key) && keys.has(key.slice(2, key.lastIndexOf('/'))))
-    const guard = headGuard(this.#head)
+    const guard = this.#guard()
     await this.#enqueue(() => this.#storage.commit(this.threadId, del.length > 0 ? { put, del } : { put }, guard), false)
     this.fold([...keys])
   }
@@ -140,6 +147,11 @@ export class CheckpointWriter {
   async idle(): Promise<void> {
     await this.#queue
     await this.#packing
+  }
+
+  /** The guard of the next commit: the head as this writer last put it (no need to encode it again), or as loaded. */
+  #guard(): Guard {
+    return this.#headPutId !== undefined && this.#headPutId === this.#head ? { key: HEAD_KEY, expect: this.#headPutBytes } : headGuard(this.#head)
   }
 
   async #pack(): Promise<void> {

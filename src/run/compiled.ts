@@ -233,8 +233,11 @@ export class CompiledGraph<D extends StateDefinition, N extends string = string>
     const done = c.pending.filter((p) => p.writes).sort((a, b) => a.index - b.index)
     if (done.length > 0) {
       const tasks = done.map((p) => ({ node: p.index < 0 ? START : p.node, writes: p.writes as [string, unknown][] }))
-      // Writes that cannot go together (two writers of a last-value channel) leave the checkpoint shown as stored.
-      c = { ...c, values: (await applyWrites(this.#spec, new Scope(c.threadId, () => c.id), c.values, tasks, false).catch(() => c)).values }
+      try {
+        c = { ...c, values: (await applyWrites(this.#spec, new Scope(c.threadId, () => c.id), c.values, tasks, false)).values }
+      } catch {
+        // Writes that cannot go together (two writers of a last-value channel) leave the checkpoint shown as stored.
+      }
     }
     return snapshotOf(c) as StateSnapshot<StateOf<D>>
   }

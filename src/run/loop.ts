@@ -5,7 +5,7 @@
  */
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import type { History } from '../checkpoint/history.js'
-import { addUsage, type Checkpoint, type PendingTask, type Source, type StaticInterrupt, type TaskRef, type Usage, type Waiting } from '../checkpoint/model.js'
+import { addUsage, type Checkpoint, type NewCheckpoint, type PendingTask, type Source, type StaticInterrupt, type TaskRef, type Usage, type Waiting } from '../checkpoint/model.js'
 import type { CheckpointWriter } from '../checkpoint/writer.js'
 import { Command, START } from './command.js'
 import type { RunConfig, RunOptions } from './config.js'
@@ -82,7 +82,7 @@ export class Run {
     // Effect keys name the checkpoint a step runs after, so effects need every step's checkpoint stored.
     const eachStored = (config.durability ?? options.durability) !== 'exit' && (config.checkpointEvery ?? options.checkpointEvery ?? 1) <= 1
     const record = (t?: PendingTask) => (t ? (this.#writer as CheckpointWriter).writePending([t]) : (this.#writer as CheckpointWriter).flush())
-    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit: this.#emit, adapter: history?.adapter, cache: options.cache, record: history && eachStored ? record : undefined }
+    this.#tasks = { spec, scope: this.#scope, router: this.#router, signal: config.signal, parent, canPause: history !== undefined, store: options.store, emit: this.#emit, streaming: this.#streaming, adapter: history?.adapter, cache: options.cache, record: history && eachStored ? record : undefined }
   }
 
   /** Runs the graph from `input`. Returns once every commit and pack of the run has ended, whatever it ended in. */
@@ -203,11 +203,11 @@ export class Run {
     const started = performance.now()
     const cur = this.#cur
     const at = { step: cur.step, values: cur.values, checkpointId: cur.id }
-    const outcomes = await Promise.all(
-      cur.next.map((task, i) => runTask(this.#tasks, task, i, at, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])),
-    )
+    const run = (task: TaskRef, i: number) => runTask(this.#tasks, task, i, at, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])
+    // Most steps run one task: it is awaited alone, without Promise.all's bookkeeping.
+    const outcomes = cur.next.length === 1 ? [await run(cur.next[0] as TaskRef, 0)] : await Promise.all(cur.next.map(run))
     // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
-    this.#resume = new Map()
+    if (this.#resume.size > 0) this.#resume = new Map()
     // A subgraph node's Command.PARENT ends the subgraph run here; the parent's task applies it (top graph: refused).
     const up = outcomes.find((o) => o.status === 'failed' && o.error instanceof ParentCommand) as { error: ParentCommand } | undefined
     if (up) {
@@ -232,7 +232,11 @@ export class Run {
       }
       // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
       const finished = outcomes.flatMap((o, i) => (o.status === 'done' ? [{ node: (cur.next[i] as TaskRef).node, writes: o.writes }] : []))
-      this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false).catch(() => cur)).values
+      try {
+        this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false)).values
+      } catch {
+        this.#shown = cur.values
+      }
       this.#finished = finished
       if (failedAt >= 0) {
         for (const f of finished) this.#emit({ type: 'update', node: f.node, update: Object.fromEntries(f.writes) })
@@ -242,13 +246,18 @@ export class Run {
     }
 
     const done = outcomes as Extract<TaskOutcome, { status: 'done' }>[]
-    const applied = await applyWrites(this.#spec, this.#scope, cur.values, done.map((o, i) => ({ node: (cur.next[i] as TaskRef).node, writes: o.writes })))
-    const routed: TaskRef[] = []
-    for (const [i, o] of done.entries()) {
+    // Writes and routes return at once unless a schema or a conditional edge is async: only a promise is awaited.
+    let applied = applyWrites(this.#spec, this.#scope, cur.values, done.map((o, i) => ({ node: (cur.next[i] as TaskRef).node, writes: o.writes })))
+    if (applied instanceof Promise) applied = await applied
+    let routed: TaskRef[] = []
+    for (let i = 0; i < done.length; i++) {
+      const o = done[i] as Extract<TaskOutcome, { status: 'done' }>
       const node = (cur.next[i] as TaskRef).node
       // As in LangGraph, a node's conditional edges see the state before the step plus that node's own writes.
       const view = done.length > 1 && this.#spec.branches.has(node) ? (await applyWrites(this.#spec, this.#scope, cur.values, [{ node, writes: o.writes }], false)).values : applied.values
-      routed.push(...(await this.#router.route(node, view, o.goto)))
+      const to = await this.#router.route(node, view, o.goto)
+      if (routed.length === 0) routed = to
+      else routed.push(...to)
     }
     const { next, waiting } = schedule(this.#spec, routed, cur.next, cur.waiting)
     // As in LangGraph.js: tasks that finished in an earlier attempt of the step are streamed again first, as cached.
@@ -258,30 +267,37 @@ export class Run {
       this.#emit({ type: 'values', values: applied.values })
     }
 
-    for (const t of cur.next) this.#acc.writes[t.node] ??= []
-    for (const [node, channels] of Object.entries(applied.writes)) this.#acc.writes[node] = union(this.#acc.writes[node], channels)
-    for (const [i, o] of done.entries()) {
-      this.#acc.usage = addUsage(this.#acc.usage, o.usage)
-      if ((o.attempts ?? 1) > 1) (this.#acc.attempts ??= {})[(cur.next[i] as TaskRef).node] = o.attempts as number
+    const acc = this.#acc
+    for (const t of cur.next) acc.writes[t.node] ??= []
+    for (const node in applied.writes) acc.writes[node] = union(acc.writes[node], applied.writes[node] as string[])
+    for (let i = 0; i < done.length; i++) {
+      const o = done[i] as Extract<TaskOutcome, { status: 'done' }>
+      acc.usage = addUsage(acc.usage, o.usage)
+      if ((o.attempts ?? 1) > 1) (acc.attempts ??= {})[(cur.next[i] as TaskRef).node] = o.attempts as number
     }
     this.#acc.durationUs += Math.round((performance.now() - started) * 1000)
     this.#cur = { values: applied.values, next, waiting, step: cur.step + 1, source: 'loop', interrupts: staticInterrupts(this.#options, cur.next, next), pending: [] }
     const stop = this.#cur.interrupts.length > 0
-    await this.#checkpoint(stop || next.length === 0)
+    const saving = this.#checkpoint(stop || next.length === 0)
+    if (saving) await saving
     return stop ? this.#interrupts() : undefined
   }
 
-  /** Stores the current checkpoint if the durability policy says so now (`force`: end, interrupt, error). */
-  async #checkpoint(force: boolean): Promise<void> {
+  /**
+   * Stores the current checkpoint if the durability policy says so now (`force`: end, interrupt, error). Returns the
+   * store's promise, or undefined when nothing is stored (not an async function: one step's frame and promise fewer).
+   */
+  #checkpoint(force: boolean): Promise<unknown> | undefined {
     this.#unstoredSteps++
-    if (!this.#writer) return
+    if (!this.#writer) return undefined
     const mode = this.#config.durability ?? this.#options.durability
     const every = this.#config.checkpointEvery ?? this.#options.checkpointEvery
-    if (force || (mode !== 'exit' && (every === undefined || this.#unstoredSteps >= every))) await this.#save(mode === 'async' && !force)
+    if (force || (mode !== 'exit' && (every === undefined || this.#unstoredSteps >= every))) return this.#save(mode === 'async' && !force)
+    return undefined
   }
 
   /** Hands the current checkpoint to the writer, with what the steps since the last one did. */
-  async #save(overlap: boolean): Promise<Checkpoint> {
+  #save(overlap: boolean): Promise<Checkpoint> {
     const writer = this.#writer as CheckpointWriter
     const w = this.#cur
     // A replay from an older checkpoint starts a new branch: its first step is a fork.
@@ -289,25 +305,17 @@ export class Run {
     const { writes, usage, durationUs, attempts } = this.#acc
     this.#acc = { writes: {}, usage: undefined, durationUs: 0 }
     this.#unstoredSteps = 0
-    const checkpoint = await writer.write(
-      {
-        step: w.step,
-        source: fork ? 'fork' : w.source,
-        next: w.next,
-        values: w.values,
-        writes,
-        durationUs,
-        ...(usage ? { usage } : {}),
-        interrupts: w.interrupts,
-        waiting: w.waiting,
-        // Retried nodes' attempts go with the run's own metadata (metadata.attempts).
-        ...(attempts || this.#config.metadata ? { metadata: attempts ? { ...this.#config.metadata, attempts } : this.#config.metadata } : {}),
-      },
-      overlap,
-    )
-    w.id = checkpoint.id
-    this.#emit({ type: 'checkpoint', checkpoint })
-    return checkpoint
+    const input: NewCheckpoint = { step: w.step, source: fork ? 'fork' : w.source, next: w.next, values: w.values, writes, durationUs, interrupts: w.interrupts, waiting: w.waiting }
+    if (usage) input.usage = usage
+    // Retried nodes' attempts go with the run's own metadata (metadata.attempts).
+    const metadata = attempts ? { ...this.#config.metadata, attempts } : this.#config.metadata
+    if (metadata) input.metadata = metadata
+    // A callback rather than an async method: every step comes through here, and an async frame costs more.
+    return writer.write(input, overlap).then((checkpoint) => {
+      w.id = checkpoint.id
+      if (this.#streaming) this.#emit({ type: 'checkpoint', checkpoint })
+      return checkpoint
+    })
   }
 
   /** Stores what the finished tasks of an unfinished step did, on the step's checkpoint (stored first if it is not). */
@@ -376,6 +384,6 @@ export function initialValues(spec: GraphSpec): Record<string, unknown> {
 }
 
 function union(a: string[] | undefined, b: string[]): string[] {
-  if (!a) return b
+  if (!a || a.length === 0) return b
   return [...a, ...b.filter((x) => !a.includes(x))]
 }

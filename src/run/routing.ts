@@ -74,6 +74,8 @@ export function staticInterrupts(options: RunOptions, ran: TaskRef[], next: Task
  * lead to them, sorted by name, then every `Send` in the order sent (LangGraph.js orders a step's tasks the same way).
  */
 export function dedupe(tasks: TaskRef[]): TaskRef[] {
+  // One task (most steps) is its own order.
+  if (tasks.length === 1) return [tasks[0]?.arg ? (tasks[0] as TaskRef) : { node: (tasks[0] as TaskRef).node }]
   const nodes = [...new Set(tasks.filter((t) => !t.arg).map((t) => t.node))].sort()
   return [...nodes.map((node) => ({ node })), ...tasks.filter((t) => t.arg)]
 }
@@ -84,6 +86,9 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
  * otherwise have nothing to run, as in LangGraph.js. Returns what to carry to later steps.
  */
 export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined): { next: TaskRef[]; waiting: Waiting | undefined } {
+  const defer = (t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
+  // Nothing waits (no waiting edges, nothing carried, no deferred node due): the routed tasks are the next step's.
+  if (spec.joins.size === 0 && before === undefined && !routed.some(defer)) return { next: dedupe(routed), waiting: undefined }
   const joins = { ...before?.joins }
   const ran = tasks.map((t) => t.node)
   for (const [key, { sources, target }] of spec.joins) {
@@ -105,7 +110,6 @@ export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], b
     }
   }
   // As in LangGraph.js: a deferred node waits while any node is due by an edge; Send tasks neither wait nor hold it.
-  const defer = (t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
   let deferred = dedupe([...(before?.deferred ?? []), ...routed.filter(defer)])
   let next = dedupe(routed.filter((t) => !defer(t)))
   if (next.every((t) => t.arg)) [next, deferred] = [dedupe([...deferred, ...next]), []]

@@ -5,7 +5,7 @@ import { Command } from './command.js'
 import { InterruptSignal } from './interrupts.js'
 import type { Router } from './routing.js'
 import { needsCheckpointer, type Scope } from './scope.js'
-import type { GraphSpec, NodeContext } from './spec.js'
+import type { GraphSpec, NodeContext, SubgraphCall } from './spec.js'
 import type { Store } from '../store/store.js'
 import type { StorageAdapter } from '../checkpoint/adapter.js'
 import type { NodeCache } from '../cache.js'
@@ -28,6 +28,8 @@ export interface TaskEnv {
   canPause: boolean
   store: Store | undefined
   emit: (event: RunEvent) => void
+  /** Whether anyone listens to `emit` (stream): if not, per-task events are not even made. */
+  streaming: boolean
   /** The run's adapter, for subgraph nodes to keep their own checkpoints in (undefined without a checkpointer). */
   adapter: StorageAdapter | undefined
   cache: NodeCache | undefined
@@ -53,10 +55,11 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
   const node = env.spec.nodes.get(task.node)
   let usage: Usage | undefined
   let asked = 0
-  // Effect results of earlier attempts of this step, and the names called in this attempt.
-  const recorded = new Map(previous?.effects)
-  let called = new Set<string>()
-  let saved: Promise<unknown> = Promise.resolve()
+  // Effect results of earlier attempts of this step, and the names called in this attempt (made when first needed:
+  // most nodes call no effect, and a run makes a task per step).
+  let recorded = previous?.effects ? new Map(previous.effects) : undefined
+  let called: Set<string> | undefined
+  let saved: Promise<unknown> | undefined
   const { parent } = env
   const ctx: NodeContext = {
     threadId: env.scope.threadId,
@@ -90,18 +93,19 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
           const record = env.record
           if (!env.canPause) throw needsCheckpointer(what)
           if (!record) throw new EdgegraphError('INVALID_ARGUMENT', `${what} needs every step's checkpoint stored: use durability 'sync' or 'async', not 'exit' or checkpointEvery`, { context })
-          if (called.has(name)) throw new EdgegraphError('INVALID_ARGUMENT', `${what} called twice: give each effect of a node its own name`, { context })
-          called.add(name)
-          if (recorded.has(name)) return recorded.get(name) as T
+          if (called?.has(name)) throw new EdgegraphError('INVALID_ARGUMENT', `${what} called twice: give each effect of a node its own name`, { context })
+          ;(called ??= new Set()).add(name)
+          const done = (recorded ??= new Map())
+          if (done.has(name)) return done.get(name) as T
           // The key names the step's checkpoint: with async durability, wait until it is stored.
           await record()
           const result = await fn({ idempotencyKey: `${env.scope.threadId}:${id}:${name}` })
-          recorded.set(name, result)
+          done.set(name, result)
           // One write at a time, each with every result so far, so the last one stored holds them all.
           try {
-            await (saved = saved.catch(() => {}).then(() => record({ ...(previous ?? { index, node: task.node }), effects: [...recorded] })))
+            await (saved = (saved ?? Promise.resolve()).catch(() => {}).then(() => record({ ...(previous ?? { index, node: task.node }), effects: [...done] })))
           } catch (err) {
-            recorded.delete(name)
+            done.delete(name)
             throw isEdgegraphError(err, 'UNSERIALIZABLE') ? new EdgegraphError('UNSERIALIZABLE', `${what} returned a result that cannot be stored: ${err.message}`, { cause: err, context }) : err
           }
           return result
@@ -109,16 +113,16 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
   }
   const id = `${at.checkpointId ?? at.step}:${index}`
   const input = task.arg ? task.arg.value : at.values
-  env.emit({ type: 'task', task: { id, name: task.node, input } })
+  if (env.streaming) env.emit({ type: 'task', task: { id, name: task.node, input } })
   /** The outcome, reported to streamMode 'tasks' as LangGraph.js reports a task's end. */
   const end = (o: TaskOutcome): TaskOutcome => {
-    env.emit({ type: 'task', task: { id, name: task.node, result: o.status === 'done' ? Object.fromEntries(o.writes) : undefined, error: o.status === 'failed' ? o.error : undefined, interrupts: o.status === 'interrupted' ? [o.value] : [] } })
+    if (env.streaming) env.emit({ type: 'task', task: { id, name: task.node, result: o.status === 'done' ? Object.fromEntries(o.writes) : undefined, error: o.status === 'failed' ? o.error : undefined, interrupts: o.status === 'interrupted' ? [o.value] : [] } })
     return o
   }
   // A subgraph node gets the run's event sink (its events reach stream() namespaced under this task) and, when this
   // step is stored, a namespace of the thread for checkpoints of its own, stable across attempts of the step.
   const sub = node?.subgraph !== undefined && env.adapter !== undefined && at.checkpointId !== undefined
-  const call = {
+  const call: SubgraphCall = node?.subgraph === undefined ? NO_CALL : {
     emit: (e: RunEvent) => env.emit({ ...e, ns: [`${task.node}:${id}`, ...(e.ns ?? [])] }),
     history: sub ? { adapter: env.adapter as StorageAdapter, threadId: env.scope.threadId as string, ns: `${encodeURIComponent(task.node)}:${id}` } : undefined,
     resume,
@@ -134,11 +138,15 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
   for (let attempts = 1; ; attempts++) {
     try {
       if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
-      const { writes, goto } = readResult(env, task.node, await node.run(input, ctx, call))
+      // A node that returns at once is awaited only in a streamed run, whose parallel tasks' events then interleave as
+      // they always have: each await is a turn of the microtask queue, and garbage.
+      let out = node.run(input, ctx, call)
+      if (env.streaming || isThenable(out)) out = await out
+      const { writes, goto } = readResult(env, task.node, out)
       if (key !== undefined && (writes.length > 0 || goto.length > 0)) await env.cache?.set(task.node, key, { writes, goto }, policy?.ttl)
-      return end({ status: 'done', writes, goto, usage, reused: false, attempts, effects: [...recorded] })
+      return end({ status: 'done', writes, goto, usage, reused: false, attempts, effects: recorded ? [...recorded] : [] })
     } catch (error) {
-      const effects = [...recorded]
+      const effects = recorded ? [...recorded] : []
       if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume: kept, usage, effects })
       const p = node?.retry
       if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume: kept, effects })
@@ -146,10 +154,15 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
       await sleep(p.jitter === false ? wait : wait + Math.random() * 1000, ctx.signal)
       if (ctx.signal.aborted) return end({ status: 'failed', error, resume: kept, effects })
       asked = 0
-      called = new Set()
+      called = undefined
     }
   }
 }
+
+/** What a node that is not a subgraph gets as its third argument: nothing it uses. */
+const NO_CALL: SubgraphCall = { emit: () => {}, history: undefined, resume: [] }
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 
 /** LangGraph.js's default `retryOn`: not for edgegraph's own errors, aborts, or HTTP 400-407 and 409. */
 function retryable(error: unknown): boolean {

@@ -11,16 +11,25 @@ export interface TaskWrites {
   writes: [channel: string, value: unknown][]
 }
 
+/** The state after a step's writes, and which node wrote which channels. */
+export interface Applied {
+  values: Record<string, unknown>
+  writes: Record<string, string[]>
+}
+
 /**
  * Applies writes to `base` in task order and returns the new state (a new object; `base` is untouched) and which
  * node wrote which channels. Throws `INVALID_UPDATE` for an unknown channel, two writers of a channel without a
- * reducer, a failing reducer or a value its schema refuses.
+ * reducer, a failing reducer or a value its schema refuses. Returns at once unless a schema validates (a schema may be
+ * async): the run loop awaits only a promise, as each await is a turn of the microtask queue, and garbage.
  */
-export async function applyWrites(spec: GraphSpec, scope: Scope, base: Record<string, unknown>, tasks: TaskWrites[], validate = true): Promise<{ values: Record<string, unknown>; writes: Record<string, string[]> }> {
+export function applyWrites(spec: GraphSpec, scope: Scope, base: Record<string, unknown>, tasks: TaskWrites[], validate = true): Applied | Promise<Applied> {
   const values = { ...base }
   const writtenBy = new Map<string, string>()
   const summary: Record<string, string[]> = {}
   const { channels, schema } = spec
+  /** Whether a channel written has a schema of its own. */
+  let checked = false
   for (const { node, writes } of tasks) {
     for (const [channel, update] of writes) {
       const channelSpec = channels.get(channel)
@@ -50,11 +59,17 @@ export async function applyWrites(spec: GraphSpec, scope: Scope, base: Record<st
         values[channel] = update
       }
       writtenBy.set(channel, node)
+      if (channelSpec?.schema) checked = true
       const list = (summary[node] ??= [])
       if (!list.includes(channel)) list.push(channel)
     }
   }
-  if (!validate) return { values, writes: summary }
+  if (!validate || (!schema && !checked)) return { values, writes: summary }
+  return validatedWrites(spec, scope, values, summary, writtenBy)
+}
+
+async function validatedWrites(spec: GraphSpec, scope: Scope, values: Record<string, unknown>, summary: Record<string, string[]>, writtenBy: Map<string, string>): Promise<Applied> {
+  const { channels, schema } = spec
   for (const channel of writtenBy.keys()) {
     const channelSchema = channels.get(channel)?.schema
     if (channelSchema) values[channel] = await validated(scope, channelSchema, values[channel], `channel "${channel}"`, writtenBy.get(channel) as string)
