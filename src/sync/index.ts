@@ -158,6 +158,12 @@ export function createSync(options: SyncOptions): Sync {
   const listeners = new Set<(status: SyncStatus, result?: SyncResult) => void>()
   let status: SyncStatus = { state: 'idle', pending: 0 }
   const pendingBy = new Map<string, number>()
+  /** Per thread, bumped whenever a sync sets its count: a count taken across that is stale (it read older marks). */
+  const counted = new Map<string, number>()
+  const recount = (threadId: string, n: number) => {
+    pendingBy.set(threadId, n)
+    counted.set(threadId, (counted.get(threadId) ?? 0) + 1)
+  }
   let running = 0
 
   const emit = (result?: SyncResult) => {
@@ -245,7 +251,7 @@ export function createSync(options: SyncOptions): Sync {
     const theirs = await remote.pull(threadId, saved?.remote)
     const result: SyncResult = { threadId, pushed: 0, pulled: 0, head: mine.marks.head }
     if (mine.changes === undefined && theirs.changes === undefined) {
-      pendingBy.set(threadId, 0)
+      recount(threadId, 0)
       return { ...result, head: theirs.marks.head ?? mine.marks.head }
     }
     // Push first: what this device made offline reaches the remote even if the pull fails.
@@ -253,7 +259,7 @@ export function createSync(options: SyncOptions): Sync {
     const remoteRevs = revTrail(theirs.marks.rev)
     const toPush = await missingOn(remote, threadId, mine.changes ?? [], theirs)
     result.pushed = await send(remote, threadId, toPush, remoteRevs)
-    pendingBy.set(threadId, 0)
+    recount(threadId, 0)
     const toPull = await missingOn(local, threadId, theirs.changes ?? [], mine)
     result.pulled = await send(local, threadId, toPull, localRevs)
 
@@ -307,6 +313,8 @@ export function createSync(options: SyncOptions): Sync {
       local: { head: localHead, rev: localRevs.value(), pending: localHead === mine.marks.head ? mine.marks.pending : undefined },
       remote: { head: remoteHead, rev: remoteRevs.value(), pending: remoteHead === theirs.marks.head ? theirs.marks.pending : undefined },
     })
+    // A count started before this save read the marks before it (or those saved while moving the remote's head).
+    recount(threadId, 0)
     return result
   }
 
@@ -369,9 +377,11 @@ export function createSync(options: SyncOptions): Sync {
   /** Counts the thread's checkpoints not yet pushed (those above the marks of the last complete sync). */
   async function countPending(threadId: string): Promise<void> {
     try {
+      const at = counted.get(threadId)
       const saved = await readState(threadId)
       const { changes } = await local.pull(threadId, saved?.local)
-      pendingBy.set(threadId, (changes ?? []).filter((c) => c.text !== undefined).length)
+      if (counted.get(threadId) !== at) return // a sync counted meanwhile, from newer marks
+      recount(threadId, (changes ?? []).filter((c) => c.text !== undefined).length)
       setStatus({})
     } catch {
       // Only a count: the next sync reports what is wrong.
