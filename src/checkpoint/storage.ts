@@ -163,13 +163,9 @@ export class ChunkedStorage {
     let bytes = raw
     if (count > 0) {
       const parts = await this.call(threadId, (a) => a.get(threadId, chunkKeys(key, count)))
-      bytes = new Uint8Array(parts.reduce((n, p) => n + (p?.length ?? 0), 0))
-      let at = 0
-      for (const [i, part] of parts.entries()) {
-        if (!part) throw corruptRecord(threadId, idOfKey(key), `chunk ${i + 1} of ${count} is missing`)
-        bytes.set(part, at)
-        at += part.length
-      }
+      const missing = parts.findIndex((part) => !part)
+      if (missing >= 0) throw corruptRecord(threadId, idOfKey(key), `chunk ${missing + 1} of ${count} is missing`)
+      bytes = joinBytes(parts as Uint8Array[])
     }
     let body = openText(bytes)
     if (!body) throw corruptRecord(threadId, idOfKey(key), `checksum mismatch: its stored bytes changed (${key})`)
@@ -234,13 +230,14 @@ async function through(bytes: Uint8Array, stream: CompressionStream | Decompress
   writer.close().catch(() => {})
   const reader = stream.readable.getReader()
   const parts: Uint8Array[] = []
-  let length = 0
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    parts.push(r.value)
-    length += r.value.length
-  }
+  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value)
+  return joinBytes(parts)
+}
+
+/** `parts` as one array of bytes (the part itself when there is one). */
+function joinBytes(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array
-  const out = new Uint8Array(length)
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
   let at = 0
   for (const part of parts) {
     out.set(part, at)

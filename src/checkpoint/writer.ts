@@ -48,9 +48,8 @@ export class CheckpointWriter {
   readonly #policy: WriterPolicy
   /** The newest checkpoint of the thread as far as this writer knows: what the next commit is guarded by. */
   #head: string | undefined
-  /** The head value this writer last put, and the id it names: the next commit's guard, encoded once. */
-  #headPutId: string | undefined
-  #headPutBytes: Uint8Array | undefined
+  /** The stored bytes of `#head` once this writer has put it (only `write` moves the head): the next guard, encoded once. */
+  #headBytes: Uint8Array | undefined
   #parent: Checkpoint | undefined
   /** Keys of pending writes the next checkpoint completes, deleted in its commit. */
   #fold: string[] = []
@@ -108,8 +107,7 @@ export class CheckpointWriter {
     const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }
     const guard = this.#guard()
     this.#head = id
-    this.#headPutId = id
-    this.#headPutBytes = head
+    this.#headBytes = head
     this.#parent = checkpoint
     if (this.#fold.length > 0) this.#fold = []
     if (overlap) await this.#group(batch, guard)
@@ -151,7 +149,7 @@ export class CheckpointWriter {
 
   /** The guard of the next commit: the head as this writer last put it (no need to encode it again), or as loaded. */
   #guard(): Guard {
-    return this.#headPutId !== undefined && this.#headPutId === this.#head ? { key: HEAD_KEY, expect: this.#headPutBytes } : headGuard(this.#head)
+    return this.#headBytes ? { key: HEAD_KEY, expect: this.#headBytes } : headGuard(this.#head)
   }
 
   async #pack(): Promise<void> {
