@@ -189,7 +189,8 @@ export class Run {
     const base = loaded ? loaded.values : initialValues(this.#spec)
     const applied = await applyWrites(this.#spec, this.#scope, base, [{ node: START, writes: Object.entries(update as object) }])
     const goto = command?.goto === undefined ? undefined : this.#router.gotoTasks(START, command.goto)
-    const { next, waiting } = schedule(this.#spec, goto ?? (await this.#router.route(START, applied.values, [])), [{ node: START }], loaded?.waiting)
+    const routed = goto ?? (await this.#router.route(START, applied.values, []))
+    const { next, waiting } = schedule(this.#spec, routed, [{ node: START }], loaded?.waiting, loaded?.next)
     this.#cur = { values: applied.values, next, waiting, step: loaded ? loaded.step + 1 : 0, source: 'input', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     this.#emit({ type: 'values', values: applied.values })

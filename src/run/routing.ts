@@ -83,9 +83,11 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
 /**
  * The next step's tasks once the tasks of `ran` finished and `routed` were routed to: waiting edges whose last source
  * just finished fire (the others keep their arrivals), and tasks of `defer` nodes are held until a step would
- * otherwise have nothing to run, as in LangGraph.js. Returns what to carry to later steps.
+ * otherwise have nothing to run, as in LangGraph.js. `dropped` are the tasks new input discards (the loaded
+ * checkpoint's next): as LangGraph.js consumes their triggers, a complete join into a dropped task starts over.
+ * Returns what to carry to later steps.
  */
-export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined): { next: TaskRef[]; waiting: Waiting | undefined } {
+export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined, dropped: TaskRef[] = []): { next: TaskRef[]; waiting: Waiting | undefined } {
   const defer = (t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
   // Nothing waits (no waiting edges, nothing carried, no deferred node due): the routed tasks are the next step's.
   if (spec.joins.size === 0 && before === undefined && !routed.some(defer)) return { next: dedupe(routed), waiting: undefined }
@@ -96,7 +98,8 @@ export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], b
     // barrier "after finish"; a Send to it does not count): its sources running again meanwhile count for nothing;
     // those that run beside it start the next round.
     const complete = joins[key]?.length === sources.length
-    if (complete && !tasks.some((t) => t.node === target && !t.arg)) {
+    const consumed = (t: TaskRef) => t.node === target && !t.arg
+    if (complete && !tasks.some(consumed) && !dropped.some(consumed)) {
       routed.push({ node: target })
       continue
     }

@@ -474,6 +474,21 @@ describe('defer', () => {
     expectSame(r)
     expect(r.langgraph.state.values.log).toEqual(['a', 'b1', 'b2', 'collect:3'])
   })
+
+  // Found by the random graphs (seed -1816464209): new input discards the interrupted deferred task, and with it the
+  // join that made it due. Routed only to `a` the second time, the join is half met and `d` does not run.
+  itMatches('defer: new input instead of a resume starts a join into a deferred node over', async () => {
+    const desc: GraphDesc = {
+      channels: { log: { kind: 'append' }, both: { kind: 'last' } },
+      nodes: { a: () => ({ log: ['a'] }), b: () => ({ log: ['b'] }), d: { fn: (_s, ops) => ({ log: [`d=${ops.interrupt('q')}`] }), defer: true } },
+      edges: [[['a', 'b'], 'd']],
+      conditional: [{ from: START, path: (s) => (s.both ? ['a', 'b'] : ['a']) }],
+    }
+    const r = await runBoth(desc, [{ invoke: { log: ['in'], both: true } }, { invoke: { log: ['in2'], both: false } }, { invoke: null }])
+    expectSame(r)
+    expect(r.langgraph.steps[0]?.interrupts).toEqual(['q'])
+    expect(r.langgraph.state.values.log).toEqual(['in', 'a', 'b', 'in2', 'a'])
+  })
 })
 
 describe('caching', () => {
