@@ -33,7 +33,7 @@ interface ThreadData {
  */
 export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter {
   const maxValueBytes = options.maxValueBytes ?? 2 * 1024 * 1024
-  const quota = options.quotaBytes ?? Number.POSITIVE_INFINITY
+  const quota = options.quotaBytes ?? Infinity
   const threads = new Map<string, ThreadData>()
   let total = 0
 

@@ -114,9 +114,12 @@ export class CheckpointWriter {
     else await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), false)
     // Packing runs beside the next steps (it commits nothing they depend on), one pack at a time: later steps would
     // each start another attempt, a wasted scan per step, if they did not see this one running. It starts once the
-    // commits queued so far have landed, so it sees every record they write.
-    if (checkpoint.looseChain > this.#packAt && this.#packing === undefined) {
-      this.#packing = this.#queue.then(() => this.#pack()).catch((err) => {
+    // commits queued so far have landed, so it sees every record they write. A whole pack behind, the step waits for
+    // it: over a store that answers in microtasks (memory) the steps never yield to the event loop, so a pack awaiting
+    // compression would wait for the run's end and pack the whole run then, with every record left loose till then.
+    if (checkpoint.looseChain > this.#packAt + this.#policy.packSize) await this.#packing
+    if (checkpoint.looseChain > this.#packAt) {
+      this.#packing ??= this.#queue.then(() => this.#pack()).catch((err) => {
         this.#failure ??= err
       })
     }
@@ -153,21 +156,22 @@ export class CheckpointWriter {
   }
 
   async #pack(): Promise<void> {
+    const { packSize } = this.#policy
     try {
       // Catch up when behind (async durability writes steps faster than they commit). Steps go on meanwhile and share
       // the packed ancestors: the count comes off the newest checkpoint, which the next one carries on from.
-      while ((this.#parent?.looseChain ?? 0) > this.#policy.packSize) {
-        const packed = await packOldest(this.#storage, this.threadId, this.#policy.packSize)
+      while ((this.#parent?.looseChain ?? 0) > packSize) {
+        const packed = await packOldest(this.#storage, this.threadId, packSize)
         if (packed === 0) break
         const last = this.#parent as Checkpoint
         last.looseChain = Math.max(0, last.looseChain - packed)
       }
-      this.#packAt = this.#policy.packSize
+      this.#packAt = packSize
     } catch (err) {
       // Packing is upkeep: the step is already committed, and a pack that cannot be written (another writer, a
       // full disk, a corrupt old record) changes nothing, so it must not fail the run. It is tried again only
       // `packSize` steps later: a failure that lasts must not cost a scan and a refused commit on every step.
-      this.#packAt = (this.#parent?.looseChain ?? 0) + this.#policy.packSize
+      this.#packAt = (this.#parent?.looseChain ?? 0) + packSize
       if (!isEdgegraphError(err)) throw err
     } finally {
       this.#packing = undefined

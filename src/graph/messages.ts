@@ -87,8 +87,14 @@ export function mergeMessages<M extends { id?: unknown } & object>(current: unkn
     if (m.id === REMOVE_ALL_MESSAGES && isRemoval(m)) removeAll = i
   })
   if (removeAll >= 0) return right.slice(removeAll + 1)
-  const merged = left.map(normalize)
-  const index = new Map(merged.map((m, i) => [m.id, i]))
+  // A list this reducer returned is normalized and indexed already: its index moves on to the new list, so a long
+  // chat's step costs the copy of the list and not a Map of every id. A second call on `left` (a branch's view of
+  // the step) finds none and builds its own, as does a list changed in place since (its length differs).
+  const known = indexes.get(left)
+  indexes.delete(left)
+  const fresh = known?.normalize !== normalize || known.length !== left.length
+  const merged = fresh ? left.map(normalize) : left.slice()
+  const index = fresh ? new Map(merged.map((m, i) => [m.id, i])) : known.index
   const removed = new Set<unknown>()
   for (const m of right) {
     const at = index.get(m.id)
@@ -104,8 +110,13 @@ export function mergeMessages<M extends { id?: unknown } & object>(current: unkn
       merged[at] = m
     }
   }
-  return removed.size === 0 ? merged : merged.filter((m) => !removed.has(m.id))
+  if (removed.size > 0) return merged.filter((m) => !removed.has(m.id))
+  indexes.set(merged, { normalize, length: merged.length, index })
+  return merged
 }
+
+/** The id → position index of each list {@link mergeMessages} returned, with the `normalize` it was made by. */
+const indexes = new WeakMap<object, { normalize: unknown; length: number; index: Map<unknown, number> }>()
 
 /** A plain message from a message-like, with an id; a message that has one is returned as it is. */
 function toMessage(like: unknown): Message {
