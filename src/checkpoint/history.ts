@@ -7,8 +7,8 @@ import type { StorageAdapter } from './adapter.js'
 import { shapesOf } from './encode.js'
 import { PENDING_RANGE, pendingRange } from './keys.js'
 import type { Checkpoint } from './model.js'
-import { attachPending, collectRecords, rebuild, type ListOptions } from './read.js'
-import { checkpointNotFound, corruptHead } from './read-errors.js'
+import { attachPending, collectRecords, loadChain, rebuild, type ListOptions } from './read.js'
+import { corruptHead } from './read-errors.js'
 import { ChunkedStorage } from './storage.js'
 import { CheckpointWriter, type WriterPolicy } from './writer.js'
 
@@ -64,15 +64,13 @@ export class History {
   async load(threadId: string, checkpointId?: string): Promise<Checkpoint | undefined> {
     const id = checkpointId ?? (await this.head(threadId))
     if (id === undefined) return undefined
-    let records
+    let checkpoint
     try {
-      records = await collectRecords(this.storage, threadId, { targets: [id] })
+      checkpoint = await loadChain(this.storage, threadId, id)
     } catch (err) {
       if (checkpointId === undefined && isEdgegraphError(err, 'CHECKPOINT_NOT_FOUND')) throw corruptHead(threadId, `it names checkpoint "${id}", which does not exist`, err)
       throw err
     }
-    const [checkpoint] = rebuild(threadId, records, [id])
-    if (!checkpoint) throw checkpointNotFound(threadId, id)
     await attachPending(this.storage, threadId, [checkpoint], pendingRange(id))
     this.#upgrade(checkpoint)
     checkpoint.shapes = shapesOf(checkpoint.values)

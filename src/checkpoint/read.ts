@@ -1,17 +1,18 @@
 /**
  * @module Reading history: one reverse scan finds the checkpoints asked for and every record needed to rebuild them
  * (stopping at each chain's snapshot); values are then rebuilt oldest to newest, each from its parent, so reading
- * N checkpoints is linear in the bytes read.
+ * N checkpoints is linear in the bytes read. One checkpoint (getState, a run's start) takes a leaner path,
+ * {@link loadChain}: the records on its chain are never made into objects, only the state is advanced.
  */
 import { isEdgegraphError } from '../errors.js'
 import { applyDelta, type Delta } from './delta.js'
 import { estimateSize } from './encode.js'
-import { CHECKPOINT_RANGE, PACK_RANGE, idOfKey, taskOfKey } from './keys.js'
-import { makeCheckpoint, type Checkpoint, type PendingTask, type Usage } from './model.js'
+import { CHECKPOINT_RANGE, PACK_RANGE, checkpointKey, idOfKey, packKey, taskOfKey } from './keys.js'
+import { makeCheckpoint, type Checkpoint, type PendingTask } from './model.js'
 import { decodePending } from './pending.js'
 import { checkpointNotFound, corruptPack, corruptRecord } from './read-errors.js'
-import { approxJsonBytes, decodePack, decodeRecord, type CheckpointRecord, type RecordDetails } from './record.js'
-import { setOwn } from './serde.js'
+import { approxJsonBytes, parentAt, readColumns, recordAt, recordsOf, type CheckpointRecord, type Pack, type RecordDetails } from './record.js'
+import { decodeValue, setOwn, type Encoded } from './serde.js'
 import { storedKeys, type ChunkedStorage } from './storage.js'
 
 /** Which checkpoints to list, newest first. */
@@ -27,21 +28,11 @@ export interface ListOptions {
 /** Records found by {@link collectRecords}, by checkpoint id; `target` marks those asked for. */
 export type Found = Map<string, { rec: CheckpointRecord; target: boolean }>
 
-/** A state on the way to the checkpoints asked for. */
-interface Rebuilt {
-  id: string
-  rec: CheckpointRecord
-  values: Record<string, unknown>
-  sizes: Record<string, number>
+/** A state on the way to the checkpoints asked for, with the snapshot policy's bookkeeping. */
+type Rebuilt = Pick<Checkpoint, 'values' | 'sizes' | 'usageTotal' | 'chainBytes' | 'looseChain' | 'version'> & {
   /** Its values share no structure with any other state, so a child may advance them in place. */
   owned: boolean
-  usageTotal: Usage | undefined
-  chainBytes: number
-  looseChain: number
-  version: number
 }
-
-type Entry = { id: string; rec: CheckpointRecord } | { id: string; load: () => Promise<CheckpointRecord> }
 
 /**
  * One reverse scan over the thread's checkpoint records: picks the targets (given, or by list options)
@@ -55,18 +46,20 @@ export async function collectRecords(storage: ChunkedStorage, threadId: string, 
   let open = needed.size
   const list = what.list
   let listed = 0
-  const top = what.targets ? what.targets.reduce((a, b) => (a > b ? a : b)) : list?.before
+  // Ids below `bound` are read: `~` sorts after every id character, so a target's own id is read too.
+  const bound = what.targets ? `${what.targets.reduce((a, b) => (a > b ? a : b))}~` : (list?.before ?? '~')
   const wantMore = () => list !== undefined && (list.limit === undefined || listed < list.limit)
 
-  scan: for await (const batch of newestFirst(storage, threadId, top === undefined ? undefined : { id: top, inclusive: what.targets !== undefined })) {
-    for (const entry of batch) {
-      const id = entry.id
+  scan: for await (const pack of newestFirst(storage, threadId, bound)) {
+    for (let k = pack.i.length - 1; k >= 0; k--) {
+      const id = pack.i[k] as string
+      if (id >= bound) continue
       const isNeeded = needed.has(id) && !found.has(id)
       if (!isNeeded && !wantMore()) {
         if (open === 0) break scan
         continue
       }
-      const rec = 'rec' in entry ? entry.rec : await entry.load()
+      const rec = recordAt(pack, k)
       const isTarget = what.targets ? isNeeded : wantMore() && matches(threadId, rec, list?.filter)
       if (isTarget) listed++
       if (!isTarget && !isNeeded) continue
@@ -89,33 +82,92 @@ export async function collectRecords(storage: ChunkedStorage, threadId: string, 
 }
 
 /**
- * Every checkpoint record of a thread, newest first, below `bound`: the loose ones (`c/`), then the packs
- * (`p/`), which only ever hold records older than every loose one. Loose records are decoded on demand.
+ * Checkpoint `id` rebuilt: one reverse scan follows its chain back to a snapshot, taking from each pack only the
+ * indexes of the entries on it, then the values are advanced in place from the snapshot, a channel column at a time,
+ * with no record made for a packed entry but the checkpoint's own.
  */
-async function* newestFirst(storage: ChunkedStorage, threadId: string, bound: { id: string; inclusive: boolean } | undefined): AsyncIterable<Entry[]> {
-  const below = (prefix: string) => (bound === undefined ? {} : { to: bound.inclusive ? `${prefix}${bound.id}~` : `${prefix}${bound.id}` })
-  for await (const [key, raw] of storage.scan(threadId, { ...CHECKPOINT_RANGE, reverse: true, ...below('c/') })) {
-    yield [{ id: idOfKey(key), load: async () => readRecord(threadId, idOfKey(key), await storage.text(threadId, key, raw)) }]
-  }
-  // A pack's records go out as one batch: thousands of per-record awaits cost more than decoding them.
-  const batch = (records: CheckpointRecord[]) => {
-    const out: Entry[] = []
-    for (let i = records.length - 1; i >= 0; i--) {
-      const rec = records[i] as CheckpointRecord
-      if (!bound || (bound.inclusive ? rec.id <= bound.id : rec.id < bound.id)) out.push({ id: rec.id, rec })
+export async function loadChain(storage: ChunkedStorage, threadId: string, id: string): Promise<Checkpoint> {
+  // Newest first: each pack (a loose record is one too) with the indexes of its entries on the chain, newest first.
+  const chain: [Pack, number[]][] = []
+  const state = fresh()
+  let head: CheckpointRecord | undefined
+  let want: string | undefined = id
+  let by: string | undefined
+  for await (const pack of newestFirst(storage, threadId, `${id}~`)) {
+    const ks: number[] = []
+    for (let k = pack.i.length - 1; k >= 0 && want; k--) {
+      if (pack.i[k] !== want) continue
+      const rare = pack.x?.[k]
+      const version = rare?.v ?? 1
+      // Writers start a snapshot when the state version changes; a delta across versions would rebuild wrong values.
+      if (by && version !== state.version) throw corruptRecord(threadId, by, 'a delta across state versions')
+      head ??= recordAt(pack, k)
+      ks.push(k)
+      by = want
+      state.version = version
+      state.chainBytes += pack.n[k] as number
+      if (pack.loose) state.looseChain++
+      state.usageTotal ??= rare?.ut
+      want = rare?.b === 1 ? undefined : parentAt(pack, k)
     }
-    return out
+    chain.push([pack, ks])
+    if (!want) break
+  }
+  if (!head || want) throw by ? corruptRecord(threadId, by, `its parent checkpoint "${want}" is missing`) : checkpointNotFound(threadId, id)
+  // Channels change independently, so each column is applied through a pack in one go.
+  for (const [pack, ks] of chain.reverse()) {
+    for (const channel in pack.c) {
+      const column = pack.c[channel] as (Delta | Encoded[] | 0)[]
+      for (let m = ks.length - 1; m >= 0; m--) {
+        const k = ks[m] as number
+        const e = column[k] as Delta | Encoded[] | 0
+        if (e !== 0) put(threadId, pack.i[k] as string, state, channel, e, true)
+      }
+    }
+  }
+  return checkpointOf(threadId, head, state)
+}
+
+/**
+ * Applies delta `d` of record `id` to `channel` of `state`, in place when `inPlace` (the state owns its values). An
+ * array, a pack column's "append these", comes only from {@link loadChain}: it is taken in place without making the
+ * delta (the chat case, thousands a read).
+ */
+function put(threadId: string, id: string, state: Rebuilt, channel: string, d: Delta | Encoded[], inPlace: boolean): void {
+  const prev = state.values[channel]
+  if (Array.isArray(d) && Array.isArray(prev)) {
+    // What estimateSize and applyDelta do for `{ a: d }`.
+    state.sizes[channel] = (state.sizes[channel] as number) + approxJsonBytes(d) + 7
+    for (const item of decodeValue(d) as unknown[]) prev.push(item)
+    return
+  }
+  try {
+    // Estimate before applying: an in-place apply changes `prev`.
+    state.sizes[channel] = estimateSize(state.sizes[channel], prev, d as Delta, approxJsonBytes(d))
+    setOwn(state.values, channel, applyDelta(prev, d as Delta, inPlace))
+  } catch (err) {
+    throw corruptRecord(threadId, id, `channel "${channel}": ${(err as Error).message}`, err)
+  }
+}
+
+/**
+ * Every checkpoint record of a thread, newest first, with ids below `bound`, as packs: the loose ones (`c/`), each a
+ * pack of one, then the packs (`p/`), which only ever hold records older than every loose one.
+ */
+async function* newestFirst(storage: ChunkedStorage, threadId: string, bound: string): AsyncIterable<Pack> {
+  for await (const [key, raw] of storage.scan(threadId, { ...CHECKPOINT_RANGE, to: checkpointKey(bound), reverse: true })) {
+    yield await packAt(storage, threadId, key, raw, true)
   }
   // Packs are read a few ahead, so compressed ones inflate side by side (the platform's streams work off the main
   // thread) while the caller goes through the previous one. Reads the caller never gets to are dropped, errors too.
-  const ahead: Promise<CheckpointRecord[]>[] = []
-  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, reverse: true, ...below('p/') })) {
-    const read = readPack(storage, threadId, key, raw)
+  const ahead: Promise<Pack>[] = []
+  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, to: packKey(bound), reverse: true })) {
+    const read = packAt(storage, threadId, key, raw)
     read.catch(() => {})
     ahead.push(read)
-    if (ahead.length >= PACKS_AHEAD) yield batch(await (ahead.shift() as Promise<CheckpointRecord[]>))
+    if (ahead.length >= PACKS_AHEAD) yield await (ahead.shift() as Promise<Pack>)
   }
-  for (const read of ahead) yield batch(await read)
+  for (const read of ahead) yield await read
 }
 
 /** How many packs {@link newestFirst} reads ahead of the one it yields. */
@@ -123,19 +175,25 @@ const PACKS_AHEAD = 8
 
 /** Decodes a checkpoint record, reporting a malformed one as `CORRUPT_RECORD`. */
 export function readRecord(threadId: string, id: string, text: string): CheckpointRecord {
-  try {
-    return decodeRecord(id, text)
-  } catch (err) {
-    throw corruptRecord(threadId, id, (err as Error).message, err)
-  }
+  return recordAt(parse(threadId, id, text, true), 0)
 }
 
 /** The records of the pack scanned at `key`, oldest first; a malformed pack is `CORRUPT_RECORD`. */
 export async function readPack(storage: ChunkedStorage, threadId: string, key: string, raw: Uint8Array): Promise<CheckpointRecord[]> {
+  return recordsOf(await packAt(storage, threadId, key, raw))
+}
+
+/** The columns of the value scanned at `key`: a pack, or (`loose`) a loose record, as a pack of one. */
+async function packAt(storage: ChunkedStorage, threadId: string, key: string, raw: Uint8Array, loose = false): Promise<Pack> {
+  return parse(threadId, idOfKey(key), await storage.text(threadId, key, raw), loose)
+}
+
+/** The columns of a pack, or of loose record `id`; a malformed one is `CORRUPT_RECORD`. */
+function parse(threadId: string, id: string, text: string, loose: boolean): Pack {
   try {
-    return decodePack(await storage.text(threadId, key, raw))
+    return readColumns(text, loose ? id : undefined)
   } catch (err) {
-    throw isEdgegraphError(err) ? err : corruptPack(threadId, idOfKey(key), err)
+    throw loose ? corruptRecord(threadId, id, (err as Error).message, err) : corruptPack(threadId, id, err)
   }
 }
 
@@ -148,47 +206,35 @@ export function rebuild(threadId: string, records: Found, targets: string[]): Ch
   const built = new Map<string, Rebuilt>()
   for (const id of ids) {
     const { rec } = records.get(id) as { rec: CheckpointRecord }
-    const parent = rec.base ? undefined : built.get(rec.parentId as string)
-    if (!rec.base && !parent) throw corruptRecord(threadId, id, 'its parent could not be rebuilt')
-    // Writers start a snapshot when the state version changes; a delta across versions would rebuild wrong values.
-    if (parent && parent.version !== rec.version) throw corruptRecord(threadId, id, `a delta across state versions`)
+    const parentId = rec.parentId as string
+    const from = rec.base ? undefined : built.get(parentId)
+    if (!rec.base && !from) throw corruptRecord(threadId, id, 'its parent could not be rebuilt')
     // A parent nobody else will see (not asked for, this is its only child, its values shared with no other
     // state) is advanced in place: rebuilding one checkpoint is then linear in the bytes read, not quadratic.
     // A copied state shares sub-trees with its parent, so it is never mutated.
     // (The parent stays in `built`, advanced: it is no one's parent any more, and deleting it would cost more.)
-    const inPlace = parent !== undefined && parent.owned && !wanted.has(parent.id) && children.get(parent.id) === 1
-    const values: Record<string, unknown> = parent ? (inPlace ? parent.values : { ...parent.values }) : {}
-    const sizes: Record<string, number> = parent ? (inPlace ? parent.sizes : { ...parent.sizes }) : {}
-    for (const channel of Object.keys(rec.deltas)) {
-      const d = rec.deltas[channel] as Delta
-      const prev = values[channel]
-      // Estimate before applying: an in-place apply changes `prev`.
-      sizes[channel] = estimateSize(sizes[channel], prev, d, approxJsonBytes(d))
-      try {
-        setOwn(values, channel, applyDelta(prev, d, inPlace))
-      } catch (err) {
-        throw corruptRecord(threadId, id, `channel "${channel}": ${(err as Error).message}`, err)
-      }
-    }
-    built.set(id, {
-      id,
-      rec,
-      values,
-      sizes,
-      owned: !parent || inPlace,
-      usageTotal: rec.usageTotal ?? parent?.usageTotal,
-      chainBytes: (parent?.chainBytes ?? 0) + rec.bytes,
-      looseChain: (parent?.looseChain ?? 0) + (rec.packed ? 0 : 1),
-      version: rec.version,
-    })
+    const inPlace = from !== undefined && from.owned && !wanted.has(parentId) && children.get(parentId) === 1
+    const state = !from ? fresh() : inPlace ? from : { ...from, values: { ...from.values }, sizes: { ...from.sizes }, owned: false }
+    if (from && from.version !== rec.version) throw corruptRecord(threadId, id, 'a delta across state versions')
+    state.version = rec.version
+    state.chainBytes += rec.bytes
+    if (!rec.packed) state.looseChain++
+    state.usageTotal = rec.usageTotal ?? state.usageTotal
+    for (const channel in rec.deltas) put(threadId, id, state, channel, rec.deltas[channel] as Delta, inPlace)
+    built.set(id, state)
   }
   const out: Checkpoint[] = []
   for (const id of targets) {
-    const b = built.get(id)
-    if (!b) continue
-    out.push(makeCheckpoint(threadId, id, b.rec.parentId, b.rec.step, detailsOf(threadId, b.rec), b.values, b.usageTotal, b))
+    const state = built.get(id)
+    if (state) out.push(checkpointOf(threadId, (records.get(id) as { rec: CheckpointRecord }).rec, state))
   }
   return out
+}
+
+const fresh = (): Rebuilt => ({ values: {}, sizes: {}, usageTotal: undefined, chainBytes: 0, looseChain: 0, version: 0, owned: true })
+
+function checkpointOf(threadId: string, rec: CheckpointRecord, state: Rebuilt): Checkpoint {
+  return makeCheckpoint(threadId, rec.id, rec.parentId, rec.step, detailsOf(threadId, rec), state.values, state.usageTotal, state)
 }
 
 /** Adds to each checkpoint the pending writes stored in `range` for it. */

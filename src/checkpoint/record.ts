@@ -110,46 +110,40 @@ export function encodeRecord(rec: RecordInput): string {
 
 /** Parses a checkpoint record. Throws a plain Error describing what is malformed. */
 export function decodeRecord(id: string, text: string): CheckpointRecord {
-  return parseRecord(id, JSON.parse(text), text.length, false)
-}
-
-/** Checks and converts a parsed record. Throws a plain Error describing what is malformed. */
-function parseRecord(id: string, parsed: unknown, bytes: number, packed: boolean): CheckpointRecord {
-  const raw = parsed as RawRecord
-  if (raw === null || typeof raw !== 'object' || typeof raw.s !== 'number' || !Array.isArray(raw.n) || typeof raw.c !== 'object' || raw.c === null) {
-    throw new Error('missing step, next tasks or channel values')
-  }
-  if (raw.p !== undefined && !isCheckpointId(raw.p)) throw new Error('bad parent id')
-  return makeRecord(id, raw.p, raw.s, raw.b, raw.v, raw.c, raw.ut, bytes, packed, raw)
-}
-
-/** A record from its fields and, as a loose record's JSON value, itself (or, packed, the rest of its header's text). */
-function makeRecord(id: string, parentId: string | undefined, step: number, b: unknown, v: number | undefined, deltas: Record<string, Delta>, usageTotal: Usage | undefined, bytes: number, packed: boolean, raw: RawRecord | string): CheckpointRecord {
-  if (v !== undefined && !(Number.isInteger(v) && v > 1)) throw new Error('bad state version')
-  for (const channel in deltas) {
-    const d = deltas[channel]
-    if (d === null || typeof d !== 'object') throw new Error(`bad value for channel "${channel}"`)
-  }
-  return new StoredRecord(id, parentId, step, b === 1 || parentId === undefined, v ?? 1, deltas, usageTotal, bytes, packed, raw)
+  return recordAt(readColumns(text, id), 0)
 }
 
 /** A class rather than an object with closures: thousands are made per read of a long thread. */
 class StoredRecord implements CheckpointRecord {
+  declare readonly id: string
+  declare readonly parentId: string | undefined
+  declare readonly step: number
+  declare readonly base: boolean
+  declare readonly version: number
+  declare readonly deltas: Record<string, Delta>
+  declare readonly usageTotal: Usage | undefined
+  declare readonly bytes: number
+  declare readonly packed: boolean
   #raw: RawRecord | string
   #details: RecordDetails | undefined
-  constructor(
-    readonly id: string,
-    readonly parentId: string | undefined,
-    readonly step: number,
-    readonly base: boolean,
-    readonly version: number,
-    readonly deltas: Record<string, Delta>,
-    readonly usageTotal: Usage | undefined,
-    readonly bytes: number,
-    readonly packed: boolean,
-    raw: RawRecord | string,
-  ) {
-    this.#raw = raw
+  constructor(pack: Pack, k: number) {
+    const deltas: Record<string, Delta> = {}
+    for (const channel in pack.c) {
+      const e = (pack.c[channel] as (Delta | Encoded[] | 0)[])[k]
+      if (e !== 0) setOwn(deltas, channel, Array.isArray(e) ? { a: e } : e)
+    }
+    const rare = pack.x?.[k]
+    const parentId = parentAt(pack, k)
+    this.id = pack.i[k] as string
+    this.parentId = parentId
+    this.step = pack.s[k] as number
+    this.base = rare?.b === 1 || parentId === undefined
+    this.version = rare?.v ?? 1
+    this.deltas = deltas
+    this.usageTotal = rare?.ut
+    this.bytes = pack.n[k] as number
+    this.packed = !pack.loose
+    this.#raw = pack.h[k] as string
   }
 
   details(): RecordDetails {
@@ -211,21 +205,24 @@ export type RawRecord = RecordHeader & { c: Record<string, Delta> }
 
 /** Packs record texts (oldest first) as columns. */
 export function encodePack(entries: [id: string, text: string][]): string {
-  const records = entries.map(([, text]) => JSON.parse(text) as RawRecord)
+  return JSON.stringify(columnsOf(entries.map(([id, text]) => [id, text.length, JSON.parse(text) as RawRecord])))
+}
+
+/** Records (oldest first, each with its text's length) as columns. */
+function columnsOf(entries: [id: string, bytes: number, record: RawRecord][]): PackColumns {
   const pack: PackColumns = { f: 2, i: [], p: [], s: [], n: [], h: [], c: {} }
-  records.forEach((rec, k) => {
+  entries.forEach(([, , rec], k) => {
     for (const [channel, d] of Object.entries(rec.c)) {
-      if (!Object.hasOwn(pack.c, channel)) setOwn(pack.c, channel, new Array(records.length).fill(0))
+      if (!Object.hasOwn(pack.c, channel)) setOwn(pack.c, channel, new Array(entries.length).fill(0))
       ;(pack.c[channel] as unknown[])[k] = 'a' in d && d.t === undefined ? d.a : d
     }
   })
   const order = Object.keys(pack.c)
-  records.forEach(({ p, s, b, v, ut, c, ...rest }, k) => {
-    const [id, text] = entries[k] as [string, string]
+  entries.forEach(([id, bytes, { p, s, b, v, ut, c, ...rest }], k) => {
     pack.i.push(id)
     pack.p.push(p === undefined ? null : p === entries[k - 1]?.[0] ? 0 : p)
     pack.s.push(s)
-    pack.n.push(text.length)
+    pack.n.push(bytes)
     if (b ?? v ?? ut) (pack.x ??= {})[k] = { b, v, ut }
     // `w: 1` names the record's channels in its own order; read back, they come in column order.
     if (rest.w && Object.keys(c).join() !== order.filter((ch) => Object.hasOwn(c, ch)).join()) {
@@ -233,34 +230,52 @@ export function encodePack(entries: [id: string, text: string][]): string {
     }
     pack.h.push(JSON.stringify(rest))
   })
-  return JSON.stringify(pack)
+  return pack
 }
+
+/**
+ * A pack's columns, checked: read without making a record per entry ({@link recordAt} makes one). A loose record is
+ * read as a pack of one.
+ */
+export interface Pack extends PackColumns {
+  /** A loose record's. */
+  loose?: true
+}
+
+/**
+ * The columns of a pack, or with `id`, of the loose record of that id. Format 1, `[[id, bytes, record], ...]`, is
+ * carried over into them, as a loose record is. Throws a plain Error when it is malformed.
+ */
+export function readColumns(text: string, id?: string): Pack {
+  let raw = JSON.parse(text)
+  if (id) raw = [[id, text.length, raw]]
+  const pack = (Array.isArray(raw) ? columnsOf(raw as [string, number, RawRecord][]) : (raw ?? {})) as Pack
+  if (id) pack.loose = true
+  const { f, i, p, s, n, x, h, c } = pack
+  if (f !== 2 || ![p, s, n, h, ...Object.values(c)].every((col) => Array.isArray(col) && col.length === i.length)) throw new Error('a pack is neither a list nor format 2 with full columns')
+  for (let k = 0; k < i.length; k++) {
+    // A parent that is the entry before (`0`) was checked as that entry's id.
+    const q = p[k]
+    const v = x?.[k]?.v
+    if (!isCheckpointId(i[k]) || (q !== 0 && q !== null && !isCheckpointId(q)) || typeof s[k] !== 'number' || typeof n[k] !== 'number') throw new Error('an entry is malformed')
+    if (v !== undefined && !(Number.isInteger(v) && v > 1)) throw new Error('bad state version')
+  }
+  return pack
+}
+
+/** The parent id of entry `k` of a pack. */
+export const parentAt = (pack: Pack, k: number): string | undefined => (pack.p[k] === 0 ? pack.i[k - 1] : (pack.p[k] ?? undefined))
+
+/** Entry `k` of a pack as a record. */
+export const recordAt = (pack: Pack, k: number): CheckpointRecord => new StoredRecord(pack, k)
 
 /** The records of a pack, oldest first. Throws a plain Error when it is malformed. */
 export function decodePack(text: string): CheckpointRecord[] {
-  const raw = JSON.parse(text) as unknown
-  if (Array.isArray(raw)) {
-    return raw.map((entry: unknown) => {
-      if (!Array.isArray(entry) || !isCheckpointId(entry[0]) || typeof entry[1] !== 'number') throw new Error('a pack entry has no id')
-      return parseRecord(entry[0], entry[2], entry[1], true)
-    })
-  }
-  const { f, i, p, s, n, x, h, c } = (raw ?? {}) as PackColumns
-  const columns = Object.entries(c ?? 0)
-  if (f !== 2 || ![p, s, n, h, ...columns.map((e) => e[1])].every((col) => Array.isArray(col) && col.length === i.length)) throw new Error('a pack is neither a list nor format 2 with full columns')
-  return i.map((id, k) => {
-    const parentId = p[k] === 0 ? i[k - 1] : (p[k] ?? undefined)
-    const step = s[k] as number
-    if (!isCheckpointId(id) || (parentId !== undefined && !isCheckpointId(parentId)) || typeof step !== 'number' || typeof n[k] !== 'number' || typeof h[k] !== 'string') throw new Error('a pack entry is malformed')
-    const deltas: Record<string, Delta> = {}
-    for (const [channel, column] of columns) {
-      const e = column[k]
-      if (e !== 0) setOwn(deltas, channel, Array.isArray(e) ? { a: e } : e)
-    }
-    const rare = x?.[k]
-    return makeRecord(id, parentId, step, rare?.b, rare?.v, deltas, rare?.ut, n[k] as number, true, h[k] as string)
-  })
+  return recordsOf(readColumns(text))
 }
+
+/** Every entry of a pack as a record, oldest first. */
+export const recordsOf = (pack: Pack): CheckpointRecord[] => pack.i.map((_, k) => recordAt(pack, k))
 
 /** The JSON text of each record of a pack, by checkpoint id, to move records between packs. */
 export function packTexts(text: string): Map<string, string> {

@@ -268,22 +268,19 @@ const checksumOf = (mark: number | undefined): ((bytes: Uint8Array) => number) =
  */
 export function sum32(bytes: Uint8Array): number {
   const n = bytes.length >>> 2
-  // Int32Array needs an aligned start: a value's body begins after its 5-byte header, so it is usually copied, a
-  // chunk at a time into one scratch buffer (an even number of words, so each chunk starts on lane a).
-  const aligned = bytes.byteOffset % 4 === 0
   let a = 0x811c9dc5 ^ bytes.length
   let b = 0x01000193
+  // Int32Array needs an aligned start, which a value's body (after its 5-byte header) seldom has: words are copied a
+  // chunk at a time into one scratch buffer (an even number of words, so each chunk starts on lane a).
   for (let start = 0; start < n; start += SCRATCH_WORDS) {
     const count = Math.min(SCRATCH_WORDS, n - start)
-    let words: Int32Array = scratch
-    if (aligned) words = new Int32Array(bytes.buffer, bytes.byteOffset + start * 4, count)
-    else scratchBytes.set(bytes.subarray(start * 4, (start + count) * 4))
+    scratchBytes.set(bytes.subarray(start * 4, (start + count) * 4))
     let i = 1
     for (; i < count; i += 2) {
-      a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
-      b = Math.imul(b ^ (words[i] as number), 0x5bd1e995)
+      a = Math.imul(a ^ (scratch[i - 1] as number), 0x01000193)
+      b = Math.imul(b ^ (scratch[i] as number), 0x5bd1e995)
     }
-    if (i === count) a = Math.imul(a ^ (words[i - 1] as number), 0x01000193)
+    if (i === count) a = Math.imul(a ^ (scratch[i - 1] as number), 0x01000193)
   }
   for (let j = n * 4; j < bytes.length; j++) b = Math.imul(b ^ (bytes[j] as number), 0x5bd1e995)
   return (a ^ Math.imul(b, 0x27d4eb2d)) >>> 0
