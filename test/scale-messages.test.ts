@@ -6,6 +6,7 @@
 import * as lc from '@langchain/core/messages'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { diff } from '../src/checkpoint/delta.js'
 import { registerLangChainMessages } from '../src/langchain.js'
 import { REMOVE_ALL_MESSAGES, messagesStateReducer, type Message, type Messages } from '../src/index.js'
 
@@ -62,7 +63,12 @@ describe('messagesStateReducer on a list it returned', () => {
           if (how === 'twice') expectSame(attempt(list, items), fresh, given)
           const got = attempt(list, items)
           expectSame(got, fresh, given)
-          if (typeof got !== 'string') list = got
+          if (typeof got !== 'string') {
+            // What a checkpoint stores: the same delta as against copies (which carry no note of what the call kept).
+            const where = { channel: 'messages', path: [] }
+            expect(diff(list, got, where)).toEqual(diff([...list], [...got], where))
+            list = got
+          }
         }
       }),
       { numRuns: 300 },

@@ -34,9 +34,16 @@ export function diff(prev: unknown, next: unknown, where: ValueLocation): Delta 
   return fullDelta(next, where)
 }
 
+/**
+ * Arrays a reducer made from another by keeping its first `keep` items (the same objects, untouched since) and
+ * writing the rest, as the messages reducer notes them: diffing one against that array compares only the rest.
+ */
+export const derivedArrays = new WeakMap<object, { from: unknown[]; keep: number }>()
+
 function diffArray(prev: unknown[], next: unknown[], where: ValueLocation): Delta | undefined {
   const max = Math.min(prev.length, next.length)
-  let keep = 0
+  const known = derivedArrays.get(next)
+  let keep = known?.from === prev ? Math.min(known.keep, max) : 0
   // Reducers like `(a, b) => [...a, ...b]` keep item identity, so this loop is usually all it takes.
   while (keep < max && prev[keep] === next[keep]) keep++
   while (keep < max && deepEqual(prev[keep], next[keep])) keep++

@@ -3,6 +3,8 @@
  * message objects and class instances, written so that diff storage keeps a chat's history at its messages' size.
  */
 
+import { derivedArrays } from '../checkpoint/delta.js'
+
 /**
  * Removing a message with this id (`{ type: 'remove', id: REMOVE_ALL_MESSAGES }`) clears the list; the messages
  * after it in the same update are the new list. The same value as LangGraph's `REMOVE_ALL_MESSAGES`.
@@ -92,12 +94,17 @@ export function mergeMessages<M extends { id?: unknown } & object>(current: unkn
   // the step) finds none and builds its own, as does a list changed in place since (its length differs).
   const known = indexes.get(left)
   indexes.delete(left)
+  // Its note for the diff was read when its own checkpoint was written: dropped, so notes never chain lists together.
+  derivedArrays.delete(left)
   const fresh = known?.normalize !== normalize || known.length !== left.length
   const merged = fresh ? left.map(normalize) : left.slice()
   const index = fresh ? new Map(merged.map((m, i) => [m.id, i])) : known.index
   const removed = new Set<unknown>()
+  // The first position this call writes: the messages before it are those of `left`, as they were.
+  let keep = left.length
   for (const m of right) {
     const at = index.get(m.id)
+    if (at !== undefined && at < keep) keep = at
     if (at === undefined) {
       if (isRemoval(m)) throw new Error(`cannot remove message ${JSON.stringify(m.id)}: no message in the list has that id`)
       index.set(m.id, merged.length)
@@ -112,6 +119,8 @@ export function mergeMessages<M extends { id?: unknown } & object>(current: unkn
   }
   if (removed.size > 0) return merged.filter((m) => !removed.has(m.id))
   indexes.set(merged, { normalize, length: merged.length, index })
+  // So the checkpoint's diff compares only the messages from there on, not the whole list (when it copied `left`).
+  if (!fresh) derivedArrays.set(merged, { from: left, keep })
   return merged
 }
 
