@@ -10,9 +10,12 @@
  * `default_transaction_isolation`) the snapshot would predate the lock. A guard that does not hold rolls back with
  * nothing written and throws `CONFLICT`.
  *
- * Three round trips per commit: BEGIN, the lock and the guard read as one simple-protocol message (its statements still
- * take a snapshot each); the deletes, puts and the thread's stamp as one statement with the values bound as binary;
- * COMMIT alone, so that a connection lost on the way says whether COMMIT had been sent.
+ * A commit of a usual size is one statement in one round trip. The usual one, a step's puts guarded on a key among
+ * them (its head), is plain SQL that takes the same lock and compares-and-sets the guarded row (see `guardedText`);
+ * any other goes through the commit function, which reads the guard under the lock. A bigger commit takes three round
+ * trips: BEGIN, the lock and the guard read as one simple-protocol message (its statements still take a snapshot
+ * each); the deletes, puts and the thread's stamp as one statement with the values bound as binary; COMMIT alone, so
+ * that a connection lost on the way says whether COMMIT had been sent.
  *
  * ## Thread locks (lockThread)
  * A session-level advisory lock (`pg_advisory_lock`, a different hash from the commit lock so the two never wait on
@@ -30,6 +33,9 @@ function statementName(text: string): string {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
   return `edgegraph_${(h >>> 0).toString(36)}_${text.length}`
 }
+
+/** A statement's text with its prepared-statement name, computed once. */
+const named = (text: string) => ({ name: statementName(text), text })
 
 /** A query result as the adapter reads it (pg's `QueryResult` fits). */
 export interface PostgresResultLike {
@@ -271,11 +277,11 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
   }
 
   /**
-   * A commit of a usual size in one round trip: the commit function, as a named statement, in its own implicit
-   * transaction. Once the call is sent its outcome is known only from the answer: a lost connection then "may or may
-   * not have landed"; an error answer means nothing was written.
+   * A commit of a usual size in one round trip: one named statement in its own implicit transaction, true when its
+   * guard held. Once the call is sent its outcome is known only from the answer: a lost connection then "may or may not
+   * have landed"; an error answer means nothing was written.
    */
-  async function commitOnce(thread: string, puts: [string, Uint8Array][], dels: string[], guard: Guard | undefined): Promise<void> {
+  async function commitOnce(thread: string, statement: { name: string; text: string }, values: unknown[]): Promise<boolean> {
     let out: Awaited<ReturnType<typeof checkout>>
     try {
       await ensure()
@@ -286,16 +292,49 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
     const { client, lost, done } = out
     let destroy = false
     try {
-      const values = [thread, lockKey('commit', thread), guard !== undefined, guard?.key ?? '', guard?.expect ?? null, puts.map(([k]) => k), puts.map(([, v]) => v), dels, Date.now()]
-      const text = `SELECT ${n.commit}($1, $2, $3, $4, $5, $6, $7, $8, $9) AS ok`
-      const [row] = rowsOf(await client.query({ name: statementName(text), text, values }))
-      if (row?.ok !== true) throw conflict(adapter, thread, (guard as Guard).key)
+      const [row] = rowsOf(await client.query({ ...statement, values }))
+      return row?.ok === true
     } catch (err) {
-      if (!isEdgegraphError(err)) destroy = true
-      throw fail(isEdgegraphError(err) ? err : (lost() ?? err), thread, 'commit', 'commit-sent')
+      destroy = true
+      throw fail(lost() ?? err, thread, 'commit', 'commit-sent')
     } finally {
       done(destroy)
     }
+  }
+
+  /** Any commit of a usual size: the commit function (see {@link schemaStatements}), which reads the guard under the thread's lock. */
+  const callStatement = named(`SELECT ${n.commit}($1, $2, $3, $4, $5, $6, $7, $8, $9) AS ok`)
+  const callCommit = (thread: string, puts: [string, Uint8Array][], dels: string[], guard: Guard | undefined) =>
+    commitOnce(thread, callStatement, [thread, lockKey('commit', thread), guard !== undefined, guard?.key ?? '', guard?.expect ?? null, puts.map(([k]) => k), puts.map(([, v]) => v), dels, Date.now()])
+
+  /**
+   * The usual commit, puts whose guard is on one of them (a step: its record, and the head it moves), as one plain
+   * statement: no PL/pgSQL call, which costs more than the statements it runs. The guard is a compare-and-set on the
+   * guarded row itself: an UPDATE of it `WHERE value = <expected>` (or, for "absent", an INSERT ... ON CONFLICT DO
+   * NOTHING), and the other rows and the thread's stamp are written only when that row was. The statement's snapshot
+   * may predate a concurrent commit, but an UPDATE that finds its row changed by a transaction that committed meanwhile
+   * checks its WHERE again against the new row (READ COMMITTED), and an ON CONFLICT insert sees committed and in-flight
+   * rows, so of two writers with one expectation exactly one wins. The thread's commit lock is still taken (before the
+   * guarded row is written) so deleteThread, and the commit function, never interleave with it. The expected value is
+   * always one read from a commit that finished before this statement began, so a snapshot that is old cannot refuse it.
+   */
+  const guardedText = (absent: boolean) =>
+    `WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended($2::text, 0)) AS held),
+     head AS (${
+       absent
+         ? `INSERT INTO ${n.kv} (thread, key, value) SELECT $1::text, $3::text, $5::bytea FROM lock WHERE $4::bytea IS NULL ON CONFLICT (thread, key) DO NOTHING RETURNING 1`
+         : `UPDATE ${n.kv} SET value = $5::bytea FROM lock WHERE thread = $1::text AND key = $3::text AND value = $4::bytea RETURNING 1`
+     }),
+     put AS (INSERT INTO ${n.kv} (thread, key, value) SELECT $1::text, k, v FROM unnest($6::text[], $7::bytea[]) AS u(k, v) WHERE EXISTS (SELECT 1 FROM head)
+       ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value),
+     stamp AS (INSERT INTO ${n.threads} (thread, updated_at) SELECT $1::text, $8::bigint WHERE EXISTS (SELECT 1 FROM head)
+       ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at)
+     SELECT EXISTS (SELECT 1 FROM head) AS ok`
+  const guardedStatements = { absent: named(guardedText(true)), present: named(guardedText(false)) }
+  const guardedCommit = (thread: string, puts: [string, Uint8Array][], guard: Guard, value: Uint8Array) => {
+    const others = puts.filter(([k]) => k !== guard.key)
+    const statement = guard.expect === undefined ? guardedStatements.absent : guardedStatements.present
+    return commitOnce(thread, statement, [thread, lockKey('commit', thread), guard.key, guard.expect ?? null, value, others.map(([k]) => k), others.map(([, v]) => v), Date.now()])
   }
 
   /** A write of `thread`: its transaction opens with the thread's commit lock, then `opening`. */
@@ -346,7 +385,12 @@ export function createPostgresAdapter(pool: PostgresPoolLike, options: PostgresA
       const latest = new Map(batch.put ?? [])
       const puts = [...latest]
       const dels = [...new Set(batch.del ?? [])].filter((k) => !latest.has(k))
-      if (puts.length <= 1000 && puts.reduce((b, [, v]) => b + v.length, 0) <= FAST_COMMIT_BYTES) return commitOnce(thread, puts, dels, guard)
+      if (puts.length <= 1000 && puts.reduce((b, [, v]) => b + v.length, 0) <= FAST_COMMIT_BYTES) {
+        const guarded = guard && dels.length === 0 ? latest.get(guard.key) : undefined
+        const ok = guarded ? await guardedCommit(thread, puts, guard as Guard, guarded) : await callCommit(thread, puts, dels, guard)
+        if (!ok) throw conflict(adapter, thread, (guard as Guard).key)
+        return
+      }
       const guardRead = guard ? [`SELECT value FROM ${n.kv} WHERE thread = ${literal(thread)} AND key = ${literal(guard.key)}`] : []
       await write(thread, 'commit', guardRead, async (rows, q) => {
         if (guard && !sameBytes(rows[0] === undefined ? undefined : bytesOf(rows[0].value), guard.expect)) throw conflict(adapter, thread, guard.key)

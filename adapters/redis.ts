@@ -65,7 +65,13 @@ interface BufferConstructorLike {
   from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array
 }
 
-/** Checks the keys' types, then the guard; puts, deletes, then the thread index. Returns 1 on a failed guard, else 0. */
+/**
+ * Checks the keys' types, then the guard; puts, deletes, then the thread index. Returns 1 on a failed guard, else 0.
+ * Only calls that change something are made: a key's member is added to the sorted set when HSET created its field (the
+ * two are written together, so an existing field has its member), the thread joins by-name when it had no time (the
+ * same holds for `at` and by-name), and the time index moves only when the stamp changed. Every call costs the script
+ * time, and every write is logged to the append-only file.
+ */
 const COMMIT = `
 local types = { 'hash', 'zset', 'hash', 'zset', 'zset' }
 for i = 1, 5 do
@@ -86,8 +92,7 @@ local nput, ndel = tonumber(ARGV[6]), tonumber(ARGV[7])
 local at = 8
 for i = 0, nput - 1 do
   local k = ARGV[at + 2 * i]
-  redis.call('HSET', kv, k, ARGV[at + 2 * i + 1])
-  redis.call('ZADD', keys, 0, k)
+  if redis.call('HSET', kv, k, ARGV[at + 2 * i + 1]) == 1 then redis.call('ZADD', keys, 0, k) end
 end
 at = at + 2 * nput
 for i = 0, ndel - 1 do
@@ -96,14 +101,16 @@ for i = 0, ndel - 1 do
 end
 local thread, stamp = ARGV[1], ARGV[2]
 local old = redis.call('HGET', KEYS[3], thread)
-if old then redis.call('ZREM', KEYS[4], old .. thread) end
-if redis.call('ZCARD', keys) == 0 then
+if (nput > 0 or redis.call('ZCARD', keys) > 0) then
+  if old ~= stamp then
+    if old then redis.call('ZREM', KEYS[4], old .. thread) else redis.call('ZADD', KEYS[5], 0, thread) end
+    redis.call('HSET', KEYS[3], thread, stamp)
+    redis.call('ZADD', KEYS[4], 0, stamp .. thread)
+  end
+elseif old then
+  redis.call('ZREM', KEYS[4], old .. thread)
   redis.call('HDEL', KEYS[3], thread)
   redis.call('ZREM', KEYS[5], thread)
-else
-  redis.call('HSET', KEYS[3], thread, stamp)
-  redis.call('ZADD', KEYS[4], 0, stamp .. thread)
-  redis.call('ZADD', KEYS[5], 0, thread)
 end
 return 0
 `

@@ -250,6 +250,24 @@ export function guardReadStatement(t: SqlTables, thread: string, key: string): S
   return { sql: `SELECT value FROM ${t.kv} WHERE thread = ? AND key = ?`, params: [thread, key] }
 }
 
+/** The SQL text of {@link commitStatements} by shape, built once: texts repeat, and drivers cache prepared statements by text. */
+const commitSql = new Map<string, string>()
+
+function cachedSql(shape: string, build: () => string): string {
+  let sql = commitSql.get(shape)
+  if (sql === undefined) commitSql.set(shape, (sql = build()))
+  return sql
+}
+
+/**
+ * The thread's stamp as an upsert that leaves the row alone when it already holds this time: commits within one
+ * millisecond (a fast graph's steps) then write no row of the threads table or of its time index, which on SQLite
+ * are two pages (two WAL frames) of every commit, and on D1 and Durable Objects two rows written.
+ */
+function stampSql(t: SqlTables): string {
+  return cachedSql(`${t.threads}:stamp`, () => `INSERT INTO ${t.threads} (thread, updated_at) VALUES (?, ?) ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at WHERE updated_at <> excluded.updated_at`)
+}
+
 /**
  * The writes of one commit, in order: deletes, then puts (a key both deleted and put ends up put, as in the
  * reference adapter), then the thread's `updated_at` (or its removal when the commit left it without keys).
@@ -263,27 +281,23 @@ export function commitStatements(t: SqlTables, thread: string, batch: Batch, now
     out.push({ sql: `DELETE FROM ${t.kv} WHERE thread = ? AND key IN (${group.map(() => '?').join(', ')})`, params: [thread, ...group] })
   }
   const rowsPerStatement = Math.floor(SQL_MAX_PARAMS / 3)
-  let rows: [string, Uint8Array][] = []
+  let params: SqlParam[] = []
   let bytes = 0
   const flush = () => {
-    if (rows.length === 0) return
-    out.push({
-      sql: `INSERT INTO ${t.kv} (thread, key, value) VALUES ${rows.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`,
-      params: rows.flatMap(([key, value]) => [thread, key, blob(value)]),
-    })
-    rows = []
+    const rows = params.length / 3
+    if (rows === 0) return
+    const sql = cachedSql(`${t.kv}:put:${rows}`, () => `INSERT INTO ${t.kv} (thread, key, value) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')} ON CONFLICT (thread, key) DO UPDATE SET value = excluded.value`)
+    out.push({ sql, params })
+    params = []
     bytes = 0
   }
   for (const [key, value] of batch.put ?? []) {
-    if (rows.length === rowsPerStatement || (rows.length > 0 && bytes + value.length > MAX_STATEMENT_VALUE_BYTES)) flush()
-    rows.push([key, value])
+    if (params.length === 3 * rowsPerStatement || (params.length > 0 && bytes + value.length > MAX_STATEMENT_VALUE_BYTES)) flush()
+    params.push(thread, key, blob(value))
     bytes += value.length
   }
   flush()
-  out.push({
-    sql: `INSERT INTO ${t.threads} (thread, updated_at) VALUES (?, ?) ON CONFLICT (thread) DO UPDATE SET updated_at = excluded.updated_at`,
-    params: [thread, now],
-  })
+  out.push({ sql: stampSql(t), params: [thread, now] })
   // Only a commit that deletes can leave the thread empty.
   if (dels.length > 0) out.push({ sql: `DELETE FROM ${t.threads} WHERE thread = ? AND NOT EXISTS (SELECT 1 FROM ${t.kv} WHERE thread = ?)`, params: [thread, thread] })
   return out

@@ -158,12 +158,15 @@ export function createSqliteAdapter(db: SqliteDatabaseLike, options: SqliteAdapt
       throw failure(err, thread, action)
     }
   }
-  /** Runs `fn` in one write transaction holding the file's write lock; anything thrown rolls it all back. */
+  /**
+   * Runs `fn` in one write transaction holding the file's write lock; anything thrown rolls it all back. BEGIN and
+   * COMMIT are prepared once, as the commit's other statements are, rather than parsed again by `exec` on every commit.
+   */
   const transaction = (fn: () => void) => {
-    db.exec('BEGIN IMMEDIATE')
+    prepare('BEGIN IMMEDIATE').run()
     try {
       fn()
-      db.exec('COMMIT')
+      prepare('COMMIT').run()
     } catch (err) {
       // SQLite itself rolls back on some errors (SQLITE_FULL does); ROLLBACK then has nothing to undo.
       if (db.inTransaction ?? db.isTransaction ?? true) {

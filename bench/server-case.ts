@@ -5,7 +5,9 @@
  * (@langchain/langgraph-checkpoint-sqlite / -postgres); bridge = LangGraph.js with EdgegraphSaver over the adapter;
  * floor = N bare single-row transactions on the same server. `--durability sync|async` sets edgegraph's (default sync).
  * The mean is the whole invoke over N (with async, the commits still queued at the end included); p50/p99 are the
- * gaps between node calls. Prints one JSON line.
+ * gaps between node calls. An edgegraph case also times the floor beside its run (half its n before, half after, on the
+ * same server in the same process), so its ratio to the floor does not depend on how busy the machine was when the
+ * floor's own case ran. Prints one JSON line.
  */
 import { parseArgs } from 'node:util'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -41,11 +43,11 @@ if (durability !== 'sync' && durability !== 'async') throw new Error(`--durabili
 /** The backend's connection and an adapter on it, with a way to count what it stores and to close it. */
 type Redis = { sendCommand(args: string[]): Promise<unknown> }
 
-async function open(): Promise<{ adapter: () => StorageAdapter; sqlite?: Database.Database; pool?: pg.Pool; redis?: Redis; close: () => Promise<void> }> {
+async function open(): Promise<{ adapter: () => StorageAdapter; sqlite?: Database.Database; dir?: string; pool?: pg.Pool; redis?: Redis; close: () => Promise<void> }> {
   if (backend === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'edgegraph-bench-sqlite-'))
     const db = new Database(join(dir, 'bench.db'))
-    return { sqlite: db, adapter: () => createSqliteAdapter(db, { table: tag }), close: async () => (db.close(), rmSync(dir, { recursive: true, force: true })) }
+    return { sqlite: db, dir, adapter: () => createSqliteAdapter(db, { table: tag }), close: async () => (db.close(), rmSync(dir, { recursive: true, force: true })) }
   }
   if (backend === 'postgres') {
     const pool = new pg.Pool({ connectionString: url, max: 4 })
@@ -96,45 +98,48 @@ async function langgraphSaver(conn: Awaited<ReturnType<typeof open>>): Promise<{
   throw new Error('no LangGraph.js saver measured for redis (see bench/servers.ts)')
 }
 
-async function floor(conn: Awaited<ReturnType<typeof open>>): Promise<number[]> {
-  const gaps: number[] = []
+/**
+ * The floor: bare single-row transactions on the same server, a new row each time. `run(count)` times `count` more of
+ * them (µs each); the keys go on where the last call stopped. SQLite: its own file in the case's folder.
+ */
+async function floor(conn: Awaited<ReturnType<typeof open>>): Promise<{ run: (count: number) => Promise<number[]>; close: () => Promise<void> }> {
   const value = 'x'.repeat(100)
   // A new row each time, as each step's checkpoint is: rewriting a handful of rows is a case stores make cheaper than
   // an append (SQLite here: 5 µs against 90 µs), and no checkpoint store can work that way.
-  const key = (i: number) => `k${String(i).padStart(8, '0')}`
+  let next = 0
+  const key = () => `k${String(next++).padStart(8, '0')}`
+  const timed = async (count: number, one: () => unknown) => {
+    const gaps: number[] = []
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now()
+      await one()
+      gaps.push((performance.now() - t0) * 1000)
+    }
+    return gaps
+  }
   if (backend === 'sqlite') {
-    const db = conn.sqlite as Database.Database
+    const db = new Database(join(conn.dir as string, 'floor.db'))
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
     db.exec('CREATE TABLE floor (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID')
     const put = db.prepare('INSERT INTO floor (k, v) VALUES (?, ?)')
-    const tx = db.transaction((i: number) => put.run(key(i), value))
-    for (let i = 0; i < WARMUP_STEPS + n; i++) {
-      const t0 = performance.now()
-      tx(i)
-      if (i >= WARMUP_STEPS) gaps.push((performance.now() - t0) * 1000)
-    }
-  } else if (backend === 'postgres') {
+    const tx = db.transaction(() => put.run(key(), value))
+    return { run: (count) => timed(count, tx), close: async () => void db.close() }
+  }
+  if (backend === 'postgres') {
     const pool = conn.pool as pg.Pool
     await pool.query(`CREATE TABLE floor_${tag} (k text PRIMARY KEY, v text)`)
     const client = await pool.connect()
-    for (let i = 0; i < WARMUP_STEPS + n; i++) {
-      const t0 = performance.now()
+    const one = async () => {
       await client.query('BEGIN')
-      await client.query(`INSERT INTO floor_${tag} (k, v) VALUES ($1, $2)`, [key(i), value])
+      await client.query(`INSERT INTO floor_${tag} (k, v) VALUES ($1, $2)`, [key(), value])
       await client.query('COMMIT')
-      if (i >= WARMUP_STEPS) gaps.push((performance.now() - t0) * 1000)
     }
-    client.release()
-  } else {
-    const redis = conn.redis as Redis
-    for (let i = 0; i < WARMUP_STEPS + n; i++) {
-      const t0 = performance.now()
-      await redis.sendCommand(['EVAL', "return redis.call('SET', KEYS[1], ARGV[1])", '1', `${tag}:floor:${key(i)}`, value])
-      if (i >= WARMUP_STEPS) gaps.push((performance.now() - t0) * 1000)
-    }
+    return { run: (count) => timed(count, one), close: async () => client.release() }
   }
-  return gaps
+  const redis = conn.redis as Redis
+  const one = () => redis.sendCommand(['EVAL', "return redis.call('SET', KEYS[1], ARGV[1])", '1', `${tag}:floor:${key()}`, value])
+  return { run: (count) => timed(count, one), close: async () => {} }
 }
 
 const conn = await open()
@@ -146,9 +151,14 @@ let gaps: number[]
 let invokeMs = 0
 let commitMs = 0
 let commits = 0
+/** The floor timed beside an edgegraph run (half before it, half after). */
+let floorGaps: number[] = []
 const t0 = performance.now()
 if (engine === 'floor') {
-  gaps = await floor(conn)
+  const bare = await floor(conn)
+  await bare.run(WARMUP_STEPS)
+  gaps = await bare.run(n)
+  await bare.close()
   invokeMs = gaps.reduce((a, b) => a + b, 0) / 1000
 } else if (engine === 'edgegraph') {
   const inner = conn.adapter()
@@ -166,11 +176,16 @@ if (engine === 'floor') {
   }
   checkFinal(workload, WARMUP_STEPS, messages, await benchGraph(workload, WARMUP_STEPS, adapter, (i) => messages[i] as string).invoke(inputOf(workload, messages), { threadId: 'warmup', recursionLimit: WARMUP_STEPS + 10, durability }), 'warm-up')
   await adapter.deleteThread('warmup')
+  const bare = await floor(conn)
+  await bare.run(WARMUP_STEPS)
+  floorGaps = await bare.run(Math.ceil(n / 2))
   commitMs = 0
   commits = 0
   const r0 = performance.now()
   const final = await benchGraph(workload, n, adapter, (i) => messages[i] as string, () => stamps.push(performance.now())).invoke(inputOf(workload, messages), { threadId: 'bench', recursionLimit: n + 10, durability })
   invokeMs = performance.now() - r0
+  floorGaps.push(...(await bare.run(Math.floor(n / 2))))
+  await bare.close()
   checkFinal(workload, n, messages, final, 'edgegraph')
   bytesStored = await adapterBytes(adapter)
   gaps = stamps.slice(1).map((t, i) => (t - (stamps[i] as number)) * 1000)
@@ -199,7 +214,7 @@ process.stdout.write(
     n,
     // Mean: the whole invoke over n (what a user waits for); p50 and p99: gaps between node calls.
     usPerStepMean: round((invokeMs * 1000) / n),
-    ...(engine === 'edgegraph' ? { commitUsPerStep: round((commitMs * 1000) / n), commits } : {}),
+    ...(engine === 'edgegraph' ? { commitUsPerStep: round((commitMs * 1000) / n), commits, floorUsMean: round(floorGaps.reduce((a, b) => a + b, 0) / floorGaps.length), floorUsP50: round(median(floorGaps)) } : {}),
     usPerStep: round(median(gaps)),
     usPerStepP99: round(percentile(gaps, 0.99)),
     bytesStored,

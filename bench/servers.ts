@@ -9,7 +9,10 @@
  *   backend's own saver, LangGraph.js on EdgegraphSaver (the bridge): counter N=1000 and chat N=2000 (500-byte
  *   messages): mean µs per step (the whole invoke over N), p50 and p99 of the gaps between steps, stored bytes;
  * - the multi-process runner on PostgreSQL: threads completed per second with 1, 2 and 4 processes.
- * Prints the tables and writes bench/results/servers.json (servers.quick.tmp.json with --quick).
+ * Each edgegraph case also times the floor beside its run, in its own process ("x floor beside"): timings here drift by
+ * half between minutes, and a ratio to a floor timed minutes earlier drifts with them.
+ * Prints the tables and writes bench/results/servers.json (servers.quick.tmp.json with --quick). `--only edgegraph,floor`
+ * runs those engines only (floor, edgegraph, langgraph, bridge, runner) and writes servers.only.tmp.json.
  */
 import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -22,6 +25,9 @@ import { startPostgres, startRedis } from '../test/servers/index.js'
 import { workerGraph } from '../test/runner/graph.js'
 
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
+const onlyArg = process.argv.indexOf('--only')
+const only = onlyArg < 0 ? undefined : new Set((process.argv[onlyArg + 1] ?? '').split(','))
+const runs = (engine: string) => only === undefined || only.has(engine)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const caseFile = fileURLToPath(new URL('server-case.ts', import.meta.url))
 const childFile = fileURLToPath(new URL('../test/runner/child.ts', import.meta.url))
@@ -34,6 +40,9 @@ interface Row {
   durability?: string
   commitUsPerStep?: number
   commits?: number
+  /** The floor timed beside this case's run, in its process (edgegraph cases). */
+  floorUsMean?: number
+  floorUsP50?: number
   workload: string
   n: number
   usPerStepMean?: number
@@ -114,13 +123,14 @@ try {
       for (const engine of backend === 'redis' ? ['bridge'] : ['langgraph', 'bridge']) plans.push({ backend, engine, workload, n: String(N[workload]), url })
     }
   }
-  for (const [i, plan] of plans.entries()) {
+  const chosen = plans.filter((p) => runs(p.engine as string))
+  for (const [i, plan] of chosen.entries()) {
     const t0 = Date.now()
     const row = await runCase(plan, plan.engine === 'langgraph' && plan.workload === 'chat' ? 30 * 60_000 : 10 * 60_000)
     rows.push(row)
-    process.stderr.write(`[${i + 1}/${plans.length}] ${plan.backend} ${plan.engine}${plan.durability ? ` ${plan.durability}` : ''} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
+    process.stderr.write(`[${i + 1}/${chosen.length}] ${plan.backend} ${plan.engine}${plan.durability ? ` ${plan.durability}` : ''} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
   }
-  for (const p of [1, 2, 4]) {
+  for (const p of runs('runner') ? [1, 2, 4] : []) {
     process.stderr.write(`runner: ${RUNNER_THREADS} threads with ${p} process(es)...\n`)
     runner.push(await runnerThroughput(postgres.url, p))
   }
@@ -130,11 +140,11 @@ try {
 }
 
 const floorOf = (backend: string) => rows.find((r) => r.backend === backend && r.engine === 'floor')
-const header = ['backend', 'engine', 'workload', 'n', 'mean us/step', 'p50', 'p99', 'x floor (mean)', 'commit us/step', 'commits', 'stored', 'B/payload']
+const header = ['backend', 'engine', 'workload', 'n', 'mean us/step', 'p50', 'p99', 'x floor (mean)', 'floor beside', 'x floor beside', 'p50 x floor p50', 'commit us/step', 'commits', 'stored', 'B/payload']
 const lines = rows.map((r) => {
   const f = floorOf(r.backend)
   const engine = r.durability ? `${r.engine} ${r.durability}` : r.engine
-  return [r.backend, engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, fmt(r.commitUsPerStep), r.commits === undefined ? '-' : String(r.commits), r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
+  return [r.backend, engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, fmt(r.floorUsMean), r.floorUsMean && r.usPerStepMean ? `${(r.usPerStepMean / r.floorUsMean).toFixed(2)}x` : '-', r.floorUsP50 && r.usPerStep ? `${(r.usPerStep / r.floorUsP50).toFixed(2)}x` : '-', fmt(r.commitUsPerStep), r.commits === undefined ? '-' : String(r.commits), r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
 })
 const widths = header.map((_, i) => Math.max(header[i]?.length ?? 0, ...lines.map((l) => l[i]?.length ?? 0)))
 const render = (l: string[]) => l.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
@@ -144,6 +154,8 @@ console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const l of lines) console.log(render(l))
 for (const r of rows.filter((r) => r.error)) console.log(`FAILED ${r.backend} ${r.engine} ${r.workload}: ${r.error}`)
 console.log('mean = the whole invoke over n (async: commits still queued at the end included); p50/p99 = gaps between node calls;')
+console.log('floor beside = the floor\'s mean timed in the case\'s own process, half before its run and half after; x floor beside = mean us/step over it;')
+console.log('p50 x floor p50 = the p50 gap between steps over the p50 of the floor beside (less swayed by the machine\'s other work than means);')
 console.log('commit us/step = time in the store\'s commits over n (with async they overlap the steps); commits = how many for the n steps.')
 console.log('edgegraph = edgegraph on its adapter; langgraph = LangGraph.js (its default durability, async) on its own saver (SqliteSaver, PostgresSaver; its Redis saver')
 console.log('needs Redis Stack modules, which Debian\'s redis-server lacks, so it is not run); bridge = LangGraph.js on EdgegraphSaver.')
@@ -151,8 +163,8 @@ console.log(`\nrunner on PostgreSQL: ${RUNNER_THREADS} threads of 8 steps (each 
 for (const r of runner) console.log(`  ${r.processes} process(es): ${r.threadsPerSecond} threads/s (${r.seconds} s)`)
 const elapsedS = Math.round((Date.now() - started) / 1000)
 console.log(`\ntotal ${elapsedS} s`)
-const out = fileURLToPath(new URL(quick ? 'results/servers.quick.tmp.json' : 'results/servers.json', import.meta.url))
+const out = fileURLToPath(new URL(only ? 'results/servers.only.tmp.json' : quick ? 'results/servers.quick.tmp.json' : 'results/servers.json', import.meta.url))
 await mkdir(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true })
-await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, mode: quick ? 'quick' : 'full', elapsedS, rows, runner }, null, 2)}\n`)
+await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, mode: only ? `only ${[...only].join(',')}` : quick ? 'quick' : 'full', elapsedS, rows, runner }, null, 2)}\n`)
 console.log(`results: ${out.replace(root, '')}`)
 if (rows.some((r) => r.error)) process.exitCode = 1

@@ -226,6 +226,60 @@ describe('postgres adapter: concurrent writers', () => {
     }
   })
 
+  it('both commits in flight at once on one head: the one that waits finds the head moved (its snapshot older than that), and loses', async () => {
+    const pools = [newPool(), newPool()]
+    const adapters = pools.map((p) => createPostgresAdapter(p, { table: 'race' }))
+    const holder = await session()
+    try {
+      await (adapters[0] as StorageAdapter).commit('both-set', { put: [['h', utf8('0')]] })
+      // Both statements begin (and take their snapshots) while the thread's commit lock is held, so they see the same head.
+      await holder.client.query('SELECT pg_advisory_lock(hashtextextended($1::text, 0))', ['edgegraph/public.race/commit/both-set'])
+      const commits = adapters.map((adapter, i) => adapter.commit('both-set', { put: [['h', utf8(`by ${i}`)], [`c/${i}`, utf8('x')]] }, { key: 'h', expect: utf8('0') }))
+      for (const c of commits) c.catch(() => {})
+      await until(async () => (await blockedBy(holder.pid)).length === 2)
+      await holder.client.query('SELECT pg_advisory_unlock_all()')
+      const results = await Promise.allSettled(commits)
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+      await rejectsWith(Promise.reject((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), 'CONFLICT')
+      const won = results.findIndex((r) => r.status === 'fulfilled')
+      expect((await dump(adapters[0] as StorageAdapter, 'both-set')).map(([k]) => k)).toEqual([`c/${won}`, 'h'])
+      expect(await (adapters[0] as StorageAdapter).get('both-set', ['h'])).toEqual([utf8(`by ${won}`)])
+    } finally {
+      holder.done()
+      await Promise.all(pools.map((p) => p.end()))
+    }
+  })
+
+  it('a deleteThread and a commit in flight at once: whichever goes second sees all of the first, and nothing of the thread is left behind', async () => {
+    const pools = [newPool(), newPool()]
+    const [a, b] = pools.map((p) => createPostgresAdapter(p, { table: 'race' })) as [StorageAdapter, StorageAdapter]
+    const holder = await session()
+    try {
+      for (let round = 0; round < 2; round++) {
+        const thread = `del-${round}`
+        await a.commit(thread, { put: [['h', utf8('0')], ['c/0', utf8('x')]] })
+        await holder.client.query('SELECT pg_advisory_lock(hashtextextended($1::text, 0))', [`edgegraph/public.race/commit/${thread}`])
+        // Round 0 starts the commit first, round 1 the delete: the lock is granted in the order they asked for it.
+        const commit = () => a.commit(thread, { put: [['h', utf8('1')], ['c/1', utf8('y')]] }, { key: 'h', expect: utf8('0') })
+        const first = round === 0 ? commit() : b.deleteThread(thread)
+        first.catch(() => {})
+        await until(async () => (await blockedBy(holder.pid)).length === 1)
+        const second = round === 0 ? b.deleteThread(thread) : commit()
+        second.catch(() => {})
+        await until(async () => (await blockedBy(holder.pid)).length === 2)
+        await holder.client.query('SELECT pg_advisory_unlock_all()')
+        const results = await Promise.allSettled([first, second])
+        if (round === 0) expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled'])
+        else await rejectsWith(Promise.reject((results[1] as PromiseRejectedResult).reason), 'CONFLICT')
+        expect(await dump(a, thread)).toEqual([])
+        expect((await collect(a.threads())).map((t) => t.thread)).not.toContain(thread)
+      }
+    } finally {
+      holder.done()
+      await Promise.all(pools.map((p) => p.end()))
+    }
+  })
+
   it('a connection cut mid-commit (its backend terminated while it waits on a row lock) is a typed error saying the outcome is unknown, and nothing is half-written', async () => {
     const adapter = createPostgresAdapter(pool, { table: 'cut' })
     await adapter.commit('t', { put: [['a', utf8('A')], ['b', utf8('B')], ['h', utf8('1')]] })

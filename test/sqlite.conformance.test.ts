@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { createSqliteAdapter } from '../adapters/sqlite.js'
 import { runConformance } from './conformance/index.js'
 import { collect, dump, keysOf, noise, rejectsWith, utf8 } from './conformance/suite.js'
@@ -111,6 +111,27 @@ describe('sqlite adapter: one file, several connections and processes', () => {
     expect([text((await a.get('t', ['h']))[0]), text((await b.get('t', ['h']))[0])]).toEqual(['a', 'b'])
     const err = await rejectsWith(a.commit('t', { put: [['x', utf8('x')]] }, { key: 'h', expect: utf8('b') }), 'CONFLICT')
     expect(err.message).toContain(`sqlite adapter (file "${file}"), thread "t"`)
+  })
+
+  it("a commit in the millisecond of the thread's last one leaves its time row (and its time index) unwritten; a later one moves it", async () => {
+    const db = connect(newFile())
+    const adapter = createSqliteAdapter(db)
+    const changes = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n
+    const now = vi.spyOn(Date, 'now').mockReturnValue(1_700_000_000_000)
+    try {
+      await adapter.commit('t', { put: [['c/1', utf8('one')], ['h', utf8('1')]] })
+      let before = changes()
+      await adapter.commit('t', { put: [['c/2', utf8('two')], ['h', utf8('2')]] }, { key: 'h', expect: utf8('1') })
+      // The two rows put, and no third for the thread's time, which already held this millisecond.
+      expect(changes() - before).toBe(2)
+      now.mockReturnValue(1_700_000_000_001)
+      before = changes()
+      await adapter.commit('t', { put: [['c/3', utf8('three')], ['h', utf8('3')]] }, { key: 'h', expect: utf8('2') })
+      expect(changes() - before).toBe(3)
+      expect(await collect(adapter.threads())).toEqual([{ thread: 't', updatedAt: 1_700_000_000_001 }])
+    } finally {
+      now.mockRestore()
+    }
   })
 
   it('two connections on one file: of two commits guarded on the same head exactly one wins, and each sees the other', async () => {
