@@ -205,20 +205,29 @@ describe('postgres adapter: concurrent writers', () => {
     }
   })
 
+  /**
+   * Holds `thread`'s commit lock (its key as adapters/postgres.ts derives it) while `start` begins two commits, lets
+   * them go once both wait on it, and checks that exactly one lands and the other fails with CONFLICT. Returns the
+   * index of the one that landed.
+   */
+  async function oneWinsWhileHeld(holder: Awaited<ReturnType<typeof session>>, thread: string, start: () => Promise<void>[]): Promise<number> {
+    await holder.client.query('SELECT pg_advisory_lock(hashtextextended($1::text, 0))', [`edgegraph/public.race/commit/${thread}`])
+    const commits = start()
+    for (const c of commits) c.catch(() => {})
+    await until(async () => (await blockedBy(holder.pid)).length === 2)
+    await holder.client.query('SELECT pg_advisory_unlock_all()')
+    const results = await Promise.allSettled(commits)
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+    await rejectsWith(Promise.reject((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), 'CONFLICT')
+    return results.findIndex((r) => r.status === 'fulfilled')
+  }
+
   it('both commits in flight at once on an absent guard key: the one that waits finds the key written, and loses', async () => {
     const pools = [newPool(), newPool()]
     const adapters = pools.map((p) => createPostgresAdapter(p, { table: 'race' }))
     const holder = await session()
     try {
-      // Hold the thread's commit lock (its key as adapters/postgres.ts derives it), so both commits begin and wait.
-      await holder.client.query('SELECT pg_advisory_lock(hashtextextended($1::text, 0))', ['edgegraph/public.race/commit/both'])
-      const commits = adapters.map((adapter, i) => adapter.commit('both', { put: [['h', utf8(`by ${i}`)]] }, { key: 'h', expect: undefined }))
-      for (const c of commits) c.catch(() => {})
-      await until(async () => (await blockedBy(holder.pid)).length === 2)
-      await holder.client.query('SELECT pg_advisory_unlock_all()')
-      const results = await Promise.allSettled(commits)
-      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
-      await rejectsWith(Promise.reject((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), 'CONFLICT')
+      await oneWinsWhileHeld(holder, 'both', () => adapters.map((adapter, i) => adapter.commit('both', { put: [['h', utf8(`by ${i}`)]] }, { key: 'h', expect: undefined })))
       expect(await dump(adapters[0] as StorageAdapter, 'both')).toHaveLength(1)
     } finally {
       holder.done()
@@ -233,15 +242,7 @@ describe('postgres adapter: concurrent writers', () => {
     try {
       await (adapters[0] as StorageAdapter).commit('both-set', { put: [['h', utf8('0')]] })
       // Both statements begin (and take their snapshots) while the thread's commit lock is held, so they see the same head.
-      await holder.client.query('SELECT pg_advisory_lock(hashtextextended($1::text, 0))', ['edgegraph/public.race/commit/both-set'])
-      const commits = adapters.map((adapter, i) => adapter.commit('both-set', { put: [['h', utf8(`by ${i}`)], [`c/${i}`, utf8('x')]] }, { key: 'h', expect: utf8('0') }))
-      for (const c of commits) c.catch(() => {})
-      await until(async () => (await blockedBy(holder.pid)).length === 2)
-      await holder.client.query('SELECT pg_advisory_unlock_all()')
-      const results = await Promise.allSettled(commits)
-      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
-      await rejectsWith(Promise.reject((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), 'CONFLICT')
-      const won = results.findIndex((r) => r.status === 'fulfilled')
+      const won = await oneWinsWhileHeld(holder, 'both-set', () => adapters.map((adapter, i) => adapter.commit('both-set', { put: [['h', utf8(`by ${i}`)], [`c/${i}`, utf8('x')]] }, { key: 'h', expect: utf8('0') })))
       expect((await dump(adapters[0] as StorageAdapter, 'both-set')).map(([k]) => k)).toEqual([`c/${won}`, 'h'])
       expect(await (adapters[0] as StorageAdapter).get('both-set', ['h'])).toEqual([utf8(`by ${won}`)])
     } finally {
