@@ -12,9 +12,11 @@ import { gzipSync } from 'node:zlib'
  * goes through (checksums on every value, state versions and migrations, ctx.effect); 21.5 KB with issue 15's
  * performance work, on every write path too (group commit, compressed packs, packs built beside the steps from the
  * texts just written); 22.5 KB for packs stored as columns and a read path that allocates less, which every read
- * of a long thread goes through. The README's Benchmarks section lists what each costs.
+ * of a long thread goes through; 22.75 KB for updateState's LangGraph.js parity (finished tasks' writes kept, joins
+ * and deferred nodes left due), on the class every graph compiles to. The README's Benchmarks section lists what
+ * each costs.
  */
-export const BUDGET_BYTES = 22.5 * 1024
+export const BUDGET_BYTES = 22.75 * 1024
 /** Long-term goal for the same bundle; reported, not enforced. */
 export const GOAL_BYTES = 12 * 1024
 const benchDir = fileURLToPath(new URL('.', import.meta.url))

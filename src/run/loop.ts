@@ -14,7 +14,7 @@ import { Router, schedule, staticInterrupts } from './routing.js'
 import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import { ParentCommand, pendingOf, runTask, type TaskEnv, type TaskOutcome } from './task.js'
-import { applyWrites } from './writes.js'
+import { applyWrites, type TaskWrites } from './writes.js'
 
 /**
  * Events a run reports while it goes; `stream()` turns them into its modes. `ns` names the subgraph task an event
@@ -138,14 +138,26 @@ export class Run {
     const loaded = writer.parent
     if (!loaded) throw threadNotFound(this.#config.threadId)
     this.#writer = writer
-    const ran = loaded.source === 'input' ? [] : Object.keys(loaded.writes)
+    // As in LangGraph.js, at the thread's head the writes of the interrupted step's finished tasks (and of a
+    // Command({ resume, update })) land first, as their nodes did them: their joins and deferred targets count, but
+    // their plain edges go with the step, and only the update's node routes.
+    const done = this.#config.checkpointId ? [] : loaded.pending.filter((p) => p.writes)
+    const tasks = done.filter((p) => p.index >= 0)
+    const ran = tasks.length > 0 ? [...new Set(tasks.map((t) => t.node))] : loaded.source === 'input' ? [] : Object.keys(loaded.writes)
     if (asNode === undefined && ran.length > 1) {
       throw new EdgegraphError('INVALID_UPDATE', `Ambiguous update of ${this.#scope.where(loaded.id)}: its step ran ${ran.join(', ')}. Name the node: updateState(config, values, asNode).`, { context: this.#scope.context(loaded.id) })
     }
     const as = asNode ?? ran[0] ?? START
-    const applied = await applyWrites(this.#spec, this.#scope, loaded.values, [{ node: as, writes: Object.entries(values) }])
+    const defer = (t: TaskRef) => !t.arg && this.#spec.nodes.get(t.node)?.defer
+    const base = (await applyWrites(this.#spec, this.#scope, loaded.values, done as TaskWrites[])).values
+    const routed: TaskRef[] = []
+    for (const p of tasks) routed.push(...(await this.#router.route(p.node, base, p.goto ?? [])).filter(defer))
+    const applied = await applyWrites(this.#spec, this.#scope, base, [{ node: as, writes: Object.entries(values) }])
     applied.writes[as] ??= []
-    const { next, waiting } = schedule(this.#spec, await this.#router.route(as, applied.values, []), [{ node: as }], loaded.waiting)
+    routed.push(...(await this.#router.route(as, applied.values, [])))
+    // Deferred tasks that were due stay due, unless they finished or are routed to again (then they wait anew).
+    const kept = loaded.next.filter((t) => defer(t) && ![...tasks, ...routed].some((r: TaskRef) => !r.arg && r.node === t.node))
+    const { next, waiting } = schedule(this.#spec, routed, tasks, loaded.waiting, [], as, kept)
     this.#cur = { values: applied.values, next, waiting, step: loaded.step + 1, source: writer.atHead ? 'update' : 'fork', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     return this.#save(false)

@@ -85,18 +85,20 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
  * just finished fire (the others keep their arrivals), and tasks of `defer` nodes are held until a step would
  * otherwise have nothing to run, as in LangGraph.js. `dropped` are the tasks new input discards (the loaded
  * checkpoint's next): as LangGraph.js consumes their triggers, a complete join into a dropped task starts over.
+ * `as` is set for `updateState`: the update's node counts as a source of joins but consumes no join, and the
+ * deferred tasks `kept`, due before the update, stay due (LangGraph.js's "after finish" triggers outlive an update).
  * Returns what to carry to later steps.
  */
-export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined, dropped: TaskRef[] = []): { next: TaskRef[]; waiting: Waiting | undefined } {
+export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined, dropped: TaskRef[] = [], as?: string, kept: TaskRef[] = []): { next: TaskRef[]; waiting: Waiting | undefined } {
   const defer = (t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
   // Nothing waits (no waiting edges, nothing carried, no deferred node due): the routed tasks are the next step's.
-  if (spec.joins.size === 0 && before === undefined && !routed.some(defer)) return { next: dedupe(routed), waiting: undefined }
+  if (spec.joins.size === 0 && before === undefined && !routed.some(defer) && !kept.length) return { next: dedupe(routed), waiting: undefined }
   const joins = { ...before?.joins }
-  const ran = tasks.map((t) => t.node)
+  const ran = [...tasks.map((t) => t.node), ...(as ? [as] : [])]
   for (const [key, { sources, target }] of spec.joins) {
-    // A join into a deferred node stays complete, its target due, until that node runs by an edge (LangGraph.js's
-    // barrier "after finish"; a Send to it does not count): its sources running again meanwhile count for nothing;
-    // those that run beside it start the next round.
+    // A join stays complete, its target due, until that node runs by an edge (LangGraph.js's barrier; a Send to it
+    // does not count): its sources running again meanwhile count for nothing; those that run beside it start the
+    // next round.
     const complete = joins[key]?.length === sources.length
     const consumed = (t: TaskRef) => t.node === target && !t.arg
     if (complete && !tasks.some(consumed) && !dropped.some(consumed)) {
@@ -109,12 +111,13 @@ export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], b
       if (seen.length > 0) joins[key] = seen
     } else if (target !== END) {
       routed.push({ node: target })
-      if (spec.nodes.get(target)?.defer) joins[key] = sources
+      joins[key] = sources
     }
   }
   // As in LangGraph.js: a deferred node waits while any node is due by an edge; Send tasks neither wait nor hold it.
   let deferred = dedupe([...(before?.deferred ?? []), ...routed.filter(defer)])
   let next = dedupe(routed.filter((t) => !defer(t)))
   if (next.every((t) => t.arg)) [next, deferred] = [dedupe([...deferred, ...next]), []]
+  if (kept.length) [next, deferred] = [dedupe([...kept, ...next]), deferred.filter((t) => !kept.some((k) => k.node === t.node))]
   return { next, waiting: Object.keys(joins).length > 0 || deferred.length > 0 ? { joins, deferred } : undefined }
 }

@@ -313,15 +313,19 @@ async function play(adapter: StorageAdapter, ops: Op[], bigEntry: string | undef
 
   const update = async (from: ModelCheckpoint, values: Update, asNode: NodeName | undefined) => {
     const at = from === head ? { threadId } : { threadId, checkpointId: from.id }
+    // At the head, a step that failed after right finished has right's writes land first, as right did them (as
+    // LangGraph.js does); right is then the node that ran last.
+    const finished = from === head && from.pending?.kind === 'failure' ? from.pending.right : undefined
+    const by: NodeName[] | undefined = finished ? ['right'] : from.by
     // Without asNode the update goes as the node that made `from` (as LangGraph.js does): refused when several did,
     // as the input when none did.
-    if (asNode === undefined && (from.by?.length ?? 0) > 1) {
+    if (asNode === undefined && (by?.length ?? 0) > 1) {
       await rejectsWith(graph.updateState(at, values), 'INVALID_UPDATE')
       return
     }
-    const as = asNode ?? from.by?.[0]
+    const as = asNode ?? by?.[0]
     const config = await graph.updateState(at, values, asNode)
-    const next = apply(from.values, values)
+    const next = apply(finished ? apply(from.values, finished) : from.values, values)
     const stage: Stage = as === undefined ? 'fanout' : as === 'join' ? 'done' : 'join'
     const cp: ModelCheckpoint = {
       id: config.checkpointId,

@@ -53,11 +53,17 @@ export const AVOIDED: Partial<Record<Avoidance, string>> = {
     "LangGraph quirk: a node due from a plain edge and a completed waiting edge in one step runs once and consumes only the plain edge's trigger, so the join stays due: the final checkpoint shows it in next, and invoke(null) runs it again. Avoided: only its waiting edge leads to a join's target.",
   'last-value-conflict':
     "After two writes to a last-value channel in one step (both throw), LangGraph's getState throws too (it re-applies the pending writes); edgegraph's shows the checkpoint before. Avoided: one writer of `last`, never a Send target.",
+  'infer-after-update':
+    "updateState without asNode on a checkpoint an update wrote: LangGraph infers the node from the versions its nodes have seen, which an update's node never records, so it takes the last node that ran before the update (often __start__); edgegraph takes the update's node. Avoided: the second update of a thread names its node.",
+  'update-with-sends':
+    "updateState while a step of Send tasks is interrupted: LangGraph keeps every Send of that step due, the finished ones too (they would run again), and routes a finished task's Command.goto; edgegraph applies the finished tasks' writes once and drops the step's Sends, as it drops its plain tasks. Avoided: the updateState property turns Sends into plain edges.",
+  'update-routes-deferred':
+    "updateState as a node whose edges lead to a deferred node that ran before: LangGraph can make that node due at once, beside the others (its trigger still counts as finished from the earlier run); edgegraph holds it back until nothing else is due, as it would after a step. Open (not yet understood). Avoided: the updateState property has no deferred nodes.",
   'recursion-limit-on-continue':
     'A continued run (invoke(null), resume) gets recursionLimit + 2 steps on LangGraph, recursionLimit on edgegraph. Avoided: recursionLimit 500, which the generated graphs (they always end) never reach.',
 }
 
-export type Avoidance = 'join-and-edge-in-one-step' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'last-value-conflict' | 'recursion-limit-on-continue'
+export type Avoidance = 'join-and-edge-in-one-step' | 'infer-after-update' | 'update-with-sends' | 'update-routes-deferred' | 'send-to-deferred' | 'sends-do-not-hold-defer' | 'deferred-join-target' | 'last-value-conflict' | 'recursion-limit-on-continue'
 
 const runPending = process.env.LANGGRAPH_PENDING === '1'
 const avoidOnly = process.env.LANGGRAPH_AVOID === undefined ? undefined : process.env.LANGGRAPH_AVOID.split(',')

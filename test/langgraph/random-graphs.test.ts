@@ -236,4 +236,42 @@ describe('random graphs behave the same on edgegraph and LangGraph.js', () => {
       { numRuns: runs, ...(process.env.LANGGRAPH_SEED ? { seed: Number(process.env.LANGGRAPH_SEED) } : {}) },
     )
   }, 120_000)
+
+  // updateState between the calls: while a run is interrupted (pending tasks, joins part-way, deferred nodes waiting)
+  // and after it ended; as no node (LangGraph infers one, or refuses when ambiguous), as a node of the graph, or as
+  // __start__ (the update is new input). Both engines must then resume, and go on from the update, alike.
+  it(`${runs} random graphs with updateState while interrupted and after the run`, async () => {
+    let threads = 0
+    await fc.assert(
+      fc.asyncProperty(fc.gen(), async (g) => {
+        const gg = genGraph(g)
+        if (avoids('update-routes-deferred')) for (const node of gg.nodes) node.defer = false
+        // A Send becomes a plain edge, or goes where an edge would lead to a join's target (see genGraph).
+        if (avoids('update-with-sends')) {
+          for (const list of [gg.start, ...gg.outs]) {
+            for (let x = list.length - 1; x >= 0; x--) {
+              const o = list[x] as Out
+              if (o.kind === 'send') gg.joins.some((w) => w.to === o.to) ? list.splice(x, 1) : (list[x] = { kind: 'edge', to: o.to })
+            }
+          }
+        }
+        // -1: no asNode (the engine infers it), -2: __start__.
+        const asNode = (infer: boolean) => {
+          const k = g(fc.integer, { min: -2, max: gg.nodes.length - 1 })
+          return k === -1 && infer ? {} : k < 0 ? { asNode: '__start__' } : { asNode: (gg.nodes[k] as GenNode).name }
+        }
+        const updates: Step[] = [
+          { invoke: { log: ['in'] } },
+          { updateState: { log: ['u1'], sum: 1 }, ...asNode(true) },
+          ...Array.from({ length: RESUMES }, () => ({ resumeEach: answer })),
+          { updateState: { log: ['u2'] }, ...asNode(!avoids('infer-after-update')) },
+          { invoke: null },
+          ...Array.from({ length: RESUMES }, () => ({ resumeEach: answer })),
+        ]
+        const r = await runBoth(describeGraph(gg), updates, { threadId: `random-update-${++threads}`, recursionLimit: avoids('recursion-limit-on-continue') ? 500 : 12 })
+        expect(compared(r.edgegraph), report(gg, r)).toEqual(compared(r.langgraph))
+      }),
+      { numRuns: runs, ...(process.env.LANGGRAPH_SEED ? { seed: Number(process.env.LANGGRAPH_SEED) } : {}) },
+    )
+  }, 120_000)
 })

@@ -230,6 +230,50 @@ describe('human in the loop', () => {
     const r = await runBoth(gate, [{ invoke: { log: [] } }, { updateState: { risky: false }, asNode: 'plan' }, { getState: true }, { invoke: null }])
     expectSame(r)
   })
+
+  /** a and b run in parallel from START; b asks, a finishes and leads to x; b leads to y. */
+  const parallel: GraphDesc = {
+    channels: { log: { kind: 'append' } },
+    nodes: { a: () => ({ log: ['a'] }), b: (_s, ops) => ({ log: [`b=${ops.interrupt('q')}`] }), x: () => ({ log: ['x'] }), y: () => ({ log: ['y'] }) },
+    edges: [[START, 'a'], [START, 'b'], ['a', 'x'], ['b', 'y']],
+  }
+
+  for (const asNode of [undefined, 'b', 'x']) {
+    itMatches(`HITL: updateState ${asNode ? `as ${asNode}` : 'without asNode'} while a parallel branch waits keeps the finished branch's writes`, async () => {
+      const r = await runBoth(parallel, [{ invoke: { log: ['in'] } }, { updateState: { log: ['u'] }, ...(asNode ? { asNode } : {}) }, { getState: true }, { invoke: null }])
+      expectSame(r)
+      // a's write lands before the update; without asNode the update goes as a (the task that finished).
+      expect((r.langgraph.steps[2]?.state?.values as State).log).toEqual(['in', 'a', 'u'])
+    })
+  }
+
+  /** a and b run from START and wait for each other into c, which asks; c leads to x. */
+  const joined = (defer: boolean): GraphDesc => ({
+    channels: { log: { kind: 'append' } },
+    nodes: { a: () => ({ log: ['a'] }), b: () => ({ log: ['b'] }), x: () => ({ log: ['x'] }), c: { fn: (_s, ops) => ({ log: [`c=${ops.interrupt('q')}`] }), defer } },
+    edges: [[START, 'a'], [START, 'b'], [['a', 'b'], 'c'], ['c', 'x']],
+  })
+
+  for (const defer of [false, true]) {
+    itMatches(`HITL: updateState while the target of a waiting edge${defer ? ' (deferred)' : ''} asks keeps it due, as another node or as itself`, async () => {
+      for (const asNode of ['a', 'x', 'c']) {
+        const r = await runBoth(joined(defer), [{ invoke: { log: ['in'] } }, { updateState: { log: ['u'] }, asNode }, { getState: true }, { invoke: null }, { resume: 'yes' }])
+        expectSame(r)
+        expect(r.langgraph.steps[2]?.state?.next).toEqual(asNode === 'c' ? ['c', 'x'] : ['c'])
+      }
+    })
+  }
+
+  itMatches('HITL: updateState as a deferred node that asks keeps it due', async () => {
+    const desc: GraphDesc = {
+      channels: { log: { kind: 'append' } },
+      nodes: { d: { fn: (_s, ops) => ({ log: [`d=${ops.interrupt('q')}`] }), defer: true } },
+      edges: [[START, 'd']],
+    }
+    const r = await runBoth(desc, [{ invoke: { log: ['in'] } }, { updateState: { log: ['u'] }, asNode: 'd' }, { getState: true }, { invoke: null }, { resume: 'yes' }])
+    expectSame(r)
+    expect(r.langgraph.steps[2]?.state?.next).toEqual(['d'])
+  })
 })
 
 describe('time travel', () => {
