@@ -4,7 +4,7 @@
  */
 import type { Delta } from './delta.js'
 import { isCheckpointId } from './ids.js'
-import type { CheckpointFields, Source, StaticInterrupt, TaskRef, Usage, Waiting } from './model.js'
+import type { CheckpointFields, Source, StepFields, TaskRef, Usage } from './model.js'
 import { decodeValue, encodeValue, setOwn, type Encoded } from './serde.js'
 
 /** The fields of a record that rebuilding values does not need, decoded only when asked for. */
@@ -58,27 +58,30 @@ interface RecordHeader {
   q?: { j?: Record<string, string[]> | undefined; d?: StoredTask[] | undefined }
 }
 
-export interface RecordInput {
+/** What a record stores: a checkpoint's fields (a checkpoint or a new one can be passed as it is), and its deltas. */
+export interface RecordInput extends StepFields {
   parentId: string | undefined
   step: number
   base: boolean
   version: number
-  source: Source
-  next: TaskRef[]
   /** Channel deltas, already serialized to JSON (so their sizes are known). */
   deltas: [channel: string, json: string][]
-  writes: Record<string, string[]>
-  durationUs: number | undefined
-  usage: Usage | undefined
   usageTotal: Usage | undefined
-  interrupts: StaticInterrupt[]
-  metadata: Encoded | undefined
-  waiting?: Waiting | undefined
 }
 
-/** Serializes a checkpoint record to its JSON text. */
-export function encodeRecord(rec: RecordInput): string {
-  const changed = rec.deltas.map(([ch]) => ch)
+/**
+ * A record as a pack takes it: its header (every field but `c`), its text's length, and each changed channel's delta
+ * as JSON text. Kept for the records a process wrote, so packing them parses and stringifies no channel value again.
+ */
+export interface RecordParts {
+  r: RecordHeader
+  n: number
+  c: [channel: string, json: string][]
+}
+
+/** Serializes a checkpoint record to its JSON text, and the parts a pack of it is made of. */
+export function encodeRecord(rec: RecordInput): { text: string; parts: RecordParts } {
+  const { deltas } = rec
   const header: RecordHeader = {
     s: rec.step,
     n: rec.next.map(encodeTask),
@@ -93,19 +96,20 @@ export function encodeRecord(rec: RecordInput): string {
     header.w = {}
     for (const node of nodes) {
       const chans = rec.writes[node] as string[]
-      header.w[node] = chans.length === changed.length && chans.every((c, i) => c === changed[i]) ? 1 : chans
+      header.w[node] = chans.length === deltas.length && chans.every((c, i) => c === deltas[i]?.[0]) ? 1 : chans
     }
   }
   if (rec.durationUs !== undefined) header.d = rec.durationUs
   if (rec.usage) header.u = rec.usage
   if (rec.usageTotal) header.ut = rec.usageTotal
   if (rec.interrupts.length > 0) header.i = rec.interrupts.map((x) => [x.node, x.when === 'before' ? 'b' : 'a'])
-  if (rec.metadata !== undefined) header.m = rec.metadata
+  if (rec.metadata !== undefined) header.m = encodeValue(rec.metadata, { channel: 'metadata', path: [] })
   if (rec.waiting) header.q = { j: rec.waiting.joins, d: rec.waiting.deferred?.map(encodeTask) }
   const head = JSON.stringify(header)
   let body = ''
-  for (const [channel, json] of rec.deltas) body += (body ? ',' : '') + JSON.stringify(channel) + ':' + json
-  return `${head.slice(0, -1)},"c":{${body}}}`
+  for (const [channel, json] of deltas) body += (body ? ',' : '') + JSON.stringify(channel) + ':' + json
+  const text = `${head.slice(0, -1)},"c":{${body}}}`
+  return { text, parts: { r: header, n: text.length, c: deltas } }
 }
 
 /** Parses a checkpoint record. Throws a plain Error describing what is malformed. */
@@ -190,7 +194,7 @@ function recordDetails(raw: RawRecord): RecordDetails {
  * `h` the rest of each record's header as JSON text, parsed only when its details are asked for; `c` per channel,
  * each entry's delta (an array: "append these"; `0`: none). Format 1, `[[id, bytes, record], ...]`, is still read.
  */
-interface PackColumns {
+interface PackColumns<Entry = Delta | Encoded[]> {
   f: 2
   i: string[]
   p: (string | 0 | null)[]
@@ -198,35 +202,49 @@ interface PackColumns {
   n: number[]
   x?: Record<string, { b?: 1 | undefined; v?: number | undefined; ut?: Usage | undefined }>
   h: string[]
-  c: Record<string, (Delta | Encoded[] | 0)[]>
+  c: Record<string, (Entry | 0)[]>
 }
 
 export type RawRecord = RecordHeader & { c: Record<string, Delta> }
 
-/** Packs record texts (oldest first) as columns. */
-export function encodePack(entries: [id: string, text: string][]): string {
-  return JSON.stringify(columnsOf(entries.map(([id, text]) => [id, text.length, JSON.parse(text) as RawRecord])))
+/**
+ * Packs records, oldest first, as the text of their columns: given as texts (parsed here), or as the parts
+ * {@link encodeRecord} made, whose deltas are joined as they are, without parsing or stringifying them again.
+ */
+export function encodePack(entries: [id: string, record: string | RecordParts][]): string {
+  const { c, ...pack } = columnsOf<string | Delta, unknown>(
+    entries.map(([id, r]) => [id, typeof r === 'string' ? partsOf(JSON.parse(r), r.length) : r]),
+    // An append that keeps every old item (`{"a":[...]}`, no `t`) is stored as its items alone.
+    (d) => (typeof d !== 'string' ? JSON.stringify(entryOf(d)) : d.startsWith('{"a":') && d.endsWith(']}') ? d.slice(5, -1) : d),
+  )
+  return `${JSON.stringify(pack).slice(0, -1)},"c":{${Object.keys(c).map((ch) => `${JSON.stringify(ch)}:[${c[ch]}]`)}}}`
 }
 
-/** Records (oldest first, each with its text's length) as columns. */
-function columnsOf(entries: [id: string, bytes: number, record: RawRecord][]): PackColumns {
-  const pack: PackColumns = { f: 2, i: [], p: [], s: [], n: [], h: [], c: {} }
-  entries.forEach(([, , rec], k) => {
-    for (const [channel, d] of Object.entries(rec.c)) {
+/** A parsed record, its text `n` long, in parts. */
+const partsOf = ({ c, ...r }: RawRecord, n: number) => ({ r, n, c: Object.entries(c) })
+
+/** A delta as a column holds it. */
+const entryOf = (d: Delta) => ('a' in d && d.t === undefined ? d.a : d)
+
+/** Records (oldest first) as columns: each channel's entry is what `entry` makes of the record's delta. */
+function columnsOf<D, E>(entries: [id: string, record: { r: RecordHeader; n: number; c: [channel: string, delta: D][] }][], entry: (d: D) => E): PackColumns<E> {
+  const pack: PackColumns<E> = { f: 2, i: [], p: [], s: [], n: [], h: [], c: {} }
+  entries.forEach(([id, { r: { p, s, b, v, ut, ...rest }, n, c: deltas }], k) => {
+    const mine: string[] = []
+    for (const [channel, d] of deltas) {
       if (!Object.hasOwn(pack.c, channel)) setOwn(pack.c, channel, new Array(entries.length).fill(0))
-      ;(pack.c[channel] as unknown[])[k] = 'a' in d && d.t === undefined ? d.a : d
+      ;(pack.c[channel] as E[])[k] = entry(d)
+      mine.push(channel)
     }
-  })
-  const order = Object.keys(pack.c)
-  entries.forEach(([id, bytes, { p, s, b, v, ut, c, ...rest }], k) => {
     pack.i.push(id)
-    pack.p.push(p === undefined ? null : p === entries[k - 1]?.[0] ? 0 : p)
+    pack.p.push(p === undefined ? null : p === pack.i[k - 1] ? 0 : p)
     pack.s.push(s)
-    pack.n.push(bytes)
+    pack.n.push(n)
     if (b ?? v ?? ut) (pack.x ??= {})[k] = { b, v, ut }
-    // `w: 1` names the record's channels in its own order; read back, they come in column order.
-    if (rest.w && Object.keys(c).join() !== order.filter((ch) => Object.hasOwn(c, ch)).join()) {
-      for (const node in rest.w) if (rest.w[node] === 1) rest.w[node] = Object.keys(c)
+    // `w: 1` names the record's channels in its own order; read back, they come in column order (which later records
+    // cannot change: they only add columns after these).
+    if (rest.w && mine.join() !== Object.keys(pack.c).filter((ch) => mine.includes(ch)).join()) {
+      for (const node in rest.w) if (rest.w[node] === 1) rest.w[node] = mine
     }
     pack.h.push(JSON.stringify(rest))
   })
@@ -249,7 +267,7 @@ export interface Pack extends PackColumns {
 export function readColumns(text: string, id?: string): Pack {
   let raw = JSON.parse(text)
   if (id) raw = [[id, text.length, raw]]
-  const pack = (Array.isArray(raw) ? columnsOf(raw as [string, number, RawRecord][]) : (raw ?? {})) as Pack
+  const pack: Pack = Array.isArray(raw) ? columnsOf(raw.map(([i, n, r]: [string, number, RawRecord]) => [i, partsOf(r, n)]), entryOf) : (raw ?? {})
   if (id) pack.loose = true
   const { f, i, p, s, n, x, h, c } = pack
   if (f !== 2 || ![p, s, n, h, ...Object.values(c)].every((col) => Array.isArray(col) && col.length === i.length)) throw new Error('a pack is neither a list nor format 2 with full columns')

@@ -17,6 +17,7 @@ import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter 
 import { HEAD_KEY, chunkKeys, idOfKey } from './keys.js'
 import { corruptHead, corruptRecord } from './read-errors.js'
 import { isCheckpointId } from './ids.js'
+import type { RecordParts } from './record.js'
 
 const utf8 = new TextEncoder()
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
@@ -26,7 +27,7 @@ const FNV_MARK = 0x21 // '!': a value checksummed by FNV-1a (written before sum3
 const ZIP_MARK = 0x7a // 'z': a checksummed value of compressed text
 /** Packs below this many bytes are stored as they are: compressing them saves too little to pay for the call. */
 const ZIP_MIN_BYTES = 1024
-/** Bytes of record texts {@link ChunkedStorage.puts} keeps for packing, for all threads together. */
+/** Bytes of records {@link ChunkedStorage.puts} keeps for packing, for all threads together. */
 const RECENT_MAX_BYTES = 4 * 1024 * 1024
 
 /** The adapter of a graph's history, as the history layer uses it. */
@@ -35,8 +36,11 @@ export class ChunkedStorage {
   readonly #bareHeads = new Map<string, string>()
   /** Per thread: packs to store uncompressed before trying again (see {@link compressedPuts}). */
   readonly #zipSkips = new Map<string, number>()
-  /** Records this storage wrote lately, per thread, as stored and as text: a pack of them needs no read back. */
-  readonly #recent = new Map<string, Map<string, { bytes: Uint8Array; text: string }>>()
+  /**
+   * Records this storage wrote lately, as stored and in parts, by key: a pack of them needs no read back. Two threads
+   * may use one key: the bytes tell them apart (equal bytes are the same record).
+   */
+  readonly #recent = new Map<string, [bytes: Uint8Array, parts: RecordParts]>()
   #recentBytes = 0
 
   constructor(adapter: StorageAdapter) {
@@ -93,39 +97,33 @@ export class ChunkedStorage {
 
   /**
    * The writes that store `text` at `key`: one value, or a chunk marker and chunks within the adapter's limit. With
-   * `threadId` (a checkpoint record) a text stored as one value is kept (up to {@link RECENT_MAX_BYTES} for all threads,
-   * then all are dropped), so packing it later ({@link recall}) skips reading it back, checking and parsing it. A
-   * chunked one is not: its marker alone would not show that a rewrite (retention's snapshots) changed it.
+   * `parts` (a checkpoint record that may be packed) a record stored as one value is kept in its parts (up to
+   * {@link RECENT_MAX_BYTES} for all threads, then all are dropped), so packing it later ({@link recall}) skips reading
+   * it back, checking and parsing it. A chunked one is not: its marker alone would not show that a rewrite
+   * (retention's snapshots) changed it.
    */
-  puts(key: string, text: string, threadId?: string): [string, Uint8Array][] {
+  puts(key: string, text: string, parts?: RecordParts): [string, Uint8Array][] {
     const puts = this.#split(key, sealText(text))
     const bytes = (puts[0] as [string, Uint8Array])[1]
-    if (threadId === undefined || puts.length > 1) return puts
+    if (!parts || puts.length > 1) return puts
     if ((this.#recentBytes += bytes.length) > RECENT_MAX_BYTES) {
       this.#recent.clear()
       this.#recentBytes = bytes.length
     }
-    let recent = this.#recent.get(threadId)
-    if (!recent) this.#recent.set(threadId, (recent = new Map()))
-    recent.set(key, { bytes, text })
+    this.#recent.set(key, [bytes, parts])
     return puts
   }
 
   /**
-   * The text of the record at `key` if this storage wrote it and `raw` is still what it wrote, else undefined. Asked
-   * for when the record is packed, which happens once: it is forgotten, so packed records' texts are not held.
+   * The parts of the record at `key` if this storage wrote it and `raw` is still what it wrote, else undefined. Asked
+   * for when the record is packed, which happens once: it is forgotten, so packed records are not held.
    */
-  recall(threadId: string, key: string, raw: Uint8Array): string | undefined {
-    const recent = this.#recent.get(threadId)
-    const hit = recent?.get(key)
-    if (!recent || !hit) return undefined
-    this.#forget(recent, key)
-    return sameBytes(hit.bytes, raw) ? hit.text : undefined
-  }
-
-  #forget(recent: Map<string, { bytes: Uint8Array }>, key: string): void {
-    this.#recentBytes -= recent.get(key)?.bytes.length ?? 0
-    recent.delete(key)
+  recall(key: string, raw: Uint8Array): RecordParts | undefined {
+    const [bytes, parts] = this.#recent.get(key) ?? []
+    if (!bytes) return
+    this.#recent.delete(key)
+    this.#recentBytes -= bytes.length
+    if (sameBytes(bytes, raw)) return parts
   }
 
   /**

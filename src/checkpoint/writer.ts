@@ -100,9 +100,9 @@ export class CheckpointWriter {
     // Above the parent too: after sync moved the head to another line, a fork's parent may sort above the head.
     const parentId = this.#parent?.id
     const id = nextCheckpointId(parentId !== undefined && (this.#head === undefined || parentId > this.#head) ? parentId : this.#head)
-    const { checkpoint, text } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy)
+    const { checkpoint, text, parts } = encodeCheckpoint(this.threadId, id, this.#parent, input, this.#policy)
     const head = headBytes(id)
-    const records = this.#storage.puts(checkpointKey(id), text, this.threadId)
+    const records = this.#storage.puts(checkpointKey(id), text, parts)
     const put: [string, Uint8Array][] = records.length === 1 ? [records[0] as [string, Uint8Array], [HEAD_KEY, head]] : [...records, [HEAD_KEY, head]]
     const batch = this.#fold.length > 0 ? { put, del: this.#fold } : { put }
     const guard = this.#guard()
