@@ -131,6 +131,8 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 function sameLeaf(a: unknown, b: unknown): boolean {
+  // Numbers and strings (a counter's step) are no leaf below: return before the loop makes its list.
+  if (typeof a !== 'object') return false
   if (a instanceof Date && b instanceof Date) return Object.is(a.getTime(), b.getTime())
   // Bytes, Map entries and Set items compare as arrays, in order (Map entries as [key, value] pairs).
   for (const type of [Uint8Array, Map, Set]) if (a instanceof type && b instanceof type) return deepEqual([...(a as Iterable<unknown>)], [...(b as Iterable<unknown>)])

@@ -35,6 +35,8 @@ export interface RunResult {
   interrupts: Interrupt[]
 }
 
+type Done = Extract<TaskOutcome, { status: 'done' }>
+
 /** The run's current checkpoint: stored (with `id`) or waiting for the durability policy to store it. */
 interface Working {
   id?: string
@@ -215,10 +217,10 @@ export class Run {
   async #step(): Promise<Interrupt[] | undefined> {
     const started = performance.now()
     const cur = this.#cur
-    const at = { step: cur.step, values: cur.values, checkpointId: cur.id }
-    const run = (task: TaskRef, i: number) => runTask(this.#tasks, task, i, at, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])
+    // `cur` serves as the step's snapshot (step, values, id); the callback is inline, not a named const (see ctx in task.ts).
+    const running = cur.next.map((task, i) => runTask(this.#tasks, task, i, cur, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : []))
     // Most steps run one task: it is awaited alone, without Promise.all's bookkeeping.
-    const outcomes = cur.next.length === 1 ? [await run(cur.next[0] as TaskRef, 0)] : await Promise.all(cur.next.map(run))
+    const outcomes = running.length === 1 ? [await (running[0] as Promise<TaskOutcome>)] : await Promise.all(running)
     // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
     if (this.#resume.size > 0) this.#resume = new Map()
     // A subgraph node's Command.PARENT ends the subgraph run here; the parent's task applies it (top graph: refused).
@@ -244,7 +246,7 @@ export class Run {
         throw new InterruptSignal(interrupted.value)
       }
       // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
-      const finished = outcomes.flatMap((o, i) => (o.status === 'done' ? [{ node: (cur.next[i] as TaskRef).node, writes: o.writes }] : []))
+      const finished = outcomes.filter((o): o is Done => o.status === 'done')
       try {
         this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false)).values
       } catch {
@@ -258,14 +260,13 @@ export class Run {
       return this.#interrupts()
     }
 
-    const done = outcomes as Extract<TaskOutcome, { status: 'done' }>[]
+    const done = outcomes as Done[]
     // Writes and routes return at once unless a schema or a conditional edge is async: only a promise is awaited.
-    let applied = applyWrites(this.#spec, this.#scope, cur.values, done.map((o, i) => ({ node: (cur.next[i] as TaskRef).node, writes: o.writes })))
+    let applied = applyWrites(this.#spec, this.#scope, cur.values, done)
     if (applied instanceof Promise) applied = await applied
     let routed: TaskRef[] = []
-    for (let i = 0; i < done.length; i++) {
-      const o = done[i] as Extract<TaskOutcome, { status: 'done' }>
-      const node = (cur.next[i] as TaskRef).node
+    for (const o of done) {
+      const node = o.node
       // As in LangGraph, a node's conditional edges see the state before the step plus that node's own writes.
       const view = done.length > 1 && this.#spec.branches.has(node) ? (await applyWrites(this.#spec, this.#scope, cur.values, [{ node, writes: o.writes }], false)).values : applied.values
       const to = await this.#router.route(node, view, o.goto)
@@ -275,7 +276,7 @@ export class Run {
     const { next, waiting } = schedule(this.#spec, routed, cur.next, cur.waiting)
     // As in LangGraph.js: tasks that finished in an earlier attempt of the step are streamed again first, as cached.
     if (this.#streaming) {
-      const updates = done.map((o, i) => ({ type: 'update' as const, node: (cur.next[i] as TaskRef).node, update: Object.fromEntries(o.writes), ...(o.cached || o.reused ? { cached: true as const } : {}) }))
+      const updates = done.map((o) => ({ type: 'update' as const, node: o.node, update: Object.fromEntries(o.writes), ...(o.cached || o.reused ? { cached: true as const } : {}) }))
       for (const e of [...updates.filter((_, i) => done[i]?.reused), ...updates.filter((_, i) => !done[i]?.reused)]) this.#emit(e)
       this.#emit({ type: 'values', values: applied.values })
     }
@@ -283,10 +284,9 @@ export class Run {
     const acc = this.#acc
     for (const t of cur.next) acc.writes[t.node] ??= []
     for (const node in applied.writes) acc.writes[node] = union(acc.writes[node], applied.writes[node] as string[])
-    for (let i = 0; i < done.length; i++) {
-      const o = done[i] as Extract<TaskOutcome, { status: 'done' }>
+    for (const o of done) {
       acc.usage = addUsage(acc.usage, o.usage)
-      if ((o.attempts ?? 1) > 1) (acc.attempts ??= {})[(cur.next[i] as TaskRef).node] = o.attempts as number
+      if ((o.attempts ?? 1) > 1) (acc.attempts ??= {})[o.node] = o.attempts as number
     }
     this.#acc.durationUs += Math.round((performance.now() - started) * 1000)
     this.#cur = { values: applied.values, next, waiting, step: cur.step + 1, source: 'loop', interrupts: staticInterrupts(this.#options, cur.next, next), pending: [] }

@@ -80,6 +80,9 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
   return [...nodes.map((node) => ({ node })), ...tasks.filter((t) => t.arg)]
 }
 
+/** Whether `t` is a task of a `defer` node (a Send to one is not held). Of the module, not a closure per call: see ctx in task.ts. */
+const isDeferred = (spec: GraphSpec, t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
+
 /**
  * The next step's tasks once the tasks of `ran` finished and `routed` were routed to: waiting edges whose last source
  * just finished fire (the others keep their arrivals), and tasks of `defer` nodes are held until a step would
@@ -90,9 +93,8 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
  * Returns what to carry to later steps.
  */
 export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined, dropped: TaskRef[] = [], as?: string, kept: TaskRef[] = []): { next: TaskRef[]; waiting: Waiting | undefined } {
-  const defer = (t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
   // Nothing waits (no waiting edges, nothing carried, no deferred node due): the routed tasks are the next step's.
-  if (spec.joins.size === 0 && before === undefined && !routed.some(defer) && !kept.length) return { next: dedupe(routed), waiting: undefined }
+  if (spec.joins.size === 0 && before === undefined && !routed.some((t) => isDeferred(spec, t)) && !kept.length) return { next: dedupe(routed), waiting: undefined }
   const joins = { ...before?.joins }
   const ran = [...tasks.map((t) => t.node), ...(as ? [as] : [])]
   for (const [key, { sources, target }] of spec.joins) {
@@ -115,8 +117,8 @@ export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], b
     }
   }
   // As in LangGraph.js: a deferred node waits while any node is due by an edge; Send tasks neither wait nor hold it.
-  let deferred = dedupe([...(before?.deferred ?? []), ...routed.filter(defer)])
-  let next = dedupe(routed.filter((t) => !defer(t)))
+  let deferred = dedupe([...(before?.deferred ?? []), ...routed.filter((t) => isDeferred(spec, t))])
+  let next = dedupe(routed.filter((t) => !isDeferred(spec, t)))
   if (next.every((t) => t.arg)) [next, deferred] = [dedupe([...deferred, ...next]), []]
   if (kept.length) [next, deferred] = [dedupe([...kept, ...next]), deferred.filter((t) => !kept.some((k) => k.node === t.node))]
   return { next, waiting: Object.keys(joins).length > 0 || deferred.length > 0 ? { joins, deferred } : undefined }

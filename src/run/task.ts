@@ -12,7 +12,7 @@ import type { NodeCache } from '../cache.js'
 import type { RunEvent } from './loop.js'
 
 export type TaskOutcome =
-  | { status: 'done'; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number; cached?: true; effects?: [string, unknown][] }
+  | { status: 'done'; node: string; writes: [string, unknown][]; goto: TaskRef[]; usage: Usage | undefined; reused: boolean; attempts?: number; cached?: true; effects?: [string, unknown][] }
   | { status: 'interrupted'; value: unknown; resume: unknown[]; usage: Usage | undefined; effects: [string, unknown][] }
   | { status: 'failed'; error: unknown; resume: unknown[]; effects: [string, unknown][] }
 
@@ -49,8 +49,8 @@ export class ParentCommand {
  * Runs one task of the step after checkpoint `at`. A task that already finished in an earlier attempt of the step
  * (`previous` holds its writes) is not run again; one that asked `interrupt()` gets its resume values back.
  */
-export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { step: number; values: Record<string, unknown>; checkpointId: string | undefined }, previous: PendingTask | undefined, resumed: unknown[]): Promise<TaskOutcome> {
-  if (previous?.writes) return { status: 'done', writes: previous.writes, goto: previous.goto ?? [], usage: previous.usage, reused: true }
+export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { step: number; values: Record<string, unknown>; id?: string | undefined }, previous: PendingTask | undefined, resumed: unknown[]): Promise<TaskOutcome> {
+  if (previous?.writes) return { status: 'done', node: task.node, writes: previous.writes, goto: previous.goto ?? [], usage: previous.usage, reused: true }
   const resume = [...(previous?.resume ?? []), ...resumed]
   const node = env.spec.nodes.get(task.node)
   let usage: Usage | undefined
@@ -67,8 +67,14 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
     node: task.node,
     signal: env.signal ?? idleSignal(),
     store: parent ? parent.store : env.store,
-    write: (chunk) => env.emit({ type: 'custom', chunk }),
-    writeMessage: (chunk) => env.emit({ type: 'message', chunk, meta: { node: task.node, step: at.step + 1, threadId: env.scope.threadId } }),
+    // Methods, not arrow properties: a transform that keeps function names (tsx, esbuild's keepNames) wraps every arrow
+    // it names in an Object.defineProperty call, made each time the arrow is (here: every step); a method needs none.
+    write(chunk) {
+      env.emit({ type: 'custom', chunk })
+    },
+    writeMessage(chunk) {
+      env.emit({ type: 'message', chunk, meta: { node: task.node, step: at.step + 1, threadId: env.scope.threadId } })
+    },
     // A subgraph run with checkpoints of its own pauses itself; without, the parent's task waits for the answer.
     interrupt: parent && !env.canPause
       ? (value) => parent.interrupt(value)
@@ -111,17 +117,12 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
           return result
         },
   }
-  const id = `${at.checkpointId ?? at.step}:${index}`
+  const id = `${at.id ?? at.step}:${index}`
   const input = task.arg ? task.arg.value : at.values
   if (env.streaming) env.emit({ type: 'task', task: { id, name: task.node, input } })
-  /** The outcome, reported to streamMode 'tasks' as LangGraph.js reports a task's end. */
-  const end = (o: TaskOutcome): TaskOutcome => {
-    if (env.streaming) env.emit({ type: 'task', task: { id, name: task.node, result: o.status === 'done' ? Object.fromEntries(o.writes) : undefined, error: o.status === 'failed' ? o.error : undefined, interrupts: o.status === 'interrupted' ? [o.value] : [] } })
-    return o
-  }
   // A subgraph node gets the run's event sink (its events reach stream() namespaced under this task) and, when this
   // step is stored, a namespace of the thread for checkpoints of its own, stable across attempts of the step.
-  const sub = node?.subgraph !== undefined && env.adapter !== undefined && at.checkpointId !== undefined
+  const sub = node?.subgraph !== undefined && env.adapter !== undefined && at.id !== undefined
   const call: SubgraphCall = node?.subgraph === undefined ? NO_CALL : {
     emit: (e: RunEvent) => env.emit({ ...e, ns: [`${task.node}:${id}`, ...(e.ns ?? [])] }),
     history: sub ? { adapter: env.adapter as StorageAdapter, threadId: env.scope.threadId as string, ns: `${encodeURIComponent(task.node)}:${id}` } : undefined,
@@ -134,29 +135,35 @@ export async function runTask(env: TaskEnv, task: TaskRef, index: number, at: { 
   const key = policy && (policy.keyFunc ?? JSON.stringify)([input])
   const hit = key === undefined ? undefined : await env.cache?.get(task.node, key)
   // As in LangGraph.js, a cached result is not reported as a task's end in streamMode 'tasks'.
-  if (hit) return { status: 'done', ...hit, usage, reused: false, cached: true }
+  if (hit) return { status: 'done', node: task.node, ...hit, usage, reused: false, cached: true }
   for (let attempts = 1; ; attempts++) {
     try {
-      if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.checkpointId)
+      if (!node) throw env.scope.unknownNode(task.node, 'a stored task', undefined, at.id)
       // A node that returns at once is awaited only in a streamed run, whose parallel tasks' events then interleave as
       // they always have: each await is a turn of the microtask queue, and garbage.
       let out = node.run(input, ctx, call)
       if (env.streaming || isThenable(out)) out = await out
       const { writes, goto } = readResult(env, task.node, out)
       if (key !== undefined && (writes.length > 0 || goto.length > 0)) await env.cache?.set(task.node, key, { writes, goto }, policy?.ttl)
-      return end({ status: 'done', writes, goto, usage, reused: false, attempts, effects: recorded ? [...recorded] : [] })
+      return end(env, id, task.node, { status: 'done', node: task.node, writes, goto, usage, reused: false, attempts, effects: recorded ? [...recorded] : [] })
     } catch (error) {
       const effects = recorded ? [...recorded] : []
-      if (error instanceof InterruptSignal) return end({ status: 'interrupted', value: error.value, resume: kept, usage, effects })
+      if (error instanceof InterruptSignal) return end(env, id, task.node, { status: 'interrupted', value: error.value, resume: kept, usage, effects })
       const p = node?.retry
-      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end({ status: 'failed', error, resume: kept, effects })
+      if (!p || attempts >= (p.maxAttempts ?? 3) || !(p.retryOn ?? retryable)(error)) return end(env, id, task.node, { status: 'failed', error, resume: kept, effects })
       const wait = Math.min(p.maxInterval ?? 128_000, (p.initialInterval ?? 500) * (p.backoffFactor ?? 2) ** (attempts - 1))
       await sleep(p.jitter === false ? wait : wait + Math.random() * 1000, ctx.signal)
-      if (ctx.signal.aborted) return end({ status: 'failed', error, resume: kept, effects })
+      if (ctx.signal.aborted) return end(env, id, task.node, { status: 'failed', error, resume: kept, effects })
       asked = 0
       called = undefined
     }
   }
+}
+
+/** The outcome of task `id`, reported to streamMode 'tasks' as LangGraph.js reports a task's end. */
+function end(env: TaskEnv, id: string, name: string, o: TaskOutcome): TaskOutcome {
+  if (env.streaming) env.emit({ type: 'task', task: { id, name, result: o.status === 'done' ? Object.fromEntries(o.writes) : undefined, error: o.status === 'failed' ? o.error : undefined, interrupts: o.status === 'interrupted' ? [o.value] : [] } })
+  return o
 }
 
 /** What a node that is not a subgraph gets as its third argument: nothing it uses. */
