@@ -5,6 +5,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ENGINES, median, type CaseResult, type Engine } from './common.js'
 import { formatEncryption, formatReadme, formatScale, formatTable, formatTargets, checkTargets, type BenchRecord } from './report.js'
+import { compiled } from './compiled.js'
 import { formatSizes, measureSizes } from './size.js'
 import { WORKLOADS, type Workload } from './workloads.js'
 
@@ -21,9 +22,9 @@ const SIZES: Record<Workload, number[]> = quick
 const REPS = quick ? 1 : 3
 // LangGraph keeps a full copy of the message list per checkpoint (~1 GB at chat n=2000), so every child gets a
 // large heap; all children get the same flag so both engines run under the same GC settings.
-const NODE_FLAGS = ['--max-old-space-size=8192', '--import', 'tsx']
+const NODE_FLAGS = ['--max-old-space-size=8192']
 const root = fileURLToPath(new URL('..', import.meta.url))
-const caseFile = fileURLToPath(new URL('case.ts', import.meta.url))
+const caseFile = await compiled(new URL('case.ts', import.meta.url))
 
 interface Plan {
   engine: Engine

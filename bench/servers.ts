@@ -22,6 +22,7 @@ import pg from 'pg'
 import { createPostgresAdapter } from '../adapters/postgres.js'
 import { createRunner } from '../src/runner.js'
 import { startPostgres, startRedis } from '../test/servers/index.js'
+import { compiled } from './compiled.js'
 import { workerGraph } from '../test/runner/graph.js'
 
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
@@ -29,8 +30,8 @@ const onlyArg = process.argv.indexOf('--only')
 const only = onlyArg < 0 ? undefined : new Set((process.argv[onlyArg + 1] ?? '').split(','))
 const runs = (engine: string) => only === undefined || only.has(engine)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const caseFile = fileURLToPath(new URL('server-case.ts', import.meta.url))
-const childFile = fileURLToPath(new URL('../test/runner/child.ts', import.meta.url))
+const caseFile = await compiled(new URL('server-case.ts', import.meta.url))
+const childFile = await compiled(new URL('../test/runner/child.ts', import.meta.url))
 const N = { counter: quick ? 200 : 1000, chat: quick ? 300 : 2000 }
 const RUNNER_THREADS = quick ? 40 : 120
 
@@ -57,7 +58,7 @@ interface Row {
 function runCase(args: Record<string, string>, timeoutMs: number): Promise<Row> {
   return new Promise((resolve) => {
     const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, v])
-    const child = spawn(process.execPath, ['--max-old-space-size=8192', '--import', 'tsx', caseFile, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', caseFile, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d))
@@ -82,7 +83,7 @@ async function runnerThroughput(url: string, processes: number): Promise<{ proce
   const readyAll = new Promise<void>((resolve) => (allReady = resolve))
   const exits = Array.from({ length: processes }, (_, i) =>
     new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', childFile, url, `bench-${processes}-${i}`, '30000', schema, '--until-idle'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [childFile, url, `bench-${processes}-${i}`, '30000', schema, '--until-idle'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
       let err = ''
       child.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes('ready') && ++ready === processes) allReady()
