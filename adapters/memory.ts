@@ -42,20 +42,16 @@ export function createMemoryAdapter(options: MemoryAdapterOptions = {}): MemoryA
     limits: { maxValueBytes },
 
     async get(thread, keys) {
-      const data = threads.get(thread)
-      return keys.map((key) => {
-        const value = data?.values.get(key)
-        return value === undefined ? undefined : value.slice()
-      })
+      const values = threads.get(thread)?.values
+      return keys.map((key) => values?.get(key)?.slice())
     },
 
     async *scan(thread, range: ScanRange = {}) {
       const data = threads.get(thread)
       if (!data) return
-      // Take a copy of the matching keys first so a commit during iteration cannot shift positions.
-      const lo = range.from === undefined ? 0 : lowerBound(data.keys, range.from)
-      const hi = range.to === undefined ? data.keys.length : lowerBound(data.keys, range.to)
-      let keys = data.keys.slice(lo, Math.max(lo, hi))
+      // Take a copy of the matching keys first so a commit during iteration cannot shift positions ('' sorts before
+      // every key; a `to` below `from` leaves none).
+      let keys = data.keys.slice(lowerBound(data.keys, range.from ?? ''), range.to === undefined ? undefined : lowerBound(data.keys, range.to))
       if (range.reverse) keys.reverse()
       if (range.limit !== undefined) keys = keys.slice(0, range.limit)
       for (const key of keys) {

@@ -114,14 +114,24 @@ export async function loadChain(storage: ChunkedStorage, threadId: string, id: s
     if (!want) break
   }
   if (!head || want) throw by ? corruptRecord(threadId, by, `its parent checkpoint "${want}" is missing`) : checkpointNotFound(threadId, id)
-  // Channels change independently, so each column is applied through a pack in one go.
+  // Channels change independently, so each column is applied through a pack in one go. An array ("append these",
+  // thousands a read in a chat) is pushed here item by item without making its delta: this loop runs once, mostly cold.
   for (const [pack, ks] of chain.reverse()) {
     for (const channel in pack.c) {
       const column = pack.c[channel] as (Delta | Encoded[] | 0)[]
       for (let m = ks.length - 1; m >= 0; m--) {
         const k = ks[m] as number
         const e = column[k] as Delta | Encoded[] | 0
-        if (e !== 0) put(threadId, pack.i[k] as string, state, channel, e, true)
+        const list = state.values[channel]
+        if (Array.isArray(e) && Array.isArray(list)) {
+          // What estimateSize and applyDelta do for `{ a: e }`.
+          let size = (state.sizes[channel] as number) + 9
+          for (const item of e) {
+            size += approxJsonBytes(item) + 1
+            list.push(decodeValue(item))
+          }
+          state.sizes[channel] = size
+        } else if (e !== 0) put(threadId, pack.i[k] as string, state, channel, e, true)
       }
     }
   }
@@ -130,17 +140,10 @@ export async function loadChain(storage: ChunkedStorage, threadId: string, id: s
 
 /**
  * Applies delta `d` of record `id` to `channel` of `state`, in place when `inPlace` (the state owns its values). An
- * array, a pack column's "append these", comes only from {@link loadChain}: it is taken in place without making the
- * delta (the chat case, thousands a read).
+ * array is a pack column's "append these" onto a value that is not a list (so applying it fails as corrupt).
  */
 function put(threadId: string, id: string, state: Rebuilt, channel: string, d: Delta | Encoded[], inPlace: boolean): void {
   const prev = state.values[channel]
-  if (Array.isArray(d) && Array.isArray(prev)) {
-    // What estimateSize and applyDelta do for `{ a: d }`.
-    state.sizes[channel] = (state.sizes[channel] as number) + approxJsonBytes(d) + 7
-    for (const item of decodeValue(d) as unknown[]) prev.push(item)
-    return
-  }
   try {
     // Estimate before applying: an in-place apply changes `prev`.
     state.sizes[channel] = estimateSize(state.sizes[channel], prev, d as Delta, approxJsonBytes(d))
