@@ -27,6 +27,12 @@ async function interrupted(db: string, durability: Durability, cut: (page: Page)
   await page.evaluate(([name, n, d, k]) => (window.eg.open(name), window.eg.start('run', name, 't', { target: n }, { gate: 'cut', gateAt: k, durability: d })), [db, N, durability, K] as const)
   await untilStep(page, 't', K)
   await page.waitForFunction(() => window.eg.atGate['cut'] === true)
+  // With 'async' the commits run behind the nodes, and the K steps can all run before the first commit lands: a cut
+  // then would leave no thread to resume (which async durability allows). Cut once one has landed, still mid-run.
+  for (let i = 0; durability === 'async' && !(await page.evaluate((name) => window.eg.getState(name, 't'), db)).ok; i++) {
+    if (i === 500) throw new Error('no checkpoint landed within 5 s while the run waited at the gate')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
   const fresh = await cut(page)
   await fresh.evaluate((name) => window.eg.open(name), db)
 
