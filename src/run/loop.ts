@@ -10,7 +10,7 @@ import type { CheckpointWriter } from '../checkpoint/writer.js'
 import { Command, START } from './command.js'
 import type { RunConfig, RunOptions } from './config.js'
 import { InterruptSignal, openInterrupts, resumeValues, type Interrupt } from './interrupts.js'
-import { Router, schedule, staticInterrupts } from './routing.js'
+import { Router, isDeferred, schedule, staticInterrupts } from './routing.js'
 import { Scope, needsCheckpointer, threadNotFound } from './scope.js'
 import type { GraphSpec, NodeContext } from './spec.js'
 import { ParentCommand, pendingOf, runTask, type TaskEnv, type TaskOutcome } from './task.js'
@@ -150,16 +150,13 @@ export class Run {
       throw new EdgegraphError('INVALID_UPDATE', `Ambiguous update of ${this.#scope.where(loaded.id)}: its step ran ${ran.join(', ')}. Name the node: updateState(config, values, asNode).`, { context: this.#scope.context(loaded.id) })
     }
     const as = asNode ?? ran[0] ?? START
-    const defer = (t: TaskRef) => !t.arg && this.#spec.nodes.get(t.node)?.defer
     const base = (await applyWrites(this.#spec, this.#scope, loaded.values, done as TaskWrites[])).values
     const routed: TaskRef[] = []
-    for (const p of tasks) routed.push(...(await this.#router.route(p.node, base, p.goto ?? [])).filter(defer))
+    for (const p of tasks) routed.push(...(await this.#router.route(p.node, base, p.goto ?? [])).filter((t) => isDeferred(this.#spec, t)))
     const applied = await applyWrites(this.#spec, this.#scope, base, [{ node: as, writes: Object.entries(values) }])
     applied.writes[as] ??= []
     routed.push(...(await this.#router.route(as, applied.values, [])))
-    // Deferred tasks that were due stay due, unless they finished or are routed to again (then they wait anew).
-    const kept = loaded.next.filter((t) => defer(t) && ![...tasks, ...routed].some((r: TaskRef) => !r.arg && r.node === t.node))
-    const { next, waiting } = schedule(this.#spec, routed, tasks, loaded.waiting, [], as, kept)
+    const { next, waiting } = schedule(this.#spec, routed, tasks, loaded.waiting, [], as, loaded.next)
     this.#cur = { values: applied.values, next, waiting, step: loaded.step + 1, source: writer.atHead ? 'update' : 'fork', interrupts: staticInterrupts(this.#options, [], next), pending: [] }
     this.#acc.writes = applied.writes
     return this.#save(false)

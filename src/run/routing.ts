@@ -81,7 +81,7 @@ export function dedupe(tasks: TaskRef[]): TaskRef[] {
 }
 
 /** Whether `t` is a task of a `defer` node (a Send to one is not held). Of the module, not a closure per call: see ctx in task.ts. */
-const isDeferred = (spec: GraphSpec, t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
+export const isDeferred = (spec: GraphSpec, t: TaskRef) => !t.arg && spec.nodes.get(t.node)?.defer === true
 
 /**
  * The next step's tasks once the tasks of `ran` finished and `routed` were routed to: waiting edges whose last source
@@ -89,10 +89,12 @@ const isDeferred = (spec: GraphSpec, t: TaskRef) => !t.arg && spec.nodes.get(t.n
  * otherwise have nothing to run, as in LangGraph.js. `dropped` are the tasks new input discards (the loaded
  * checkpoint's next): as LangGraph.js consumes their triggers, a complete join into a dropped task starts over.
  * `as` is set for `updateState`: the update's node counts as a source of joins but consumes no join, and the
- * deferred tasks `kept`, due before the update, stay due (LangGraph.js's "after finish" triggers outlive an update).
+ * deferred tasks among `due` (the loaded checkpoint's next) stay due unless they finished (`tasks`) or are routed to
+ * again, when they wait anew (LangGraph.js's "after finish" triggers outlive an update).
  * Returns what to carry to later steps.
  */
-export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined, dropped: TaskRef[] = [], as?: string, kept: TaskRef[] = []): { next: TaskRef[]; waiting: Waiting | undefined } {
+export function schedule(spec: GraphSpec, routed: TaskRef[], tasks: TaskRef[], before: Waiting | undefined, dropped: TaskRef[] = [], as?: string, due?: TaskRef[]): { next: TaskRef[]; waiting: Waiting | undefined } {
+  const kept = due?.filter((t) => isDeferred(spec, t) && ![...tasks, ...routed].some((r) => !r.arg && r.node === t.node)) ?? []
   // Nothing waits (no waiting edges, nothing carried, no deferred node due): the routed tasks are the next step's.
   if (spec.joins.size === 0 && before === undefined && !routed.some((t) => isDeferred(spec, t)) && !kept.length) return { next: dedupe(routed), waiting: undefined }
   const joins = { ...before?.joins }
