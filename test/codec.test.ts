@@ -101,6 +101,31 @@ describe('delta codec', () => {
     )
   })
 
+  it('keeps the key order of objects: a delta lists the order when applying the changes would not rebuild it', () => {
+    const keys = (v: unknown) => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.keys(x) : x))
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{ a: 1 }, { b: 2, a: 1 }],
+      [{ a: 1, b: 2 }, { b: 2, a: 1 }],
+      [{ a: 1, b: 2 }, { b: 3, a: 1 }],
+      [{ a: 1, b: 2, c: 3 }, { c: 3, a: 1 }],
+      [{ x: { a: 1 } }, { x: { b: 2, a: 1 } }],
+      [{ a: 1 }, { 1: 'n', a: 1 }],
+    ]
+    for (const [prev, next] of cases) {
+      const back = applyStored(roundTrip(prev), diff(prev, next, where()))
+      expect(keys(back)).toBe(keys(next))
+      expect(deepEqual(back, next)).toBe(true)
+    }
+    expect(diff({ a: 1, b: 2 }, { a: 1, b: 2, c: 3 }, where())).toEqual({ o: { c: { f: 3 } } })
+    expect(diff({ a: 1, b: 2, c: 3 }, { a: 1, c: 4 }, where())).toEqual({ o: { c: { f: 4 } }, r: ['b'] })
+    // Out of order: the changes and the order, not the whole object (LangGraph's channel_values gain `__start__` mid-object).
+    const long = 'x'.repeat(100)
+    expect(diff({ m: [long], t: 1 }, { m: [long, 'y'], s: 2, t: 1 }, where())).toEqual({ o: { m: { a: ['y'] }, s: { f: 2 } }, k: ['m', 's', 't'] })
+    expect(diff({ a: 1, b: 2 }, { b: 2, a: 1 }, where())).toEqual({ o: {}, k: ['b', 'a'] })
+    expect(() => applyDelta({ a: 1 }, { o: {}, k: ['a', 'a'] })).toThrow(/orders keys/)
+    expect(deepEqual({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(false)
+  })
+
   it('rebuilds evolving structures: appends, truncations, nested edits, removed keys', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('push' as const), v: value }),

@@ -9,12 +9,13 @@ import { decodeValue, encodeValue, setOwn, type Encoded, type ValueLocation } fr
  * A stored change to one value.
  * - `{ f }`: the full new value.
  * - `{ a, t? }`: an array: keep the first `t` items of the old one (all of them when `t` is absent), then append `a`.
- * - `{ o, r? }`: a plain object: apply the nested deltas in `o` to those keys, remove the keys in `r`.
+ * - `{ o, r?, k? }`: a plain object: apply the nested deltas in `o` to those keys, remove the keys in `r`, then put
+ *   the keys in the order `k` lists (absent when it is prev's kept keys, then the new ones).
  */
 export type Delta =
   | { f: Encoded }
   | { a: Encoded[]; t?: number }
-  | { o: { [key: string]: Delta }; r?: string[] }
+  | { o: { [key: string]: Delta }; r?: string[]; k?: string[] }
 
 /** Encodes `next` in full, validating it. */
 export function fullDelta(next: unknown, where: ValueLocation): Delta {
@@ -64,22 +65,31 @@ function diffObject(prev: Record<string, unknown>, next: Record<string, unknown>
   let count = 0
   let allFull = true
   const nextKeys = Object.keys(next)
+  const prevKeys = Object.keys(prev)
+  // Applying the changes keeps prev's keys in place and adds new ones last: next's order when next lists its kept keys
+  // in prev's order, before any new key. `at` walks prev's keys while that holds, and is -1 once it does not (the
+  // delta then lists the order, `k`).
+  let at = 0
   for (const key of nextKeys) {
+    const kept = Object.hasOwn(prev, key)
+    if (at >= 0) at = kept ? prevKeys.indexOf(key, at) : prevKeys.length
     where.path.push(key)
-    const d = Object.hasOwn(prev, key) ? diff(prev[key], next[key], where) : fullDelta(next[key], where)
+    const d = kept ? diff(prev[key], next[key], where) : fullDelta(next[key], where)
     where.path.pop()
     if (d === undefined) continue
     setOwn(changed, key, d)
     count++
     if (!('f' in d)) allFull = false
   }
-  for (const key of Object.keys(prev)) {
+  for (const key of prevKeys) {
     if (!Object.hasOwn(next, key)) (removed ??= []).push(key)
   }
-  if (count === 0 && removed === undefined) return undefined
+  if (count === 0 && removed === undefined && at >= 0) return undefined
   // When every key changed, the full object is no bigger than the delta and simpler to read.
   if (allFull && count === nextKeys.length) return fullDelta(next, where)
-  return removed === undefined ? { o: changed } : { o: changed, r: removed }
+  const delta: Delta = removed === undefined ? { o: changed } : { o: changed, r: removed }
+  if (at < 0) delta.k = nextKeys
+  return delta
 }
 
 /**
@@ -105,7 +115,12 @@ export function applyDelta(prev: unknown, delta: Delta, inPlace = false): unknow
     const out: Record<string, unknown> = inPlace ? prev : { ...prev }
     if (delta.r) for (const key of delta.r) delete out[key]
     for (const key of Object.keys(delta.o)) setOwn(out, key, applyDelta(Object.hasOwn(prev, key) ? prev[key] : undefined, delta.o[key] as Delta, inPlace))
-    return out
+    const order = delta.k
+    if (!order) return out
+    const ordered: Record<string, unknown> = {}
+    for (const key of order) if (Object.hasOwn(out, key)) setOwn(ordered, key, out[key])
+    if (Object.keys(ordered).length !== order.length || order.length !== Object.keys(out).length) throw new Error('object delta orders keys the value does not have')
+    return ordered
   }
   throw new Error('unknown delta shape')
 }
@@ -122,10 +137,10 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false
   if (isPlainObject(a)) {
     if (!isPlainObject(b)) return false
+    // Key order counts: a stored value must read back as it was written, keys in the same order.
     const keys = Object.keys(a)
-    if (keys.length !== Object.keys(b).length) return false
-    for (const key of keys) if (!Object.hasOwn(b, key) || !deepEqual(a[key], b[key])) return false
-    return true
+    const other = Object.keys(b)
+    return keys.length === other.length && keys.every((key, i) => key === other[i] && deepEqual(a[key], b[key]))
   }
   return sameLeaf(a, b)
 }
