@@ -30,7 +30,10 @@ export const pendingRange = (id: string): { from: string; to: string } => ({ fro
  */
 export function idOfKey(key: string): string {
   const own = key.startsWith('k/') ? key.slice(2) : key
-  return own.split('/')[1] ?? own
+  const at = own.indexOf('/')
+  if (at < 0) return own
+  const end = own.indexOf('/', at + 1)
+  return own.slice(at + 1, end < 0 ? undefined : end)
 }
 
 /** The task index of a pending-writes key `w/<id>/<task>`. */

@@ -31,6 +31,6 @@ export async function packOldest(storage: ChunkedStorage, threadId: string, pack
   }
   if (entries.length < packSize || !guard) return 0
   const oldest = (entries[0] as [string, string])[0]
-  await storage.commit(threadId, { put: await storage.compressedPuts(threadId, packKey(oldest), encodePack(entries)), del }, guard)
+  await storage.commit(threadId, { put: await storage.compressedPuts(packKey(oldest), encodePack(entries)), del }, guard)
   return entries.length
 }
