@@ -59,7 +59,11 @@ describe('durability', () => {
     expect(log).not.toContain('commit:end')
     gate.resolve()
     expect(await run).toEqual({ count: 3 })
-    expect(log.filter((l) => l === 'commit:end')).toHaveLength(4)
+    // Every commit started has landed. Checkpoints written while one is held may join one commit (group commit): how
+    // many do depends on how many steps run meanwhile, so the count is not fixed.
+    const commits = log.filter((l) => l === 'commit:start').length
+    expect(log.filter((l) => l === 'commit:end')).toHaveLength(commits)
+    expect(commits).toBeGreaterThanOrEqual(2)
     const history = await collect(loggingCounter(adapter, []).getStateHistory({ threadId: 'a' }))
     expect(history.map((h) => h.values.count)).toEqual([3, 2, 1, 0])
   })

@@ -30,10 +30,7 @@ export const pendingRange = (id: string): { from: string; to: string } => ({ fro
  */
 export function idOfKey(key: string): string {
   const own = key.startsWith('k/') ? key.slice(2) : key
-  const at = own.indexOf('/')
-  if (at < 0) return own
-  const end = own.indexOf('/', at + 1)
-  return own.slice(at + 1, end < 0 ? undefined : end)
+  return own.split('/')[1] ?? own
 }
 
 /** The task index of a pending-writes key `w/<id>/<task>`. */

@@ -111,7 +111,11 @@ export class CheckpointWriter {
     this.#parent = checkpoint
     if (this.#fold.length > 0) this.#fold = []
     if (overlap) await this.#group(batch, guard)
-    else await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), false)
+    else if (this.#inFlight === 0) {
+      // Nothing queued (always so with sync durability): commit directly, without the queue's closure and hops.
+      if (this.#failure !== undefined) throw this.#failure
+      await this.#storage.commit(this.threadId, batch, guard)
+    } else await this.#enqueue(() => this.#storage.commit(this.threadId, batch, guard), false)
     // Packing runs beside the next steps (it commits nothing they depend on), one pack at a time: later steps would
     // each start another attempt, a wasted scan per step, if they did not see this one running. It starts once the
     // commits queued so far have landed, so it sees every record they write. A whole pack behind, the step waits for
@@ -212,11 +216,6 @@ export class CheckpointWriter {
   async #enqueue(commit: () => Promise<void>, overlap: boolean): Promise<void> {
     // Whatever is queued after the open group commit must land after it: nothing joins the group past this.
     this.#open = undefined
-    if (!overlap && this.#inFlight === 0) {
-      // Nothing queued (always so with sync durability): commit directly, without the queue's extra hops.
-      if (this.#failure !== undefined) throw this.#failure
-      return commit()
-    }
     this.#inFlight++
     this.#queue = this.#queue
       .then(() => (this.#failure === undefined ? commit() : undefined))

@@ -266,7 +266,8 @@ export class Run {
       const node = o.node
       // As in LangGraph, a node's conditional edges see the state before the step plus that node's own writes.
       const view = done.length > 1 && this.#spec.branches.has(node) ? (await applyWrites(this.#spec, this.#scope, cur.values, [{ node, writes: o.writes }], false)).values : applied.values
-      const to = await this.#router.route(node, view, o.goto)
+      let to = this.#router.route(node, view, o.goto)
+      if (to instanceof Promise) to = await to
       if (routed.length === 0) routed = to
       else routed.push(...to)
     }

@@ -4,7 +4,9 @@ import type { StaticInterrupt, TaskRef, Waiting } from '../checkpoint/model.js'
 import { END, START, Send } from './command.js'
 import type { RunOptions } from './config.js'
 import type { Scope } from './scope.js'
-import type { GraphSpec } from './spec.js'
+import type { BranchSpec, GraphSpec } from './spec.js'
+
+const NONE: never[] = []
 
 export class Router {
   readonly #spec: GraphSpec
@@ -15,32 +17,56 @@ export class Router {
     this.#scope = scope
   }
 
-  /** Where tasks go after `from` ran: its Command.goto, static edges, then conditional edges on the new state. */
-  async route(from: string, values: Record<string, unknown>, goto: TaskRef[]): Promise<TaskRef[]> {
+  /**
+   * Where tasks go after `from` ran: its Command.goto, static edges, then conditional edges on the new state. Returns at
+   * once unless a conditional edge is async (each await is a turn of the microtask queue, and garbage, on every step).
+   */
+  route(from: string, values: Record<string, unknown>, goto: TaskRef[]): TaskRef[] | Promise<TaskRef[]> {
     const out = [...goto]
-    for (const to of this.#spec.edges.get(from) ?? []) if (to !== END) out.push({ node: to })
-    for (const branch of this.#spec.branches.get(from) ?? []) {
-      let result: unknown
-      try {
-        result = branch.path(values as never)
-        if (result instanceof Promise) result = await result
-      } catch (err) {
-        throw new EdgegraphError('NODE_FAILED', `The conditional edge after "${from}" failed in ${this.#scope.where()}: ${(err as Error)?.message ?? err}`, { cause: err, context: this.#scope.context(undefined, from) })
-      }
-      for (const item of Array.isArray(result) ? result : [result]) {
-        if (item instanceof Send) {
-          out.push(this.#sendTask(from, item))
-          continue
-        }
-        const key = String(item)
-        const target = branch.pathMap ? branch.pathMap[key] : key
-        if (target === undefined) throw this.#scope.unknownNode(key, `the conditional edge after "${from}" (not in its path map)`, from)
-        if (target === END) continue
-        if (!this.#spec.nodes.has(target)) throw this.#scope.unknownNode(target, `the conditional edge after "${from}"`, from)
-        out.push({ node: target })
-      }
+    for (const to of this.#spec.edges.get(from) ?? NONE) if (to !== END) out.push({ node: to })
+    const branches = this.#spec.branches.get(from) ?? NONE
+    for (let i = 0; i < branches.length; i++) {
+      const result = this.#path(from, branches[i] as BranchSpec, values)
+      if (result instanceof Promise) return this.#routeAsync(from, values, out, branches, i, result)
+      this.#follow(from, branches[i] as BranchSpec, result, out)
     }
     return out
+  }
+
+  async #routeAsync(from: string, values: Record<string, unknown>, out: TaskRef[], branches: BranchSpec[], i: number, first: Promise<unknown>): Promise<TaskRef[]> {
+    this.#follow(from, branches[i] as BranchSpec, await first, out)
+    for (i++; i < branches.length; i++) this.#follow(from, branches[i] as BranchSpec, await this.#path(from, branches[i] as BranchSpec, values), out)
+    return out
+  }
+
+  /** What a conditional edge returns (a promise when it is async), its failure typed. */
+  #path(from: string, branch: BranchSpec, values: Record<string, unknown>): unknown {
+    try {
+      const result = branch.path(values as never)
+      return result instanceof Promise ? result.catch((err) => Promise.reject(this.#pathFailed(from, err))) : result
+    } catch (err) {
+      throw this.#pathFailed(from, err)
+    }
+  }
+
+  #pathFailed(from: string, err: unknown): EdgegraphError {
+    return new EdgegraphError('NODE_FAILED', `The conditional edge after "${from}" failed in ${this.#scope.where()}: ${(err as Error)?.message ?? err}`, { cause: err, context: this.#scope.context(undefined, from) })
+  }
+
+  /** Adds the tasks a conditional edge's result names. */
+  #follow(from: string, branch: BranchSpec, result: unknown, out: TaskRef[]): void {
+    for (const item of Array.isArray(result) ? result : [result]) {
+      if (item instanceof Send) {
+        out.push(this.#sendTask(from, item))
+        continue
+      }
+      const key = String(item)
+      const target = branch.pathMap ? branch.pathMap[key] : key
+      if (target === undefined) throw this.#scope.unknownNode(key, `the conditional edge after "${from}" (not in its path map)`, from)
+      if (target === END) continue
+      if (!this.#spec.nodes.has(target)) throw this.#scope.unknownNode(target, `the conditional edge after "${from}"`, from)
+      out.push({ node: target })
+    }
   }
 
   /** The tasks of a `Command.goto` returned by `from` (or given with the input, from START). */
