@@ -220,43 +220,7 @@ export class Run {
     const outcomes = running.length === 1 ? [await (running[0] as Promise<TaskOutcome>)] : await Promise.all(running)
     // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
     if (this.#resume.size > 0) this.#resume = new Map()
-    // A subgraph node's Command.PARENT ends the subgraph run here; the parent's task applies it (top graph: refused).
-    const up = outcomes.find((o) => o.status === 'failed' && o.error instanceof ParentCommand) as { error: ParentCommand } | undefined
-    if (up) {
-      if (this.#tasks.parent) throw up.error
-      throw new EdgegraphError('INVALID_UPDATE', `A node of ${this.#scope.where()} returned Command({ graph: Command.PARENT }), but this graph has no parent.`, { context: this.#scope.context() })
-    }
-    const failedAt = outcomes.findIndex((o) => o.status === 'failed')
-    // A step whose tasks all finished is kept even if the signal fired meanwhile; the run stops at the
-    // boundary. A step broken by the abort is dropped: the last checkpoint stays as it was.
-    if (failedAt >= 0 && this.#config.signal?.aborted) return this.#fail(this.#aborted())
-    const interrupted = outcomes.find((o) => o.status === 'interrupted')
-    if (failedAt >= 0 || interrupted) {
-      // Inside a subgraph node without checkpoints of its own: the parent task is the one that waits for the answer.
-      if (this.#tasks.parent && interrupted && failedAt < 0 && !this.#writer) throw new InterruptSignal(interrupted.value)
-      // A node that refuses its resume value (throws INVALID_ARGUMENT) leaves its interrupt waiting, as it was stored.
-      const refused = (o: TaskOutcome, i: number) => o.status === 'failed' && isEdgegraphError(o.error, 'INVALID_ARGUMENT') && cur.pending.some((p) => p.index === i && p.interrupts)
-      await this.#savePending(outcomes.flatMap((o, i) => (refused(o, i) ? [] : (pendingOf(i, (cur.next[i] as TaskRef).node, o) ?? []))))
-      // With them, the subgraph stores where it stopped, then its task in the parent waits.
-      if (this.#tasks.parent && interrupted && failedAt < 0) {
-        await this.#settle()
-        throw new InterruptSignal(interrupted.value)
-      }
-      // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
-      const finished = outcomes.filter((o): o is Done => o.status === 'done')
-      try {
-        this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false)).values
-      } catch {
-        this.#shown = cur.values
-      }
-      this.#finished = finished
-      if (failedAt >= 0) {
-        for (const f of finished) this.#emit({ type: 'update', node: f.node, update: Object.fromEntries(f.writes) })
-        return this.#fail(this.#nodeFailed((outcomes[failedAt] as { error: unknown }).error, (cur.next[failedAt] as TaskRef).node, cur.id))
-      }
-      return this.#interrupts()
-    }
-
+    for (const o of outcomes) if (o.status !== 'done') return this.#stopped(outcomes, cur)
     const done = outcomes as Done[]
     // Writes and routes return at once unless a schema or a conditional edge is async: only a promise is awaited.
     let applied = applyWrites(this.#spec, this.#scope, cur.values, done)
@@ -292,6 +256,47 @@ export class Run {
     const saving = this.#checkpoint(stop || next.length === 0)
     if (saving) await saving
     return stop ? this.#interrupts() : undefined
+  }
+
+  /**
+   * A step in which a task failed or interrupted: its finished tasks' writes are stored as pending (so a resume does not
+   * run them again), and the run stops with the error or the interrupts. Out of {@link #step}: the common step stays short.
+   */
+  async #stopped(outcomes: TaskOutcome[], cur: Working): Promise<Interrupt[] | undefined> {
+    // A subgraph node's Command.PARENT ends the subgraph run here; the parent's task applies it (top graph: refused).
+    const up = outcomes.find((o) => o.status === 'failed' && o.error instanceof ParentCommand) as { error: ParentCommand } | undefined
+    if (up) {
+      if (this.#tasks.parent) throw up.error
+      throw new EdgegraphError('INVALID_UPDATE', `A node of ${this.#scope.where()} returned Command({ graph: Command.PARENT }), but this graph has no parent.`, { context: this.#scope.context() })
+    }
+    const failedAt = outcomes.findIndex((o) => o.status === 'failed')
+    // A step whose tasks all finished is kept even if the signal fired meanwhile; the run stops at the
+    // boundary. A step broken by the abort is dropped: the last checkpoint stays as it was.
+    if (failedAt >= 0 && this.#config.signal?.aborted) return this.#fail(this.#aborted())
+    const interrupted = outcomes.find((o) => o.status === 'interrupted')
+    // Inside a subgraph node without checkpoints of its own: the parent task is the one that waits for the answer.
+    if (this.#tasks.parent && interrupted && failedAt < 0 && !this.#writer) throw new InterruptSignal(interrupted.value)
+    // A node that refuses its resume value (throws INVALID_ARGUMENT) leaves its interrupt waiting, as it was stored.
+    const refused = (o: TaskOutcome, i: number) => o.status === 'failed' && isEdgegraphError(o.error, 'INVALID_ARGUMENT') && cur.pending.some((p) => p.index === i && p.interrupts)
+    await this.#savePending(outcomes.flatMap((o, i) => (refused(o, i) ? [] : (pendingOf(i, (cur.next[i] as TaskRef).node, o) ?? []))))
+    // With them, the subgraph stores where it stopped, then its task in the parent waits.
+    if (this.#tasks.parent && interrupted && failedAt < 0) {
+      await this.#settle()
+      throw new InterruptSignal(interrupted.value)
+    }
+    // What the run shows at an interrupt, as LangGraph.js does: the state with the finished tasks' writes applied.
+    const finished = outcomes.filter((o): o is Done => o.status === 'done')
+    try {
+      this.#shown = (await applyWrites(this.#spec, this.#scope, cur.values, finished, false)).values
+    } catch {
+      this.#shown = cur.values
+    }
+    this.#finished = finished
+    if (failedAt >= 0) {
+      for (const f of finished) this.#emit({ type: 'update', node: f.node, update: Object.fromEntries(f.writes) })
+      return this.#fail(this.#nodeFailed((outcomes[failedAt] as { error: unknown }).error, (cur.next[failedAt] as TaskRef).node, cur.id))
+    }
+    return this.#interrupts()
   }
 
   /**
