@@ -215,9 +215,9 @@ export class Run {
     const started = performance.now()
     const cur = this.#cur
     // `cur` serves as the step's snapshot (step, values, id); the callback is inline, not a named const (see ctx in task.ts).
-    const running = cur.next.map((task, i) => runTask(this.#tasks, task, i, cur, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : []))
-    // Most steps run one task: it is awaited alone, without Promise.all's bookkeeping.
-    const outcomes = running.length === 1 ? [await (running[0] as Promise<TaskOutcome>)] : await Promise.all(running)
+    const run = (task: TaskRef, i: number) => runTask(this.#tasks, task, i, cur, cur.pending.find((p) => p.index === i), this.#resume.has(i) ? [this.#resume.get(i)] : [])
+    // Most steps run one task: it is awaited alone, without Promise.all's bookkeeping or a list of one promise.
+    const outcomes = cur.next.length === 1 ? [await run(cur.next[0] as TaskRef, 0)] : await Promise.all(cur.next.map(run))
     // A resume value answers the step it resumed; later steps' interrupt() calls pause again (as in LangGraph.js).
     if (this.#resume.size > 0) this.#resume = new Map()
     for (const o of outcomes) if (o.status !== 'done') return this.#stopped(outcomes, cur)

@@ -22,7 +22,10 @@ export class Router {
    * once unless a conditional edge is async (each await is a turn of the microtask queue, and garbage, on every step).
    */
   route(from: string, values: Record<string, unknown>, goto: TaskRef[]): TaskRef[] | Promise<TaskRef[]> {
-    const out = [...goto]
+    // Built by push from an empty literal: a copy by spread starts as a list of small integers, and the first task
+    // pushed changed its kind in the middle of optimized code (a deopt on every graph's step).
+    const out: TaskRef[] = []
+    for (const t of goto) out.push(t)
     for (const to of this.#spec.edges.get(from) ?? NONE) if (to !== END) out.push({ node: to })
     const branches = this.#spec.branches.get(from) ?? NONE
     for (let i = 0; i < branches.length; i++) {
