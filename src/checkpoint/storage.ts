@@ -224,7 +224,8 @@ function compressible(text: string): boolean {
   let gram = 0
   let repeats = 0
   for (let i = start; i < text.length; i++) {
-    gram = (gram << 8) | (text.charCodeAt(i) & 0xff)
+    // 7 bits of each of 4 characters: the run stays a small integer, which V8 keeps in optimized code without a deopt.
+    gram = ((gram << 7) | (text.charCodeAt(i) & 0x7f)) & 0xfffffff
     if (i - start < 3) continue
     const slot = Math.imul(gram, 0x9e3779b1) >>> 20
     if (GRAMS[slot] === gram) repeats++
