@@ -221,17 +221,19 @@ function seal(mark: number, body: Uint8Array): Uint8Array {
 function compressible(text: string): boolean {
   GRAMS.fill(-1)
   const start = Math.max(0, text.length - 4096)
+  const needed = (text.length - start) / 4
   let gram = 0
   let repeats = 0
+  // No branch taken only now and then, and nothing computed after the loop: V8 compiles the loop while it runs (OSR),
+  // and an operation it has not seen run yet sent that code back to the interpreter on every pack.
   for (let i = start; i < text.length; i++) {
-    // 7 bits of each of 4 characters: the run stays a small integer, which V8 keeps in optimized code without a deopt.
+    // 7 bits of each of 4 characters: the run stays a small integer, which V8 keeps in optimized code.
     gram = ((gram << 7) | (text.charCodeAt(i) & 0x7f)) & 0xfffffff
-    if (i - start < 3) continue
     const slot = Math.imul(gram, 0x9e3779b1) >>> 20
-    if (GRAMS[slot] === gram) repeats++
-    else GRAMS[slot] = gram
+    repeats += i - start >= 3 && GRAMS[slot] === gram ? 1 : 0
+    GRAMS[slot] = gram
   }
-  return repeats >= (text.length - start) / 4
+  return repeats >= needed
 }
 
 /** Last 4-character run seen in each of 4,096 slots (by hash), for {@link compressible}. */
