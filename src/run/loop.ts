@@ -238,8 +238,13 @@ export class Run {
     const { next, waiting } = schedule(this.#spec, routed, cur.next, cur.waiting)
     // As in LangGraph.js: tasks that finished in an earlier attempt of the step are streamed again first, as cached.
     if (this.#streaming) {
-      const updates = done.map((o) => ({ type: 'update' as const, node: o.node, update: Object.fromEntries(o.writes), ...(o.cached || o.reused ? { cached: true as const } : {}) }))
-      for (const e of [...updates.filter((_, i) => done[i]?.reused), ...updates.filter((_, i) => !done[i]?.reused)]) this.#emit(e)
+      for (const reused of [true, false]) {
+        for (const o of done) {
+          if (!o.reused !== !reused) continue
+          const update = Object.fromEntries(o.writes)
+          this.#emit(o.cached || o.reused ? { type: 'update', node: o.node, update, cached: true } : { type: 'update', node: o.node, update })
+        }
+      }
       this.#emit({ type: 'values', values: applied.values })
     }
 
