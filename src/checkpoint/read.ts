@@ -95,7 +95,19 @@ export async function loadChain(storage: ChunkedStorage, threadId: string, id: s
   let by: string | undefined
   for await (const pack of newestFirst(storage, threadId, `${id}~`)) {
     const ks: number[] = []
-    for (let k = pack.i.length - 1; k >= 0 && want; k--) {
+    let k = pack.i.lastIndexOf(want as string)
+    // This runs once a read, mostly cold, through thousands of entries in a chat: past the checkpoint's own, a run of
+    // entries with no rare fields, each the parent of the one above it (`p` 0), takes two operations an entry. The
+    // checks below take the entry it ends on (a version other than the state's, 1 in the run, fails there as it would
+    // have at the run's first entry, with the same `by`), and any other.
+    if (!pack.x && by && k > 0) {
+      for (; k > 0 && pack.p[k] === 0; k--) {
+        ks.push(k)
+        state.chainBytes += pack.n[k] as number
+      }
+      want = pack.i[k]
+    }
+    for (; k >= 0 && want; k--) {
       if (pack.i[k] !== want) continue
       const rare = pack.x?.[k]
       const version = rare?.v ?? 1
