@@ -9,7 +9,8 @@ import { Command, END, START, Send, StateGraph, isEdgegraphError, type StateSnap
 import { EdgegraphError } from '../src/errors.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { createStore } from '../src/store/index.js'
-import { fnv1a, sum32 } from '../src/checkpoint/storage.js'
+import { fnv1a, headBytes, sum32 } from '../src/checkpoint/storage.js'
+import { nextCheckpointId } from '../src/checkpoint/ids.js'
 import { appendList, collect, over, storedText } from './helpers.js'
 
 const T = 'fuzz'
@@ -281,6 +282,19 @@ describe('sum32', () => {
       }
     }
     expect(cases).toBeGreaterThan(30_000)
+  })
+})
+
+describe('the head', () => {
+  it('is the UTF-8 of the FNV-1a hash of the id in hex, "!" and the id, as heads have always been written', () => {
+    const utf8 = new TextEncoder()
+    let id: string | undefined
+    for (let k = 0; k < 500; k++) {
+      id = nextCheckpointId(id, k % 7 === 0 ? Date.now() + k : undefined)
+      const text = `${fnv1a(utf8.encode(id)).toString(16).padStart(8, '0')}!${id}`
+      expect(headBytes(id)).toEqual(utf8.encode(text))
+    }
+    expect(new TextDecoder().decode(headBytes('0123456789a'))).toBe(`${fnv1a(utf8.encode('0123456789a')).toString(16).padStart(8, '0')}!0123456789a`)
   })
 })
 
