@@ -13,7 +13,7 @@ import { decodePack, decodeRecord, encodePack, encodeRecord, encodeTask, type Ra
 import type { TaskRef } from '../src/checkpoint/model.js'
 import { encodeValue } from '../src/checkpoint/serde.js'
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
-import { appendList, collect, counter, readStored } from './helpers.js'
+import { appendList, collect, counter, over, readStored } from './helpers.js'
 
 // ---- the reference: records and packs as they were built before parts (src/checkpoint/record.ts, 2026-11-30) ----
 
@@ -212,14 +212,7 @@ describe('the parts kept for packing', () => {
     const texts = new Map<string, string>()
     const packs: [string, string[]][] = []
     // Sees every commit: the loose records' texts as put, and each pack with the keys it replaced.
-    const store: StorageAdapter = {
-      ...memory,
-      name: memory.name,
-      limits: memory.limits,
-      get: (t, k) => memory.get(t, k),
-      scan: (t, r) => memory.scan(t, r),
-      threads: (o) => memory.threads(o),
-      deleteThread: (t) => memory.deleteThread(t),
+    const store = over(memory, {
       commit: async (t, batch, guard) => {
         for (const [key, value] of batch.put ?? []) {
           if (key.startsWith('c/')) texts.set(key, new TextDecoder().decode(value.subarray(5)))
@@ -227,7 +220,7 @@ describe('the parts kept for packing', () => {
         }
         return memory.commit(t, batch, guard)
       },
-    }
+    })
     const when = new Date(Date.UTC(2026, 0, 2))
     const graph = new StateGraph({ log: appendList, note: { default: () => '' }, facts: { default: (): Map<string, unknown> => new Map() }, done: appendList })
       .addNode('plan', (s) => {

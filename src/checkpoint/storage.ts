@@ -87,7 +87,7 @@ export class ChunkedStorage {
     }
     const sum = text.length > 9 && text[8] === '!' ? text.slice(0, 8) : undefined
     const id = sum === undefined ? text : text.slice(9)
-    if (!isCheckpointId(id) || (sum !== undefined && sum !== hex(fnv1a(utf8.encode(id))))) throw corruptHead(threadId, 'it does not hold a checkpoint id with its checksum')
+    if (!isCheckpointId(id) || (sum !== undefined && sum !== idSum(id))) throw corruptHead(threadId, 'it does not hold a checkpoint id with its checksum')
     // A head written before checksums: the next commit is guarded by its bytes as they are.
     if (sum === undefined) this.#bareHeads.set(threadId, id)
     return { id, bytes }
@@ -324,12 +324,17 @@ const hex = (n: number): string => n.toString(16).padStart(8, '0')
 export function headBytes(id: string): Uint8Array {
   // Ids are ASCII (checked wherever one is read), so the head's characters are its bytes: written without TextEncoder,
   // whose two calls here cost about a tenth of a counter's step.
-  let h = 0x811c9dc5
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
-  const text = `${hex(h >>> 0)}!${id}`
+  const text = `${idSum(id)}!${id}`
   const bytes = new Uint8Array(text.length)
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
   return bytes
+}
+
+/** The FNV-1a hash, in hex, of checkpoint id `id` (ASCII: its characters are its UTF-8 bytes), as heads hold it. */
+function idSum(id: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return hex(h >>> 0)
 }
 
 /** The guard of a commit made on top of checkpoint `headId` (undefined: on a thread with no checkpoints yet). */
