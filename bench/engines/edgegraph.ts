@@ -3,6 +3,7 @@ import { END, MessagesValue, START, StateGraph, type StorageAdapter } from '../.
 import { createMemoryAdapter } from '../../adapters/memory.js'
 import { withEncryption } from '../../src/encryption.js'
 import type { Subject, SubjectOptions } from './subject.js'
+import { over } from '../../test/conformance/over.js'
 import { inputOf, progress, reactCalledTool, reactModel, reactTool, type Workload } from '../workloads.js'
 
 /** The graph of `workload` in bench/workloads.ts over `store`; `onStep` is called first thing in every node call. */
@@ -47,19 +48,12 @@ export function edgegraphSubject({ workload, n, messages, onStep, encrypted }: S
   const memory = createMemoryAdapter()
   // Counts what each commit writes (keys + values), as a disk or a network would carry it.
   let written = 0
-  const counted: StorageAdapter = {
-    ...memory,
-    name: memory.name,
-    limits: memory.limits,
-    get: (t, k) => memory.get(t, k),
-    scan: (t, r) => memory.scan(t, r),
-    threads: (o) => memory.threads(o),
-    deleteThread: (t) => memory.deleteThread(t),
+  const counted = over(memory, {
     commit: (t, batch, guard) => {
       for (const [key, value] of batch.put ?? []) written += key.length + value.length
       return memory.commit(t, batch, guard)
     },
-  }
+  })
   // A fixed master key: the bench measures the cipher's cost, not key handling.
   const store = encrypted ? withEncryption(counted, { keys: { k1: new Uint8Array(32).fill(7) }, current: 'k1' }) : counted
   const compile = () => benchGraph(workload, n, store, (i) => messages[i] as string, onStep)

@@ -1,6 +1,9 @@
 /** @module What every part of the conformance suite shares: its options, named skips, raw reads of a thread, recorded runs. */
 import { expect, it } from 'vitest'
 import { EdgegraphError, type CheckpointMetadata, type ErrorCode, type StorageAdapter, type StreamMode } from '../../src/index.js'
+import { over } from './over.js'
+
+export { over }
 
 /** What an adapter's test file passes to {@link runConformance}. */
 export interface ConformanceOptions {
@@ -74,20 +77,6 @@ export function needing(options: ConformanceOptions, test: Test, option: 'create
  */
 export function withoutLock(adapter: StorageAdapter): StorageAdapter {
   return over(adapter, {})
-}
-
-/** `inner` with some of its calls replaced (a failing commit, a slow one, a recording scan...), the rest passed through; no lock or subscribe. */
-export function over(inner: StorageAdapter, replace: Partial<Pick<StorageAdapter, 'get' | 'scan' | 'commit' | 'deleteThread' | 'threads'>>): StorageAdapter {
-  return {
-    name: inner.name,
-    limits: inner.limits,
-    get: (t, k) => inner.get(t, k),
-    scan: (t, r) => inner.scan(t, r),
-    commit: (t, b, g) => inner.commit(t, b, g),
-    deleteThread: (t) => inner.deleteThread(t),
-    threads: (o) => inner.threads(o),
-    ...replace,
-  }
 }
 
 /**
