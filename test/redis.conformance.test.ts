@@ -217,6 +217,31 @@ describe('redis adapter', () => {
     expect(await keysOf(adapter, 't')).toEqual([])
   })
 
+
+  it('a key of the wrong type under the prefix (another program wrote it): the commit is refused with STORAGE_FAILED naming the key, and nothing is written', async () => {
+    const p = prefix()
+    const adapter = createRedisAdapter(client, { prefix: p })
+    await adapter.commit('t', { put: [['h', utf8('1')], ['c/1', utf8('one')]] })
+    const state = async () => [await dump(adapter, 't'), await client.hGetAll(`${p}threads:at`), await client.zRange(`${p}threads:by-time`, 0, -1), await client.zRange(`${p}threads:by-name`, 0, -1)]
+    const before = await state()
+    // Each of the five keys a commit writes, in turn: the thread's two and the three thread indexes.
+    for (const key of [`${p}{t}:kv`, `${p}{t}:keys`, `${p}threads:at`, `${p}threads:by-time`, `${p}threads:by-name`]) {
+      const saved = (await client.sendCommand(['DUMP', key], { typeMapping: { 36: Buffer } } as never)) as unknown as Buffer
+      await client.del(key)
+      await client.set(key, 'not an edgegraph key')
+      const err = await rejectsWith(adapter.commit('t', { put: [['h', utf8('2')], ['c/2', utf8('two')]] }, { key: 'h', expect: utf8('1') }), 'STORAGE_FAILED')
+      expect(err.message).toContain(`${key} is a string, not a`)
+      expect(err.message).toContain('Nothing was written')
+      expect(await client.get(key)).toBe('not an edgegraph key')
+      // Nothing was written to the other four keys either: with this one put back, the store is as it was.
+      await client.del(key)
+      await client.sendCommand(['RESTORE', key, '0', saved])
+      expect(await state()).toEqual(before)
+    }
+    await adapter.commit('t', { put: [['h', utf8('2')], ['c/2', utf8('two')]] }, { key: 'h', expect: utf8('1') })
+    expect(await keysOf(adapter, 't')).toEqual(['c/1', 'c/2', 'h'])
+  })
+
   it('refuses a client that answers text where bytes were asked for (node-redis 4 ignores typeMapping), a cluster client and bad options', async () => {
     const textOnly: RedisClientLike = { sendCommand: (args) => client.sendCommand(args as string[]) }
     const err = await rejectsWith(createRedisAdapter(textOnly, { prefix: prefix() }).commit('t', { put: [['h', utf8('1')]] }), 'INVALID_ARGUMENT')
