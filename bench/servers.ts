@@ -13,8 +13,10 @@
  * half between minutes, and a ratio to a floor timed minutes earlier drifts with them.
  * Prints the tables and writes bench/results/servers.json (servers.quick.tmp.json with --quick). `--only edgegraph,floor`
  * runs those engines only (floor, edgegraph, langgraph, bridge, runner) and writes servers.only.tmp.json.
+ * `--readme` prints the README's table from bench/results/servers.json without running anything.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +26,12 @@ import { createRunner } from '../src/runner.js'
 import { startPostgres, startRedis } from '../test/servers/index.js'
 import { compiled } from './compiled.js'
 import { workerGraph } from '../test/runner/graph.js'
+
+// `--readme`: print the README's table from the last full run's JSON, without running anything.
+if (process.argv.includes('--readme')) {
+  console.log(readmeTable(JSON.parse(readFileSync(new URL('results/servers.json', import.meta.url), 'utf8')) as ServersRecord))
+  process.exit(0)
+}
 
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1'
 const onlyArg = process.argv.indexOf('--only')
@@ -53,6 +61,42 @@ interface Row {
   payloadBytes?: number
   runMs?: number
   error?: string
+}
+
+interface ServersRecord {
+  date: string
+  node: string
+  rows: Row[]
+  runner: { processes: number; threadsPerSecond: number }[]
+}
+
+/** The README's table (`npx tsx bench/servers.ts --readme`): one line per backend and workload, µs per step. */
+function readmeTable(record: ServersRecord): string {
+  const find = (backend: string, engine: string, workload: string, durability?: string) =>
+    record.rows.find((r) => r.backend === backend && r.engine === engine && (engine === 'floor' || r.workload === workload) && (durability === undefined || r.durability === durability))
+  const us = (x: number | undefined) => (x === undefined ? '–' : x >= 100 ? String(Math.round(x)) : x.toFixed(1))
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? '–' : `${(a / b).toFixed(2)}×`)
+  const stored = (r: Row | undefined, workload: string) =>
+    r?.bytesStored === undefined ? '–' : workload === 'chat' && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(r.bytesStored / r.payloadBytes >= 100 ? 0 : 2)}×` : `${Math.round(r.bytesStored / 1024)} KB`
+  const lines = [
+    `<!-- bench:servers ${record.date}, node ${record.node}, one fresh process per case; printed by \`npx tsx bench/servers.ts --readme\` -->`,
+    '| backend | workload | floor mean | edgegraph sync mean (p50 / p99) | x floor | x floor beside | edgegraph async mean (commits) | x floor | LangGraph.js saver mean | bridge mean | stored edgegraph / saver / bridge |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
+  const names: Record<string, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL', redis: 'Redis' }
+  for (const backend of ['sqlite', 'postgres', 'redis']) {
+    for (const workload of ['counter', 'chat']) {
+      const floor = find(backend, 'floor', workload)
+      const sync = find(backend, 'edgegraph', workload, 'sync')
+      const async = find(backend, 'edgegraph', workload, 'async')
+      const saver = find(backend, 'langgraph', workload)
+      const bridge = find(backend, 'bridge', workload)
+      lines.push(
+        `| ${workload === 'counter' ? names[backend] : ''} | ${workload} ${sync?.n ?? ''} | ${workload === 'counter' ? us(floor?.usPerStepMean) : ''} | ${us(sync?.usPerStepMean)} (${us(sync?.usPerStep)} / ${us(sync?.usPerStepP99)}) | ${ratio(sync?.usPerStepMean, floor?.usPerStepMean)} | ${ratio(sync?.usPerStepMean, sync?.floorUsMean)} | ${us(async?.usPerStepMean)} (${async?.commits ?? '–'}) | ${ratio(async?.usPerStepMean, floor?.usPerStepMean)} | ${us(saver?.usPerStepMean)} | ${us(bridge?.usPerStepMean)} | ${[sync, saver, bridge].map((r) => stored(r, workload)).join(' / ')}${workload === 'chat' ? ' raw' : ''} |`,
+      )
+    }
+  }
+  return lines.join('\n')
 }
 
 function runCase(args: Record<string, string>, timeoutMs: number): Promise<Row> {
