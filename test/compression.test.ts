@@ -8,6 +8,7 @@ import { END, START, StateGraph, isEdgegraphError, type StorageAdapter } from '.
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { fnv1a } from '../src/checkpoint/storage.js'
 import { collect } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'zip'
 const SENTENCE = 'The agent looked at the plan again and asked the user whether the second step should run before the first. '
@@ -37,7 +38,7 @@ describe('compressed packs', () => {
   it('a chat of natural text stores its packs compressed (below half the raw bytes) and reads as an uncompressed store does', async () => {
     const zipped = createMemoryAdapter()
     await chat(zipped, 200).invoke({ messages: [] }, { threadId: T, recursionLimit: 300 })
-    const packs = (await entries(zipped)).filter(([k]) => k.startsWith('p/'))
+    const packs = (await entries(zipped)).filter(([k]) => isPackKey(k))
     expect(packs.length).toBeGreaterThanOrEqual(10)
     for (const [key, value] of packs) expect(String.fromCharCode(value[0] as number), key).toBe('z')
     expect(zipped.bytes()).toBeLessThan(200 * 500 * 0.5)
@@ -46,7 +47,7 @@ describe('compressed packs', () => {
     globalThis.CompressionStream = undefined as never
     const plain = createMemoryAdapter()
     await chat(plain, 200).invoke({ messages: [] }, { threadId: T, recursionLimit: 300 })
-    for (const [key, value] of (await entries(plain)).filter(([k]) => k.startsWith('p/'))) expect(String.fromCharCode(value[0] as number), key).toBe('$')
+    for (const [key, value] of (await entries(plain)).filter(([k]) => isPackKey(k))) expect(String.fromCharCode(value[0] as number), key).toBe('$')
     expect(plain.bytes()).toBeGreaterThan(200 * 500)
     globalThis.CompressionStream = saved
 
@@ -70,7 +71,7 @@ describe('compressed packs', () => {
     }
     const store = createMemoryAdapter()
     await chat(store, 100, true).invoke({ messages: [] }, { threadId: T, recursionLimit: 200 })
-    const packs = (await entries(store)).filter(([k]) => k.startsWith('p/'))
+    const packs = (await entries(store)).filter(([k]) => isPackKey(k))
     expect(packs.length).toBeGreaterThanOrEqual(5)
     for (const [key, value] of packs) expect(String.fromCharCode(value[0] as number), key).toBe('$')
     expect(tried).toBe(0)
@@ -83,8 +84,8 @@ describe('compressed packs', () => {
     const store = createMemoryAdapter({ maxValueBytes: 256 })
     await chat(store, 120).invoke({ messages: [] }, { threadId: T, recursionLimit: 200 })
     const all = await entries(store)
-    expect(all.some(([k]) => k.startsWith('k/p/'))).toBe(true)
-    const packMarkers = all.filter(([k]) => k.startsWith('p/'))
+    expect(all.some(([k]) => k.startsWith('k/a/'))).toBe(true)
+    const packMarkers = all.filter(([k]) => isPackKey(k))
     expect(packMarkers.length).toBeGreaterThan(0)
     const state = await chat(store, 120).getState({ threadId: T })
     expect(state.values.messages).toHaveLength(120)
@@ -95,7 +96,7 @@ describe('compressed packs', () => {
     const source = createMemoryAdapter()
     await chat(source, 60).invoke({ messages: [] }, { threadId: T, recursionLimit: 100 })
     const all = await entries(source)
-    const [packKey, pack] = all.find(([k]) => k.startsWith('p/')) as [string, Uint8Array]
+    const [packKey, pack] = all.find(([k]) => isPackKey(k)) as [string, Uint8Array]
     expect(pack[0]).toBe(0x7a)
     let seed = 3
     const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n)
@@ -119,7 +120,7 @@ describe('compressed packs', () => {
     const source = createMemoryAdapter()
     await chat(source, 40).invoke({ messages: [] }, { threadId: T, recursionLimit: 100 })
     const all = await entries(source)
-    const [packKey] = all.find(([k]) => k.startsWith('p/')) as [string, Uint8Array]
+    const [packKey] = all.find(([k]) => isPackKey(k)) as [string, Uint8Array]
     const garbage = new TextEncoder().encode('this is not deflate data at all, but it has a good checksum')
     const forged = new Uint8Array(garbage.length + 5)
     forged[0] = 0x7a

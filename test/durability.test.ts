@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Command, END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { collect, counter, deferred, over, rejectsWith } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 /** Wraps an adapter to log commits and optionally hold them until released. */
 function recording(inner = createMemoryAdapter()) {
@@ -96,7 +97,7 @@ describe('durability', () => {
         ...mem,
         scan: (t, r) => (c.scans++, mem.scan(t, r)),
         commit: async (t, b, g) => {
-          if (b.put?.some(([k]) => k.startsWith('p/'))) c.packs++
+          if (b.put?.some(([k]) => isPackKey(k))) c.packs++
           await new Promise((r) => setImmediate(r))
           return mem.commit(t, b, g)
         },

@@ -9,6 +9,7 @@ import { createMemoryAdapter } from '../adapters/memory.js'
 import { createSync } from '../src/sync/index.js'
 import { appendList, collect, readStored, rejectsWith, storedText } from './helpers.js'
 import { packTexts } from '../src/checkpoint/record.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const t = { threadId: 't' }
 const text = { default: () => '' }
@@ -110,7 +111,7 @@ async function records(store: StorageAdapter, threadId = 't'): Promise<Map<strin
   const out: [string, Rec][] = []
   for (const [key, raw] of await collect(store.scan(threadId))) {
     if (key.startsWith('c/')) out.push([key.slice(2), JSON.parse(storedText(raw))])
-    if (key.startsWith('p/')) for (const [id, text] of packTexts(await readStored(store, threadId, key, raw))) out.push([id, JSON.parse(text) as Rec])
+    if (isPackKey(key)) for (const [id, text] of packTexts(await readStored(store, threadId, key, raw))) out.push([id, JSON.parse(text) as Rec])
   }
   return new Map(out.sort((a, b) => (a[0] < b[0] ? -1 : 1)))
 }
@@ -276,7 +277,7 @@ describe('state migrations', () => {
 
     const keys = (await dump(store)).map(([k]) => k)
     const packs = await Promise.all(
-      keys.filter((k) => k.startsWith('p/')).map(async (k) => [...packTexts(await readStored(store, 't', k)).values()].map((text) => (JSON.parse(text) as Rec).v ?? 1)),
+      keys.filter((k) => isPackKey(k)).map(async (k) => [...packTexts(await readStored(store, 't', k)).values()].map((text) => (JSON.parse(text) as Rec).v ?? 1)),
     )
     expect(packs.length).toBeGreaterThan(2)
     expect(new Set(packs.flat())).toEqual(new Set([1, 2]))

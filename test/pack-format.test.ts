@@ -9,6 +9,7 @@ import { createMemoryAdapter } from '../adapters/memory.js'
 import { decodePack, decodeRecord, encodePack, packTexts } from '../src/checkpoint/record.js'
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
 import { appendList, collect, readStored, rejectsWith, storedBytes } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'packs'
 /** Items long enough that the chain stays deltas (short ones make every few steps a snapshot). */
@@ -63,18 +64,18 @@ describe('pack format 2', () => {
     const old = createMemoryAdapter()
     const put: [string, Uint8Array][] = []
     for (const [key, raw] of await collect(store.scan(T))) {
-      if (!key.startsWith('p/')) put.push([key, raw])
+      if (!isPackKey(key)) put.push([key, raw])
       else put.push([key, storedBytes(`[${[...packTexts(await readStored(store, T, key, raw))].map(([id, text]) => `["${id}",${text.length},${text}]`).join(',')}]`)])
     }
     await old.commit(T, { put })
-    const packs = (await collect(old.scan(T))).filter(([k]) => k.startsWith('p/'))
+    const packs = (await collect(old.scan(T))).filter(([k]) => isPackKey(k))
     expect(packs.length).toBeGreaterThanOrEqual(5)
     for (const [key, raw] of packs) expect((await readStored(old, T, key, raw)).startsWith('[[')).toBe(true)
     expect(summary(await collect(graph(old).getStateHistory({ threadId: T })))).toEqual(before)
     // Carried on: new packs are format 2 beside the old ones, and the whole history still reads.
     const n = await graph(old, 60).invoke({ log: [] }, { threadId: T, recursionLimit: 100 })
     expect(n.log).toHaveLength(60)
-    const after = (await collect(old.scan(T))).filter(([k]) => k.startsWith('p/'))
+    const after = (await collect(old.scan(T))).filter(([k]) => isPackKey(k))
     const formats = await Promise.all(after.map(async ([key, raw]) => (await readStored(old, T, key, raw))[0]))
     expect(new Set(formats)).toEqual(new Set(['[', '{']))
     const history = summary(await collect(graph(old, 60).getStateHistory({ threadId: T })))
@@ -86,7 +87,7 @@ describe('pack format 2', () => {
     const store = createMemoryAdapter()
     await graph(store, 30).invoke({ log: [] }, { threadId: T, recursionLimit: 100 })
     const all = await collect(store.scan(T))
-    const [packKey, raw] = all.find(([k]) => k.startsWith('p/')) as [string, Uint8Array]
+    const [packKey, raw] = all.find(([k]) => isPackKey(k)) as [string, Uint8Array]
     const good = JSON.parse(await readStored(store, T, packKey, raw)) as Record<string, unknown[] | unknown>
     const damaged: [string, Record<string, unknown>][] = [
       ['short id column', { ...good, i: (good.i as unknown[]).slice(1) }],
@@ -124,7 +125,7 @@ describe('records kept for packing', () => {
         .addConditionalEdges('say', (s) => (s.log.length >= 3000 ? END : 'say'))
         .compile({ checkpointer: store })
       await g.invoke({ log: [] }, { threadId: T, recursionLimit: 3100 })
-      expect((await collect(store.scan(T))).filter(([k]) => k.startsWith('p/')).length).toBeGreaterThan(40)
+      expect((await collect(store.scan(T))).filter(([k]) => isPackKey(k)).length).toBeGreaterThan(40)
       expect(text).not.toHaveBeenCalled()
     } finally {
       text.mockRestore()

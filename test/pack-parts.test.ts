@@ -14,6 +14,7 @@ import type { TaskRef } from '../src/checkpoint/model.js'
 import { encodeValue } from '../src/checkpoint/serde.js'
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
 import { appendList, collect, counter, over, readStored } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 // ---- the reference: records and packs as they were built before parts (src/checkpoint/record.ts, 2026-11-30) ----
 
@@ -216,7 +217,7 @@ describe('the parts kept for packing', () => {
       commit: async (t, batch, guard) => {
         for (const [key, value] of batch.put ?? []) {
           if (key.startsWith('c/')) texts.set(key, new TextDecoder().decode(value.subarray(5)))
-          if (key.startsWith('p/')) packs.push([key, batch.del ?? []])
+          if (isPackKey(key)) packs.push([key, batch.del ?? []])
         }
         return memory.commit(t, batch, guard)
       },

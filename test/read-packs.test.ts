@@ -12,6 +12,7 @@ import { collectRecords, loadChain, rebuild } from '../src/checkpoint/read.js'
 import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { collect, rejectsWith, storedBytes } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'read'
 /** The id of record `k` of a hand-made thread: ids sort as their records were made. */
@@ -121,7 +122,7 @@ describe('reading packs', () => {
         .compile({ checkpointer: { adapter, packSize: 2 } })
     const store = createMemoryAdapter()
     const final = await chat(store).invoke({ log: [] }, { threadId: T, recursionLimit: 200 })
-    expect((await collect(store.scan(T))).filter(([k]) => k.startsWith('p/')).length).toBeGreaterThanOrEqual(80)
+    expect((await collect(store.scan(T))).filter(([k]) => isPackKey(k)).length).toBeGreaterThanOrEqual(80)
     const g = chat(store)
     expect((await g.getState({ threadId: T })).values).toEqual(final)
     const history = await collect(g.getStateHistory({ threadId: T }))

@@ -11,6 +11,7 @@ import { ChunkedStorage } from '../src/checkpoint/storage.js'
 import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { collect, readStored, rejectsWith, storedBytes } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'load'
 /** Long enough that the log's chain stays deltas (short items make every few steps a snapshot), so packs fill. */
@@ -75,7 +76,7 @@ describe('loading one checkpoint', () => {
   it('reads back appended Dates, Maps, BigInts and undefined from pack columns on a fresh graph', async () => {
     const store = createMemoryAdapter()
     const final = await graph(store, 40, LONG).invoke({ log: [] }, { threadId: T, recursionLimit: 100 })
-    expect((await collect(store.scan(T))).filter(([k]) => k.startsWith('p/')).length).toBeGreaterThan(5)
+    expect((await collect(store.scan(T))).filter(([k]) => isPackKey(k)).length).toBeGreaterThan(5)
     const { values } = await graph(store, 40, LONG).getState({ threadId: T })
     expect(values).toEqual(final)
     expect(values.log[5]).toEqual({ at: new Date(5), tags: new Map([[5, undefined]]), n: 5n })
@@ -114,7 +115,7 @@ describe('loading one checkpoint', () => {
     const store = createMemoryAdapter()
     await chat(store).invoke({ log: [] }, { threadId: T, recursionLimit: 100 })
     const all = await collect(store.scan(T))
-    const [key, raw] = all.find(([k]) => k.startsWith('p/')) as [string, Uint8Array]
+    const [key, raw] = all.find(([k]) => isPackKey(k)) as [string, Uint8Array]
     const pack = JSON.parse(await readStored(store, T, key, raw)) as { c: { log: unknown[] } }
     // Step 1 stores the log in full (nothing to keep from []), the steps after it append.
     expect(pack.c.log[1]).toEqual({ f: [`0 ${LONG}`] })

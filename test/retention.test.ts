@@ -6,6 +6,7 @@ import { inflateRawSync } from 'node:zlib'
 import { appendList, collect, rejectsWith, storedText } from './helpers.js'
 import { pruneProperty } from './conformance/retention.js'
 import { packTexts } from '../src/checkpoint/record.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const threadId = 'chat'
 
@@ -79,10 +80,10 @@ async function checkLayout(store: MemoryAdapter): Promise<void> {
   }
   const loose = [...entries.keys()].filter((k) => k.startsWith('c/')).map((k) => k.slice(2))
   let previous = ''
-  for (const key of [...entries.keys()].filter((k) => k.startsWith('p/'))) {
+  for (const key of [...entries.keys()].filter((k) => isPackKey(k))) {
     const ids = [...packTexts(text(key)).keys()]
     expect(ids.length).toBeGreaterThan(0)
-    expect(key).toBe(`p/${ids[0]}`)
+    expect(key).toBe(`a/${ids[0]}`)
     expect(ids).toEqual([...ids].sort())
     expect(ids[0] as string > previous).toBe(true)
     previous = ids.at(-1) as string
@@ -108,14 +109,14 @@ describe('pruneHistory', () => {
   it('builds a history with packs, chunks, forks and a waiting interrupt (the cases below rely on it)', async () => {
     for (const { store, waiting } of Object.values(sources)) {
       const keys = await keysOf(store)
-      expect(keys.filter((k) => k.startsWith('p/')).length).toBeGreaterThanOrEqual(3)
+      expect(keys.filter((k) => isPackKey(k)).length).toBeGreaterThanOrEqual(3)
       expect(keys.filter((k) => k.startsWith(`w/${waiting}/`))).toHaveLength(1)
       const history = await collect(chat(store).getStateHistory({ threadId }))
       expect(history.length).toBeGreaterThan(300)
       expect(history.filter((s) => s.metadata.source === 'fork').length).toBeGreaterThanOrEqual(3)
       await checkLayout(store)
     }
-    expect((await keysOf(sources.chunked?.store as MemoryAdapter)).some((k) => k.startsWith('k/p/'))).toBe(true)
+    expect((await keysOf(sources.chunked?.store as MemoryAdapter)).some((k) => k.startsWith('k/a/'))).toBe(true)
     expect((await keysOf(sources.chunked?.store as MemoryAdapter)).some((k) => k.startsWith('k/c/'))).toBe(true)
   })
 
@@ -173,7 +174,7 @@ describe('pruneHistory', () => {
       expect(b.find((s) => s.metadata.source === 'fork' && (s.values as { messages: string[] }).messages.at(-1) === 'late fork')).toBeDefined()
       expect((b[0]?.values as { answer: string }).answer).toBe('go on')
       // Over 130 new checkpoints on one chain: the run packed them again.
-      expect((await keysOf(store)).filter((k) => k.startsWith('p/')).length).toBeGreaterThan(0)
+      expect((await keysOf(store)).filter((k) => isPackKey(k)).length).toBeGreaterThan(0)
       await checkLayout(store)
       for (const s of b.slice(0, 40)) expect(await g.getState(s.config)).toStrictEqual(s)
     })

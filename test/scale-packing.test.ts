@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { collect } from './helpers.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 const PACK = 8
 const SENTENCE = 'The agent read the plan again and asked whether the second step should run before the first one. '
@@ -34,7 +35,7 @@ describe('packing during a long run on a store that answers in microtasks', () =
         for (const key of batch.del ?? []) loose.delete(key)
         for (const [key] of batch.put ?? []) {
           if (key.startsWith('c/')) loose.add(key)
-          if (key.startsWith('p/')) packsDuringRun++
+          if (isPackKey(key)) packsDuringRun++
         }
         most = Math.max(most, loose.size)
       },
@@ -44,7 +45,7 @@ describe('packing during a long run on a store that answers in microtasks', () =
     expect(most).toBeLessThanOrEqual(2 * PACK + 1)
     expect(packsDuringRun).toBeGreaterThanOrEqual(Math.floor(n / PACK) - 2)
     // Every pack compressed ('z'), and the history reads whole.
-    const packs = (await collect(memory.scan('t', { from: 'p/', to: 'p0' }))).map(([, v]) => String.fromCharCode(v[0] as number))
+    const packs = (await collect(memory.scan('t', { from: 'a/', to: 'a0' }))).map(([, v]) => String.fromCharCode(v[0] as number))
     expect(new Set(packs)).toEqual(new Set(['z']))
     const history = await collect(chat(memory, n).getStateHistory({ threadId: 't' }))
     expect(history.map((s) => (s.values.messages as string[]).length)).toEqual(Array.from({ length: n + 1 }, (_, i) => n - i))

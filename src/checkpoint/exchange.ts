@@ -9,7 +9,7 @@
  */
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import { isCheckpointId } from './ids.js'
-import { CHECKPOINT_RANGE, HEAD_KEY, PACK_RANGE, PENDING_RANGE, checkpointKey, idOfKey, packKey, pendingKey, pendingRange } from './keys.js'
+import { CHECKPOINT_RANGE, HEAD_KEY, PENDING_RANGE, checkpointKey, idOfKey, packKey, pendingKey, pendingRange } from './keys.js'
 import { decodePending } from './pending.js'
 import { collectRecords, readRecord, rebuild, type Found } from './read.js'
 import { corruptRecord } from './read-errors.js'
@@ -101,7 +101,7 @@ async function recordTexts(storage: ChunkedStorage, threadId: string, after: str
     const id = idOfKey(key)
     if (id !== after) out.push([id, await storage.text(threadId, key, raw)])
   }
-  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, reverse: true })) {
+  for await (const [key, raw] of storage.packs(threadId)) {
     const texts = packTexts(await storage.text(threadId, key, raw))
     for (const [id, text] of texts) if (after === undefined || id > after) out.push([id, text])
     if (after !== undefined && idOfKey(key) <= after) break
@@ -119,7 +119,7 @@ export async function holding(storage: ChunkedStorage, threadId: string, ids: st
   if (missing.length === 0) return have
   const lowest = missing.reduce((a, b) => (a < b ? a : b))
   const wanted = new Set(missing)
-  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, reverse: true })) {
+  for await (const [key, raw] of storage.packs(threadId)) {
     for (const id of packTexts(await storage.text(threadId, key, raw)).keys()) if (wanted.has(id)) have.add(id)
     if (idOfKey(key) <= lowest) break
   }
@@ -243,7 +243,7 @@ async function place(storage: ChunkedStorage, threadId: string, records: [string
   if (records.length === 0) return
   const packs: { key: string; raw: Uint8Array; texts: Map<string, string> }[] = []
   let lowest = records.reduce((a, b) => (a[0] < b[0] ? a : b))[0]
-  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, reverse: true })) {
+  for await (const [key, raw] of storage.packs(threadId)) {
     packs.unshift({ key, raw, texts: packTexts(await storage.text(threadId, key, raw)) })
     if (idOfKey(key) <= lowest) break
   }
@@ -263,7 +263,7 @@ async function place(storage: ChunkedStorage, threadId: string, records: [string
   }
   for (const pack of touched) {
     const entries = [...pack.texts].sort((a, b) => (a[0] < b[0] ? -1 : 1))
-    const puts = storage.puts(packKey((entries[0] as [string, string])[0]), encodePack(entries))
+    const puts = storage.puts(packKey((entries[0] as [string, string])[0], pack.key), encodePack(entries))
     const written = new Set(puts.map(([k]) => k))
     for (const key of storedKeys(pack.key, pack.raw)) if (!written.has(key)) del.push(key)
     put.push(...puts)

@@ -5,8 +5,14 @@
  *   c/<id>            checkpoint record: parent, step, next tasks, channel deltas, metadata
  *   w/<id>/<task>     pending writes of one task of the step after checkpoint <id> (failed or interrupted step),
  *                     and its `ctx.effect()` results, stored while it runs; deleted when that step commits
- *   p/<id>            pack: the records of a run of old checkpoints, oldest <id>, moved here verbatim so a
- *                     long history is read in a few values instead of one per step
+ *   a/<id>            pack: the records of a run of old checkpoints, oldest <id>, moved here verbatim so a
+ *                     long history is read in a few values instead of one per step. Before the records in key order:
+ *                     a pack is large and cold, the head and the newest records are small and written every step,
+ *                     and in an ordered store (SQLite's b-tree: Durable Objects, D1, Node) neighbours share a page.
+ *                     SQLite compares a key with a row whose value overflows its page by reading the whole value, so
+ *                     packs beside the head (`p/`, after `h`) cost every step ~20 µs there.
+ *   p/<id>            pack, as earlier versions stored it: read as before (every one is older than every `a/` pack), and a
+ *                     pack rewritten there (retention, sync) stays there, so that order holds
  *   k/<key>/<n>       chunk n of a value too large for the adapter (the value at <key> is then `#<count>`)
  */
 
@@ -14,12 +20,16 @@ export const HEAD_KEY = 'h'
 export const checkpointKey = (id: string): string => `c/${id}`
 /** Pending writes of task `task` of the step after checkpoint `id`; task -1 holds writes of the input (`-in`). */
 export const pendingKey = (id: string, task: number): string => `w/${id}/${task < 0 ? '-in' : String(task).padStart(3, '0')}`
-export const packKey = (firstId: string): string => `p/${firstId}`
+/** The key of a pack whose oldest record is `firstId`: `a/`, or `p/` when it replaces the legacy pack at `like`. */
+export const packKey = (firstId: string, like?: string): string => `${like?.[0] === 'p' ? 'p' : 'a'}/${firstId}`
+/** Whether `key` is a pack (`a/` or legacy `p/`). */
+export const isPackKey = (key: string): boolean => key.startsWith('a/') || key.startsWith('p/')
 export const chunkKeys = (key: string, count: number): string[] => Array.from({ length: count }, (_, i) => `k/${key}/${String(i).padStart(4, '0')}`)
 
 // '0' sorts right after '/', '~' after every id character.
 export const CHECKPOINT_RANGE = { from: 'c/', to: 'c0' } as const
-export const PACK_RANGE = { from: 'p/', to: 'p0' } as const
+/** Where packs are, newest first: every `a/` pack holds records newer than every legacy `p/` one. */
+export const PACK_PREFIXES = ['a/', 'p/'] as const
 export const PENDING_RANGE = { from: 'w/', to: 'w0' } as const
 /** The pending writes of the step after checkpoint `id`. */
 export const pendingRange = (id: string): { from: string; to: string } => ({ from: `w/${id}/`, to: `w/${id}/~` })

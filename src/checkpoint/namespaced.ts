@@ -1,6 +1,6 @@
 /**
  * @module A view of an adapter that keeps a subgraph's history inside its parent's thread, under `s/<ns>/`: it is
- * stored, kept and deleted with the thread, and the parent's own keys (`h`, `c/`, `w/`, `p/`, `k/`) never meet it.
+ * stored, kept and deleted with the thread, and the parent's own keys (`h`, `c/`, `w/`, `a/`, `p/`, `k/`) never meet it.
  */
 import type { Batch, ScanRange, StorageAdapter } from './adapter.js'
 

@@ -7,7 +7,7 @@
 import { isEdgegraphError } from '../errors.js'
 import { applyDelta, type Delta } from './delta.js'
 import { estimateSize } from './encode.js'
-import { CHECKPOINT_RANGE, PACK_RANGE, checkpointKey, idOfKey, packKey, taskOfKey } from './keys.js'
+import { CHECKPOINT_RANGE, checkpointKey, idOfKey, taskOfKey } from './keys.js'
 import { makeCheckpoint, type Checkpoint, type PendingTask } from './model.js'
 import { decodePending } from './pending.js'
 import { checkpointNotFound, corruptPack, corruptRecord } from './read-errors.js'
@@ -167,7 +167,7 @@ function put(threadId: string, id: string, state: Rebuilt, channel: string, d: D
 
 /**
  * Every checkpoint record of a thread, newest first, with ids below `bound`, as packs: the loose ones (`c/`), each a
- * pack of one, then the packs (`p/`), which only ever hold records older than every loose one.
+ * pack of one, then the packs (`a/`, then legacy `p/`), which only ever hold records older than every loose one.
  */
 async function* newestFirst(storage: ChunkedStorage, threadId: string, bound: string): AsyncIterable<Pack> {
   for await (const [key, raw] of storage.scan(threadId, { ...CHECKPOINT_RANGE, to: checkpointKey(bound), reverse: true })) {
@@ -176,7 +176,7 @@ async function* newestFirst(storage: ChunkedStorage, threadId: string, bound: st
   // Packs are read a few ahead, so compressed ones inflate side by side (the platform's streams work off the main
   // thread) while the caller goes through the previous one. Reads the caller never gets to are dropped, errors too.
   const ahead: Promise<Pack>[] = []
-  for await (const [key, raw] of storage.scan(threadId, { ...PACK_RANGE, to: packKey(bound), reverse: true })) {
+  for await (const [key, raw] of storage.packs(threadId, bound)) {
     const read = packAt(storage, threadId, key, raw)
     read.catch(() => {})
     ahead.push(read)

@@ -6,7 +6,7 @@ import { EdgegraphError } from '../errors.js'
 import type { StorageAdapter } from './adapter.js'
 import { snapshotText } from './encode.js'
 import { History } from './history.js'
-import { CHECKPOINT_RANGE, HEAD_KEY, PACK_RANGE, PENDING_RANGE, idOfKey, packKey } from './keys.js'
+import { CHECKPOINT_RANGE, HEAD_KEY, PENDING_RANGE, idOfKey, packKey } from './keys.js'
 import type { Checkpoint } from './model.js'
 import { readPack, readRecord } from './read.js'
 import { corruptPack } from './read-errors.js'
@@ -56,14 +56,14 @@ async function pruneThread(history: History, threadId: string, keepLast: number)
   const head = await storage.head(threadId)
   if (head === undefined) return { kept: 0, deleted: 0 }
 
-  const scan = async (range: { from: string; to: string }) => {
+  const all = async (entries: AsyncIterable<Entry>) => {
     const out: Entry[] = []
-    for await (const entry of storage.scan(threadId, range)) out.push(entry)
+    for await (const entry of entries) out.push(entry)
     return out
   }
-  const loose = await scan(CHECKPOINT_RANGE)
+  const loose = await all(storage.scan(threadId, CHECKPOINT_RANGE))
   const packs: { entry: Entry; records: CheckpointRecord[]; texts: Map<string, string> }[] = []
-  for (const entry of await scan(PACK_RANGE)) {
+  for (const entry of await all(storage.packs(threadId))) {
     const records = await readPack(storage, threadId, entry[0], entry[1])
     // Kept records move to the rewritten pack as parsed: the same JSON value, so the same checkpoint.
     let texts: Map<string, string>
@@ -74,7 +74,7 @@ async function pruneThread(history: History, threadId: string, keepLast: number)
     }
     packs.push({ entry, records, texts })
   }
-  const withPending = new Set((await scan(PENDING_RANGE)).map(([key]) => idOfKey(key)))
+  const withPending = new Set((await all(storage.scan(threadId, PENDING_RANGE))).map(([key]) => idOfKey(key)))
 
   const ids = [...loose.map(([key]) => idOfKey(key)), ...packs.flatMap((p) => p.records.map((r) => r.id))].sort().reverse()
   const keep = new Set(ids.slice(0, keepLast))
@@ -111,10 +111,11 @@ async function pruneThread(history: History, threadId: string, keepLast: number)
   }
   for (const { entry, records: recs, texts } of packs) {
     if (recs.every((r) => keep.has(r.id) && !rewritten.has(r.id))) continue
-    // Packs only lose records, so each still holds records older than every loose one; its key names its oldest.
+    // Packs only lose records, so each still holds records older than every loose one; its key names its oldest, in
+    // the range it was read from (a legacy `p/` pack stays there, older than every `a/` one).
     const left = recs.filter((r) => keep.has(r.id)).map((r): [string, string] => [r.id, rewritten.get(r.id) ?? (texts.get(r.id) as string)])
     if (left.length === 0) replace(entry, undefined)
-    else replace(entry, encodePack(left), packKey((left[0] as [string, string])[0]))
+    else replace(entry, encodePack(left), packKey((left[0] as [string, string])[0], entry[0]))
   }
   await storage.commit(threadId, { put, del }, { key: HEAD_KEY, expect: head.bytes })
   return { kept: keep.size, deleted: ids.length - keep.size }

@@ -14,7 +14,7 @@
  */
 import { EdgegraphError, isEdgegraphError } from '../errors.js'
 import { sameBytes, type Batch, type Guard, type ScanRange, type StorageAdapter } from './adapter.js'
-import { HEAD_KEY, chunkKeys, idOfKey } from './keys.js'
+import { HEAD_KEY, PACK_PREFIXES, chunkKeys, idOfKey } from './keys.js'
 import { corruptHead, corruptRecord } from './read-errors.js'
 import { isCheckpointId } from './ids.js'
 import type { RecordParts } from './record.js'
@@ -63,6 +63,14 @@ export class ChunkedStorage {
     } catch (err) {
       throw this.#wrap(threadId, err)
     }
+  }
+
+  /**
+   * The thread's packs newest first (the `a/` ones, then the legacy `p/` ones, all older), only those whose oldest
+   * record is below `below` when given ('~' sorts after every id character).
+   */
+  async *packs(threadId: string, below = '~'): AsyncIterable<[string, Uint8Array]> {
+    for (const p of PACK_PREFIXES) yield* this.scan(threadId, { from: p, to: p + below, reverse: true })
   }
 
   async commit(threadId: string, batch: Batch, guard: Guard): Promise<void> {

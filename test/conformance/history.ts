@@ -2,6 +2,7 @@
 import { describe, expect } from 'vitest'
 import { END, START, StateGraph, type StorageAdapter } from '../../src/index.js'
 import { QUOTA, collect, dump, gate, keysOf, needing, noise, recordRun, rejectsWith, utf8, withoutLock, type ConformanceOptions, type Test } from './suite.js'
+import { isPackKey } from '../../src/checkpoint/keys.js'
 
 const append = <T>() => ({ default: (): T[] => [], reducer: (a: T[], b: T[]) => a.concat(b) })
 
@@ -374,7 +375,7 @@ export function historyTests(options: ConformanceOptions, test: Test): void {
       await writer.invoke({ log: [] }, { threadId, recursionLimit: 100 })
       const written = await collect(writer.getStateHistory({ threadId }))
       expect(written).toHaveLength(41)
-      const packs = (await dump(adapter, threadId)).filter(([k]) => k.startsWith('p/'))
+      const packs = (await dump(adapter, threadId)).filter(([k]) => isPackKey(k))
       expect(packs.length).toBeGreaterThanOrEqual(3)
       // 'z': compressed, where the platform has CompressionStream (browsers, workerd, Node 18+).
       if (typeof CompressionStream === 'function') for (const [key, value] of packs) expect(value.slice(0, 2), key).toBe('7a')
@@ -399,7 +400,7 @@ export function historyTests(options: ConformanceOptions, test: Test): void {
       const written = await collect(writer.getStateHistory({ threadId }))
       expect(written).toHaveLength(31)
       const keys = await keysOf(adapter, threadId)
-      const packs = keys.filter((k) => k.startsWith('p/'))
+      const packs = keys.filter((k) => isPackKey(k))
       const loose = keys.filter((k) => k.startsWith('c/'))
       expect(packs.length).toBeGreaterThanOrEqual(6)
       expect(loose.length).toBeLessThanOrEqual(5)

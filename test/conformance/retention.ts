@@ -83,7 +83,7 @@ export function retentionTests(options: ConformanceOptions, test: Test): void {
       const graph = talk(adapter)
       // A big first entry keeps the later records deltas (no snapshots), so their chain is long enough to pack.
       await play(graph, threadId, [{ kind: 'input', big: true }, { kind: 'fork', pick: 4, ask: true }, ...Array.from({ length: 8 }, () => ({ kind: 'input' as const, big: false }))], 'x'.repeat(1000))
-      expect((await keysOf(adapter, threadId, { from: 'p/', to: 'p0' })).length).toBeGreaterThan(2)
+      expect((await keysOf(adapter, threadId, { from: 'a/', to: 'a0' })).length).toBeGreaterThan(2)
       const kept = await pruneAndCheck(adapter, threadId, 5)
       const waiting = kept.at(-1) as StateSnapshot<unknown>
       expect(waiting.interrupts).toHaveLength(1)
@@ -107,7 +107,7 @@ export function retentionTests(options: ConformanceOptions, test: Test): void {
       const ops: Op[] = [{ kind: 'input', big: true }, { kind: 'fork', pick: 1, ask: true }, ...Array.from({ length: 6 }, (_, i) => ({ kind: 'input' as const, big: i % 2 === 0 }))]
       await play(talk(adapter), threadId, ops, big)
       const keys = await keysOf(adapter, threadId)
-      expect(keys.some((k) => k.startsWith('k/p/'))).toBe(true)
+      expect(keys.some((k) => k.startsWith('k/a/'))).toBe(true)
       await pruneAndCheck(adapter, threadId, 4)
       await pruneAndCheck(adapter, threadId, 1)
     })
