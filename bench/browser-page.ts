@@ -5,6 +5,7 @@ import { benchGraph } from './engines/edgegraph.js'
 import { createIndexedDBAdapter, storedBytes, type IndexedDBAdapter } from '../adapters/indexeddb.js'
 import { checkFinal, checkHistory, makeMessages, progress, type Workload } from './workloads.js'
 import { stepFigures, summarize, type StepFigures, type Summary } from './browser-report.js'
+import { isPackKey } from '../src/checkpoint/keys.js'
 
 export interface PageCase {
   workload: Workload
@@ -75,7 +76,7 @@ function counting(adapter: IndexedDBAdapter, counts: { commits: number; packComm
     commit(thread, batch, guard) {
       counts.commits++
       for (const [key, value] of batch.put ?? []) counts.bytes += KEY_BYTES.encode(key).length + value.length
-      if (batch.put?.some(([k]) => k.startsWith('p/'))) counts.packCommits++
+      if (batch.put?.some(([k]) => isPackKey(k))) counts.packCommits++
       return adapter.commit(thread, batch, guard)
     },
   }
