@@ -1,6 +1,7 @@
 /**
  * Server stores, side by side in one run (`npm run bench:servers`, also the last part of `npm run bench`): throwaway
- * PostgreSQL and Redis servers on 127.0.0.1 and a SQLite file, each case in a fresh process (bench/server-case.ts):
+ * PostgreSQL and Redis servers on 127.0.0.1 and a SQLite file, each case in a fresh process (bench/server-case.ts), three
+ * times round the list of cases (`BENCH_SERVER_REPS`; once with --quick), each figure the median of the three:
  * - the servers keep their durable defaults: PostgreSQL with fsync on (the tests turn it off), Redis with
  *   appendfsync always, SQLite in WAL with synchronous FULL;
  * - the floor: one bare single-row transaction on the same server, a new row each time (SQLite: one INSERT in a
@@ -25,6 +26,7 @@ import { createPostgresAdapter } from '../adapters/postgres.js'
 import { createRunner } from '../src/runner.js'
 import { startPostgres, startRedis } from '../test/servers/index.js'
 import { compiled } from './compiled.js'
+import { median, round } from './common.js'
 import { workerGraph } from '../test/runner/graph.js'
 
 // `--readme`: print the README's table from the last full run's JSON, without running anything.
@@ -41,6 +43,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const caseFile = await compiled(new URL('server-case.ts', import.meta.url))
 const childFile = await compiled(new URL('../test/runner/child.ts', import.meta.url))
 const N = { counter: quick ? 200 : 1000, chat: quick ? 300 : 2000 }
+/** Fresh processes per case (`BENCH_SERVER_REPS`); each figure in the table is their median. */
+const REPS = quick ? 1 : Number(process.env['BENCH_SERVER_REPS'] ?? 3)
 const RUNNER_THREADS = quick ? 40 : 120
 
 interface Row {
@@ -61,11 +65,37 @@ interface Row {
   payloadBytes?: number
   runMs?: number
   error?: string
+  /** How many fresh processes the figures are the median of. */
+  reps?: number
+  /** The median over the repetitions of mean us/step over the floor beside (edgegraph cases). */
+  xFloorBeside?: number
+  /** Each repetition's mean and floor beside. */
+  samples?: { usPerStepMean: number | undefined; floorUsMean: number | undefined }[]
+}
+
+/** A case's row from its repetitions: the median of each figure, and of each one's ratio to its floor beside. A failed repetition fails the case. */
+function combine(samples: Row[]): Row {
+  const failed = samples.find((r) => r.error)
+  if (failed) return failed
+  const row: Row = { ...(samples[0] as Row), reps: samples.length }
+  const med = (figure: (r: Row) => number | undefined, digits = 1) => {
+    const xs = samples.map(figure).filter((x): x is number => x !== undefined)
+    return xs.length === 0 ? undefined : round(median(xs), digits)
+  }
+  for (const key of ['usPerStepMean', 'usPerStep', 'usPerStepP99', 'floorUsMean', 'floorUsP50', 'commitUsPerStep', 'commits', 'bytesStored', 'runMs'] as const) {
+    const value = med((r) => r[key])
+    if (value !== undefined) row[key] = value
+  }
+  const beside = med((r) => (r.usPerStepMean && r.floorUsMean ? r.usPerStepMean / r.floorUsMean : undefined), 2)
+  if (beside !== undefined) row.xFloorBeside = beside
+  row.samples = samples.map((r) => ({ usPerStepMean: r.usPerStepMean, floorUsMean: r.floorUsMean }))
+  return row
 }
 
 interface ServersRecord {
   date: string
   node: string
+  reps?: number
   rows: Row[]
   runner: { processes: number; threadsPerSecond: number }[]
 }
@@ -79,7 +109,7 @@ function readmeTable(record: ServersRecord): string {
   const stored = (r: Row | undefined, workload: string) =>
     r?.bytesStored === undefined ? '–' : workload === 'chat' && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(r.bytesStored / r.payloadBytes >= 100 ? 0 : 2)}×` : `${Math.round(r.bytesStored / 1024)} KB`
   const lines = [
-    `<!-- bench:servers ${record.date}, node ${record.node}, one fresh process per case; printed by \`npx tsx bench/servers.ts --readme\` -->`,
+    `<!-- bench:servers ${record.date}, node ${record.node}, ${record.reps ? `median of ${record.reps} fresh processes` : 'one fresh process'} per case; printed by \`npx tsx bench/servers.ts --readme\` -->`,
     '| backend | workload | floor mean | edgegraph sync mean (p50 / p99) | x floor | x floor beside | edgegraph async mean (commits) | x floor | LangGraph.js saver mean | bridge mean | stored edgegraph / saver / bridge |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
@@ -92,7 +122,7 @@ function readmeTable(record: ServersRecord): string {
       const saver = find(backend, 'langgraph', workload)
       const bridge = find(backend, 'bridge', workload)
       lines.push(
-        `| ${workload === 'counter' ? names[backend] : ''} | ${workload} ${sync?.n ?? ''} | ${workload === 'counter' ? us(floor?.usPerStepMean) : ''} | ${us(sync?.usPerStepMean)} (${us(sync?.usPerStep)} / ${us(sync?.usPerStepP99)}) | ${ratio(sync?.usPerStepMean, floor?.usPerStepMean)} | ${ratio(sync?.usPerStepMean, sync?.floorUsMean)} | ${us(async?.usPerStepMean)} (${async?.commits ?? '–'}) | ${ratio(async?.usPerStepMean, floor?.usPerStepMean)} | ${us(saver?.usPerStepMean)} | ${us(bridge?.usPerStepMean)} | ${[sync, saver, bridge].map((r) => stored(r, workload)).join(' / ')}${workload === 'chat' ? ' raw' : ''} |`,
+        `| ${workload === 'counter' ? names[backend] : ''} | ${workload} ${sync?.n ?? ''} | ${workload === 'counter' ? us(floor?.usPerStepMean) : ''} | ${us(sync?.usPerStepMean)} (${us(sync?.usPerStep)} / ${us(sync?.usPerStepP99)}) | ${ratio(sync?.usPerStepMean, floor?.usPerStepMean)} | ${sync?.xFloorBeside !== undefined ? `${sync.xFloorBeside.toFixed(2)}×` : ratio(sync?.usPerStepMean, sync?.floorUsMean)} | ${us(async?.usPerStepMean)} (${async?.commits ?? '–'}) | ${ratio(async?.usPerStepMean, floor?.usPerStepMean)} | ${us(saver?.usPerStepMean)} | ${us(bridge?.usPerStepMean)} | ${[sync, saver, bridge].map((r) => stored(r, workload)).join(' / ')}${workload === 'chat' ? ' raw' : ''} |`,
       )
     }
   }
@@ -169,12 +199,18 @@ try {
     }
   }
   const chosen = plans.filter((p) => runs(p.engine as string))
-  for (const [i, plan] of chosen.entries()) {
-    const t0 = Date.now()
-    const row = await runCase(plan, plan.engine === 'langgraph' && plan.workload === 'chat' ? 30 * 60_000 : 10 * 60_000)
-    rows.push(row)
-    process.stderr.write(`[${i + 1}/${chosen.length}] ${plan.backend} ${plan.engine}${plan.durability ? ` ${plan.durability}` : ''} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
+  const samples: Row[][] = chosen.map(() => [])
+  // Repetitions go round the whole list (every case once, then again), so the machine's drift over minutes falls on
+  // every case alike.
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [i, plan] of chosen.entries()) {
+      const t0 = Date.now()
+      const row = await runCase(plan, plan.engine === 'langgraph' && plan.workload === 'chat' ? 30 * 60_000 : 10 * 60_000)
+      samples[i]?.push(row)
+      process.stderr.write(`[${rep * chosen.length + i + 1}/${chosen.length * REPS}] ${plan.backend} ${plan.engine}${plan.durability ? ` ${plan.durability}` : ''} ${plan.workload} n=${plan.n} ... ${row.error ? `FAILED: ${row.error}` : `${Date.now() - t0} ms`}\n`)
+    }
   }
+  rows.push(...samples.map(combine))
   for (const p of runs('runner') ? [1, 2, 4] : []) {
     process.stderr.write(`runner: ${RUNNER_THREADS} threads with ${p} process(es)...\n`)
     runner.push(await runnerThroughput(postgres.url, p))
@@ -189,17 +225,17 @@ const header = ['backend', 'engine', 'workload', 'n', 'mean us/step', 'p50', 'p9
 const lines = rows.map((r) => {
   const f = floorOf(r.backend)
   const engine = r.durability ? `${r.engine} ${r.durability}` : r.engine
-  return [r.backend, engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, fmt(r.floorUsMean), r.floorUsMean && r.usPerStepMean ? `${(r.usPerStepMean / r.floorUsMean).toFixed(2)}x` : '-', r.floorUsP50 && r.usPerStep ? `${(r.usPerStep / r.floorUsP50).toFixed(2)}x` : '-', fmt(r.commitUsPerStep), r.commits === undefined ? '-' : String(r.commits), r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
+  return [r.backend, engine, r.engine === 'floor' ? '1-row tx' : r.workload, String(r.n), fmt(r.usPerStepMean), fmt(r.usPerStep), fmt(r.usPerStepP99), r.engine === 'floor' || !f?.usPerStepMean || !r.usPerStepMean ? '-' : `${(r.usPerStepMean / f.usPerStepMean).toFixed(2)}x`, fmt(r.floorUsMean), r.xFloorBeside !== undefined ? `${r.xFloorBeside.toFixed(2)}x` : r.floorUsMean && r.usPerStepMean ? `${(r.usPerStepMean / r.floorUsMean).toFixed(2)}x` : '-', r.floorUsP50 && r.usPerStep ? `${(r.usPerStep / r.floorUsP50).toFixed(2)}x` : '-', fmt(r.commitUsPerStep), r.commits === undefined ? '-' : String(r.commits), r.engine === 'floor' ? '-' : bytes(r.bytesStored), r.workload === 'chat' && r.bytesStored && r.payloadBytes ? `${(r.bytesStored / r.payloadBytes).toFixed(2)}x` : '-']
 })
 const widths = header.map((_, i) => Math.max(header[i]?.length ?? 0, ...lines.map((l) => l[i]?.length ?? 0)))
 const render = (l: string[]) => l.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')
-console.log(`server stores, node ${process.version}, ${os.cpus().length} cpus, one fresh process per case${quick ? ' (quick run)' : ''}`)
+console.log(`server stores, node ${process.version}, ${os.cpus().length} cpus, median of ${REPS} fresh process${REPS === 1 ? '' : 'es'} per case${quick ? ' (quick run)' : ''}`)
 console.log(render(header))
 console.log(widths.map((w) => '-'.repeat(w)).join('  '))
 for (const l of lines) console.log(render(l))
 for (const r of rows.filter((r) => r.error)) console.log(`FAILED ${r.backend} ${r.engine} ${r.workload}: ${r.error}`)
 console.log('mean = the whole invoke over n (async: commits still queued at the end included); p50/p99 = gaps between node calls;')
-console.log('floor beside = the floor\'s mean timed in the case\'s own process, half before its run and half after; x floor beside = mean us/step over it;')
+console.log('floor beside = the floor\'s mean timed in the case\'s own process, half before its run and half after; x floor beside = mean us/step over it (median of the repetitions\' ratios);')
 console.log('p50 x floor p50 = the p50 gap between steps over the p50 of the floor beside (less swayed by the machine\'s other work than means);')
 console.log('commit us/step = time in the store\'s commits over n (with async they overlap the steps); commits = how many for the n steps.')
 console.log('edgegraph = edgegraph on its adapter; langgraph = LangGraph.js (its default durability, async) on its own saver (SqliteSaver, PostgresSaver; its Redis saver')
@@ -210,6 +246,6 @@ const elapsedS = Math.round((Date.now() - started) / 1000)
 console.log(`\ntotal ${elapsedS} s`)
 const out = fileURLToPath(new URL(only ? 'results/servers.only.tmp.json' : quick ? 'results/servers.quick.tmp.json' : 'results/servers.json', import.meta.url))
 await mkdir(fileURLToPath(new URL('results/', import.meta.url)), { recursive: true })
-await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, mode: only ? `only ${[...only].join(',')}` : quick ? 'quick' : 'full', elapsedS, rows, runner }, null, 2)}\n`)
+await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, mode: only ? `only ${[...only].join(',')}` : quick ? 'quick' : 'full', reps: REPS, elapsedS, rows, runner }, null, 2)}\n`)
 console.log(`results: ${out.replace(root, '')}`)
 if (rows.some((r) => r.error)) process.exitCode = 1
