@@ -10,6 +10,7 @@ import { createSync } from '../src/sync/index.js'
 import type { StorageAdapter } from '../src/checkpoint/adapter.js'
 import { isPackKey } from '../src/checkpoint/keys.js'
 import { collect } from './conformance/suite.js'
+import { over } from './conformance/over.js'
 import { chat, historyOf, say } from './sync-helpers.js'
 
 const keysOf = async (store: StorageAdapter, thread: string) => (await collect(store.scan(thread))).map(([k]) => k)
@@ -45,6 +46,16 @@ describe('pack layout', () => {
     expect(keys.slice(0, first).every((k) => k.startsWith('a/'))).toBe(true)
     expect(keys.slice(first).filter(isPackKey)).toEqual([])
     expect(keys.at(-1)).toBe('h')
+  })
+
+  it('reading a thread whose packs are all a/ asks nothing of the legacy p/ range', async () => {
+    const store = createMemoryAdapter()
+    for (let i = 0; i < 20; i++) await say(chat(store, 4), 't', long(i))
+    const scans: string[] = []
+    const recording = over(store, { scan: (thread, range) => (scans.push(range?.from ?? ''), store.scan(thread, range)) })
+    expect(await messagesOf(recording, 't')).toHaveLength(40)
+    expect(scans.filter((from) => from.startsWith('a/')).length).toBeGreaterThan(0)
+    expect(scans.filter((from) => from.startsWith('p/'))).toEqual([])
   })
 
   it('a thread packed by an earlier version (packs under p/) reads as before, packs on under a/, prunes and syncs', async () => {

@@ -7,7 +7,7 @@
 import { isEdgegraphError } from '../errors.js'
 import { applyDelta, type Delta } from './delta.js'
 import { estimateSize } from './encode.js'
-import { CHECKPOINT_RANGE, checkpointKey, idOfKey, taskOfKey } from './keys.js'
+import { CHECKPOINT_RANGE, PACK_PREFIXES, checkpointKey, idOfKey, taskOfKey } from './keys.js'
 import { makeCheckpoint, type Checkpoint, type PendingTask } from './model.js'
 import { decodePending } from './pending.js'
 import { checkpointNotFound, corruptPack, corruptRecord } from './read-errors.js'
@@ -175,14 +175,18 @@ async function* newestFirst(storage: ChunkedStorage, threadId: string, bound: st
   }
   // Packs are read a few ahead, so compressed ones inflate side by side (the platform's streams work off the main
   // thread) while the caller goes through the previous one. Reads the caller never gets to are dropped, errors too.
-  const ahead: Promise<Pack>[] = []
-  for await (const [key, raw] of storage.packs(threadId, bound)) {
-    const read = packAt(storage, threadId, key, raw)
-    read.catch(() => {})
-    ahead.push(read)
-    if (ahead.length >= PACKS_AHEAD) yield await (ahead.shift() as Promise<Pack>)
+  // Each prefix is read out before the next is scanned: a caller that finds its chain in the `a/` packs stops before
+  // the legacy `p/` range costs a request.
+  for (const p of PACK_PREFIXES) {
+    const ahead: Promise<Pack>[] = []
+    for await (const [key, raw] of storage.scan(threadId, { from: p, to: p + bound, reverse: true })) {
+      const read = packAt(storage, threadId, key, raw)
+      read.catch(() => {})
+      ahead.push(read)
+      if (ahead.length >= PACKS_AHEAD) yield await (ahead.shift() as Promise<Pack>)
+    }
+    for (const read of ahead) yield await read
   }
-  for (const read of ahead) yield await read
 }
 
 /** How many packs {@link newestFirst} reads ahead of the one it yields. */

@@ -65,12 +65,9 @@ export class ChunkedStorage {
     }
   }
 
-  /**
-   * The thread's packs newest first (the `a/` ones, then the legacy `p/` ones, all older), only those whose oldest
-   * record is below `below` when given ('~' sorts after every id character).
-   */
-  async *packs(threadId: string, below = '~'): AsyncIterable<[string, Uint8Array]> {
-    for (const p of PACK_PREFIXES) yield* this.scan(threadId, { from: p, to: p + below, reverse: true })
+  /** The thread's packs newest first: the `a/` ones, then the legacy `p/` ones (all older; '~' sorts after every id). */
+  async *packs(threadId: string): AsyncIterable<[string, Uint8Array]> {
+    for (const p of PACK_PREFIXES) yield* this.scan(threadId, { from: p, to: `${p}~`, reverse: true })
   }
 
   async commit(threadId: string, batch: Batch, guard: Guard): Promise<void> {
