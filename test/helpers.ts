@@ -23,6 +23,15 @@ export function logCounter(checkpointer: StorageAdapter) {
     .compile({ checkpointer })
 }
 
+/** START → say → ... → END: each step appends `item(n)` to `log` (n: its length so far) until it holds `until` items. */
+export function logChat(checkpointer: NonNullable<CompileOptions<'say'>['checkpointer']>, until: number, item: (n: number) => string) {
+  return new StateGraph({ log: appendList })
+    .addNode('say', (s) => ({ log: [item(s.log.length)] }))
+    .addEdge(START, 'say')
+    .addConditionalEdges('say', (s) => (s.log.length >= until ? END : 'say'))
+    .compile({ checkpointer })
+}
+
 /** Collects an async iterable into an array. */
 export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

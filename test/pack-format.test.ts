@@ -8,7 +8,7 @@ import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
 import { decodePack, decodeRecord, encodePack, packTexts } from '../src/checkpoint/record.js'
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
-import { appendList, collect, readStored, rejectsWith, storedBytes } from './helpers.js'
+import { appendList, collect, logChat, readStored, rejectsWith, storedBytes } from './helpers.js'
 import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'packs'
@@ -119,11 +119,7 @@ describe('records kept for packing', () => {
     try {
       const store = createMemoryAdapter()
       // Nodes of plain functions: thousands of steps go by while packs are built.
-      const g = new StateGraph({ log: appendList })
-        .addNode('say', (s) => ({ log: [item(s.log.length)] }))
-        .addEdge(START, 'say')
-        .addConditionalEdges('say', (s) => (s.log.length >= 3000 ? END : 'say'))
-        .compile({ checkpointer: store })
+      const g = logChat(store, 3000, item)
       await g.invoke({ log: [] }, { threadId: T, recursionLimit: 3100 })
       expect((await collect(store.scan(T))).filter(([k]) => isPackKey(k)).length).toBeGreaterThan(40)
       expect(text).not.toHaveBeenCalled()

@@ -13,7 +13,7 @@ import { decodePack, decodeRecord, encodePack, encodeRecord, encodeTask, type Ra
 import type { TaskRef } from '../src/checkpoint/model.js'
 import { encodeValue } from '../src/checkpoint/serde.js'
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
-import { appendList, collect, counter, over, readStored } from './helpers.js'
+import { appendList, collect, counter, logChat, over, readStored } from './helpers.js'
 import { isPackKey } from '../src/checkpoint/keys.js'
 
 // ---- the reference: records and packs as they were built before parts (src/checkpoint/record.ts, 2026-11-30) ----
@@ -194,11 +194,7 @@ describe('the parts kept for packing', () => {
       // The thread's first record is kept (a pack may follow it), none of the snapshots after it.
       expect(records.filter(([, , parts]) => parts !== undefined).length).toBe(1)
       puts.mockClear()
-      const chat = new StateGraph({ log: appendList })
-        .addNode('say', (s) => ({ log: [`message ${s.log.length} `.padEnd(300, '.')] }))
-        .addEdge(START, 'say')
-        .addConditionalEdges('say', (s) => (s.log.length >= 50 ? END : 'say'))
-        .compile({ checkpointer: createMemoryAdapter() })
+      const chat = logChat(createMemoryAdapter(), 50, (n) => `message ${n} `.padEnd(300, '.'))
       await chat.invoke({ log: [] }, { threadId: 'c', recursionLimit: 100 })
       const chatRecords = puts.mock.calls.filter(([key]) => key.startsWith('c/'))
       expect(chatRecords.length).toBe(51)

@@ -9,9 +9,9 @@ import { isCheckpointId } from '../src/checkpoint/ids.js'
 import { decodePack, encodePack } from '../src/checkpoint/record.js'
 import { ChunkedStorage, sealText } from '../src/checkpoint/storage.js'
 import { collectRecords, loadChain, rebuild } from '../src/checkpoint/read.js'
-import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
+import type { StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
-import { collect, rejectsWith, storedBytes } from './helpers.js'
+import { collect, logChat, rejectsWith, storedBytes } from './helpers.js'
 import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'read'
@@ -114,12 +114,7 @@ describe('reading packs', () => {
 
   it('reads the state at any point of a chain through 80 packs', async () => {
     const LONG = 'z'.repeat(200)
-    const chat = (adapter: StorageAdapter) =>
-      new StateGraph({ log: { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] } })
-        .addNode('say', (s) => ({ log: [`${s.log.length} ${LONG}`] }))
-        .addEdge(START, 'say')
-        .addConditionalEdges('say', (s) => (s.log.length >= 170 ? END : 'say'))
-        .compile({ checkpointer: { adapter, packSize: 2 } })
+    const chat = (adapter: StorageAdapter) => logChat({ adapter, packSize: 2 }, 170, (n) => `${n} ${LONG}`)
     const store = createMemoryAdapter()
     const final = await chat(store).invoke({ log: [] }, { threadId: T, recursionLimit: 200 })
     expect((await collect(store.scan(T))).filter(([k]) => isPackKey(k)).length).toBeGreaterThanOrEqual(80)

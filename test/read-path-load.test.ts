@@ -10,7 +10,7 @@ import { collectRecords, rebuild } from '../src/checkpoint/read.js'
 import { ChunkedStorage } from '../src/checkpoint/storage.js'
 import { END, START, StateGraph, type StorageAdapter } from '../src/index.js'
 import { createMemoryAdapter } from '../adapters/memory.js'
-import { collect, readStored, rejectsWith, storedBytes } from './helpers.js'
+import { collect, logChat, readStored, rejectsWith, storedBytes } from './helpers.js'
 import { isPackKey } from '../src/checkpoint/keys.js'
 
 const T = 'load'
@@ -106,12 +106,7 @@ describe('loading one checkpoint', () => {
 
   it('a pack column appending to a value that is not a list is CORRUPT_RECORD naming the thread and channel', async () => {
     // Long items only: the chain stays deltas back to the thread's first records, the first entries of the oldest pack.
-    const chat = (adapter: StorageAdapter) =>
-      new StateGraph({ log: { default: (): string[] => [], reducer: (a: string[], b: string[]) => [...a, ...b] } })
-        .addNode('say', (s) => ({ log: [`${s.log.length} ${LONG}`] }))
-        .addEdge(START, 'say')
-        .addConditionalEdges('say', (s) => (s.log.length >= 30 ? END : 'say'))
-        .compile({ checkpointer: { adapter, packSize: 4 } })
+    const chat = (adapter: StorageAdapter) => logChat({ adapter, packSize: 4 }, 30, (n) => `${n} ${LONG}`)
     const store = createMemoryAdapter()
     await chat(store).invoke({ log: [] }, { threadId: T, recursionLimit: 100 })
     const all = await collect(store.scan(T))
