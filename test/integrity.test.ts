@@ -9,7 +9,7 @@ import { Command, END, START, Send, StateGraph, isEdgegraphError, type StateSnap
 import { EdgegraphError } from '../src/errors.js'
 import { createMemoryAdapter, type MemoryAdapter } from '../adapters/memory.js'
 import { createStore } from '../src/store/index.js'
-import { fnv1a, headBytes, sum32 } from '../src/checkpoint/storage.js'
+import { fnv1a, headBytes, openText, sealText, sum32 } from '../src/checkpoint/storage.js'
 import { nextCheckpointId } from '../src/checkpoint/ids.js'
 import { appendList, collect, over, storedText } from './helpers.js'
 import { isPackKey } from '../src/checkpoint/keys.js'
@@ -283,6 +283,27 @@ describe('sum32', () => {
       }
     }
     expect(cases).toBeGreaterThan(30_000)
+  })
+})
+
+describe('sealText', () => {
+  it('stores any text as "$", the sum32 of its UTF-8 bytes and those bytes, in a buffer of its own (ASCII, 2-4 byte characters, lone surrogates)', () => {
+    const utf8 = new TextEncoder()
+    const pieces = ['a', '"', '\u0000', '\u007f', 'é', 'ß', '€', '中', '😀', '\ud800', '\udc00', 'x'.repeat(700)]
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
+        const text = parts.join('')
+        const body = utf8.encode(text)
+        const sealed = sealText(text)
+        expect(sealed.byteLength).toBe(body.length + 5)
+        expect(sealed.buffer.byteLength).toBe(sealed.byteLength)
+        expect(sealed[0]).toBe(0x24)
+        expect(new DataView(sealed.buffer).getUint32(1)).toBe(sum32(body))
+        expect(sealed.subarray(5)).toEqual(body)
+        expect(new TextDecoder().decode(openText(sealed))).toBe(new TextDecoder().decode(body))
+      }),
+      { numRuns: 2000, seed: 15 },
+    )
   })
 })
 

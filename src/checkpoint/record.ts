@@ -242,8 +242,8 @@ function columnsOf<D, E>(entries: [id: string, record: { r: RecordHeader; n: num
     pack.n.push(n)
     if (b ?? v ?? ut) (pack.x ??= {})[k] = { b, v, ut }
     // `w: 1` names the record's channels in its own order; read back, they come in column order (which later records
-    // cannot change: they only add columns after these).
-    if (rest.w && mine.join() !== Object.keys(pack.c).filter((ch) => mine.includes(ch)).join()) {
+    // cannot change: they only add columns after these). One channel has one order.
+    if (rest.w && mine.length > 1 && mine.join() !== Object.keys(pack.c).filter((ch) => mine.includes(ch)).join()) {
       for (const node in rest.w) if (rest.w[node] === 1) rest.w[node] = mine
     }
     pack.h.push(JSON.stringify(rest))
