@@ -141,7 +141,7 @@ export class ChunkedStorage {
     const body = sealed.subarray(5)
     if (body.length >= ZIP_MIN_BYTES && typeof CompressionStream === 'function' && compressible(text)) {
       const zipped = await through(body, new CompressionStream('deflate-raw'))
-      if (zipped.length <= body.length * 0.5) return this.#split(key, sealZipped(zipped))
+      if (zipped.length <= body.length * 0.5) return this.#split(key, seal(ZIP_MARK, zipped))
     }
     return this.#split(key, sealed)
   }
@@ -212,22 +212,18 @@ function chunkCount(raw: Uint8Array): number {
  * half the time). Other text, which needs more bytes than characters, is encoded again whole.
  */
 export function sealText(text: string): Uint8Array {
-  let bytes = new Uint8Array(text.length + 5)
-  if (utf8.encodeInto(text, bytes.subarray(5)).read < text.length) {
-    const body = utf8.encode(text)
-    bytes = new Uint8Array(body.length + 5)
-    bytes.set(body, 5)
-  }
+  const bytes = new Uint8Array(text.length + 5)
+  if (utf8.encodeInto(text, bytes.subarray(5)).read < text.length) return seal(SUM_MARK, utf8.encode(text))
   new DataView(bytes.buffer).setUint32(1, sum32(bytes.subarray(5)))
   bytes[0] = SUM_MARK
   return bytes
 }
 
-/** Compressed bytes as stored: `z`, their FNV-1a hash (4 bytes, big-endian), then the bytes. */
-function sealZipped(body: Uint8Array): Uint8Array {
+/** `mark`, the checksum of `body` it names (4 bytes, big-endian: sum32 for `$`, FNV-1a for `z`), then `body`. */
+function seal(mark: number, body: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(body.length + 5)
-  new DataView(bytes.buffer).setUint32(1, fnv1a(body))
-  bytes[0] = ZIP_MARK
+  new DataView(bytes.buffer).setUint32(1, checksumOf(mark)(body))
+  bytes[0] = mark
   bytes.set(body, 5)
   return bytes
 }
