@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import type { Subject, SubjectOptions } from './engines/subject.js'
 import { ENGINES, median, percentile, round, type CaseResult, type Engine } from './common.js'
+import { touchMemory } from './memory.js'
 import { checkFinal, checkHistory, firstProgress, messagesFor, nodeCalls, payloadBytes, WORKLOADS, type Workload } from './workloads.js'
 
 // 20 steps (the first method tried here) left the JIT cold: edgegraph's chat step measured 40-100 us at n=100
@@ -15,6 +16,7 @@ async function runCase(engine: Engine, workload: Workload, n: number, encrypted:
   const make: (o: SubjectOptions) => Subject =
     engine === 'edgegraph' ? (await import('./engines/edgegraph.js')).edgegraphSubject : (await import('./engines/langgraph.js')).langgraphSubject
   const messages = messagesFor(workload, Math.max(n, WARMUP_STEPS))
+  touchMemory()
 
   // Warm-up: the same graph for WARMUP_STEPS steps on its own store and thread, read paths included, so the timed
   // run and reads below measure JIT-compiled code rather than first-call costs.

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ENGINES, median, type CaseResult, type Engine } from './common.js'
+import { WARM_MEMORY_FLAGS } from './memory.js'
 import { formatEncryption, formatReadme, formatScale, formatTable, formatTargets, checkTargets, type BenchRecord } from './report.js'
 import { compiled } from './compiled.js'
 import { formatSizes, measureSizes } from './size.js'
@@ -22,7 +23,7 @@ const SIZES: Record<Workload, number[]> = quick
 const REPS = quick ? 1 : 3
 // LangGraph keeps a full copy of the message list per checkpoint (~1 GB at chat n=2000), so every child gets a
 // large heap; all children get the same flag so both engines run under the same GC settings.
-const NODE_FLAGS = ['--max-old-space-size=8192']
+const NODE_FLAGS = ['--max-old-space-size=8192', ...WARM_MEMORY_FLAGS]
 const root = fileURLToPath(new URL('..', import.meta.url))
 const caseFile = await compiled(new URL('case.ts', import.meta.url))
 

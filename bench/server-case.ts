@@ -26,6 +26,7 @@ import { EdgegraphSaver } from '../src/langgraph.js'
 import { benchGraph } from './engines/edgegraph.js'
 import { langgraphGraphs } from './engines/langgraph-graphs.js'
 import { median, percentile, round } from './common.js'
+import { touchMemory } from './memory.js'
 import { checkFinal, inputOf, makeMessages, payloadBytes, type Workload } from './workloads.js'
 
 const WARMUP_STEPS = 200
@@ -162,6 +163,7 @@ async function floor(conn: Awaited<ReturnType<typeof open>>): Promise<{ run: (co
 
 const conn = await open()
 const messages = makeMessages(Math.max(n, WARMUP_STEPS))
+touchMemory()
 const stamps: number[] = []
 let bytesStored = 0
 let gaps: number[]

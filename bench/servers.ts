@@ -27,6 +27,7 @@ import { createRunner } from '../src/runner.js'
 import { startPostgres, startRedis } from '../test/servers/index.js'
 import { compiled } from './compiled.js'
 import { median, round } from './common.js'
+import { WARM_MEMORY_FLAGS } from './memory.js'
 import { workerGraph } from '../test/runner/graph.js'
 
 // `--readme`: print the README's table from the last full run's JSON, without running anything.
@@ -132,7 +133,7 @@ function readmeTable(record: ServersRecord): string {
 function runCase(args: Record<string, string>, timeoutMs: number): Promise<Row> {
   return new Promise((resolve) => {
     const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, v])
-    const child = spawn(process.execPath, ['--max-old-space-size=8192', caseFile, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', ...WARM_MEMORY_FLAGS, caseFile, ...argv], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d))
