@@ -6,8 +6,13 @@ import { touchMemory } from './memory.js'
 import { checkFinal, checkHistory, firstProgress, messagesFor, nodeCalls, payloadBytes, WORKLOADS, type Workload } from './workloads.js'
 
 // 20 steps (the first method tried here) left the JIT cold: edgegraph's chat step measured 40-100 us at n=100
-// but ~20 us once warm. 200 steps, the same for both engines, measures the steady state both would reach.
+// but ~20 us once warm. Rounds of 200 steps, the same for both engines: at least two, and as many more as fit in
+// WARMUP_MS. A count of steps alone was not the same warm-up for both: V8 optimizes a function after enough calls and
+// compiles it on a background thread, and 400 of edgegraph's steps take 10-20 ms, so its step functions were compiled
+// by TurboFan during the timed run (580 ms of compile threads in a 5000-step counter, on a 2-vCPU machine competing
+// with the run: mean 40-45 us a step, 12-20 once warm for a second), while 400 of LangGraph.js's steps take 0.3-0.5 s.
 const WARMUP_STEPS = 200
+const WARMUP_MS = 1000
 /** Largest n whose full history (every checkpoint with its values) is read. */
 const HISTORY_MAX = 20_000
 
@@ -18,16 +23,18 @@ async function runCase(engine: Engine, workload: Workload, n: number, encrypted:
   const messages = messagesFor(workload, Math.max(n, WARMUP_STEPS))
   touchMemory()
 
-  // Warm-up: the same graph for WARMUP_STEPS steps on its own store and thread, read paths included, so the timed
-  // run and reads below measure JIT-compiled code rather than first-call costs.
-  // Two graph instances, as the timed run uses a third: call sites that have seen one node closure get
+  // Warm-up: rounds of the same graph for WARMUP_STEPS steps, each on its own store and thread, read paths included,
+  // so the timed run and reads below measure JIT-compiled code rather than first-call costs and compiles.
+  // Two graph instances at least, as the timed run uses another: call sites that have seen one node closure get
   // deoptimized by the next, and with a single warm-up instance whether re-optimization finished within a
   // short timed run was a coin toss (counter n=100 measured 20 or 60 us per step, run to run).
-  for (const round of [1, 2]) {
+  let warmupRounds = 0
+  for (const w0 = performance.now(); warmupRounds < 2 || performance.now() - w0 < WARMUP_MS; ) {
+    const thread = `warmup-${++warmupRounds}`
     const warm = make({ workload, n: WARMUP_STEPS, messages, onStep: () => {}, encrypted })
-    checkFinal(workload, WARMUP_STEPS, messages, await warm.run(`warmup-${round}`), `${engine} warm-up`)
-    await warm.getState(`warmup-${round}`)
-    await warm.history(`warmup-${round}`)
+    checkFinal(workload, WARMUP_STEPS, messages, await warm.run(thread), `${engine} warm-up`)
+    await warm.getState(thread)
+    await warm.history(thread)
   }
 
   const stamps: number[] = []
@@ -82,6 +89,7 @@ async function runCase(engine: Engine, workload: Workload, n: number, encrypted:
     historyMs: round(historyMs, 3),
     checkpoints: seen.length,
     peakRssMb: round(process.resourceUsage().maxRSS / 1024),
+    warmupRounds,
     ...(encrypted ? { encrypted } : {}),
   }
 }

@@ -29,6 +29,8 @@ export interface CaseResult {
   /** Checkpoints getStateHistory yielded. */
   checkpoints: number
   peakRssMb: number
+  /** Warm-up rounds of 200 steps run before the timed run (at least 2, and for at least a second: bench/case.ts). */
+  warmupRounds: number
   /** Stored through `withEncryption` (AES-256-GCM) over the same store. */
   encrypted?: boolean
 }
